@@ -1,0 +1,13 @@
+"""python3 -m tools bench {training,grading,device-prepare} [options]"""
+
+import sys
+
+from bench import device_check, grading, training
+
+BENCHMARKS = {"training": training.main, "grading": grading.main, "device-prepare": device_check.prepare}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:
+        print(f"usage: python3 -m tools bench {{{','.join(BENCHMARKS)}}} [options]", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(BENCHMARKS[sys.argv[1]](sys.argv[2:]))

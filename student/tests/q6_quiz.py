@@ -1,0 +1,14 @@
+from otter.test_files import test_case
+
+OK_FORMAT = False
+
+name = "q6_quiz"
+points = None
+
+@test_case(points=0, hidden=False)
+def test_q6_format(env):
+    import lab5_utils as lab
+    for name in ('quiz_q1', 'quiz_q2', 'quiz_q3'):
+        answer = lab.require(env, name)
+        assert isinstance(answer, str) and answer.strip().lower() in {'blue', 'orange', 'green'}, f"{name} = {answer!r}: answer with one of the strings 'blue', 'orange', 'green'."
+

@@ -1,0 +1,122 @@
+"""The committed student/, autograder/ and solutions/ are exactly what the build makes now."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+
+import nbformat
+import yaml
+
+from tools import build, project
+
+
+def files_under(folder):
+    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_student_folder_matches_a_fresh_build(fresh_build):
+    committed, fresh = files_under(project.STUDENT), files_under(fresh_build / "student")
+    assert sorted(committed) == sorted(fresh), "student/ lists other files than a fresh build: run python3 -m tools build"
+    stale = [name for name in fresh if committed[name].read_bytes() != fresh[name].read_bytes()]
+    assert not stale, f"student/ differs from a fresh build in {stale}: run python3 -m tools build"
+
+
+def test_autograder_zip_matches_a_fresh_build(fresh_build):
+    assert [p.name for p in project.AUTOGRADER.iterdir()] == [project.AUTOGRADER_ZIP.name]
+    fresh = fresh_build / "autograder" / project.AUTOGRADER_ZIP.name
+    assert project.AUTOGRADER_ZIP.read_bytes() == fresh.read_bytes(), (
+        "autograder/ differs from a fresh build: run python3 -m tools build"
+    )
+
+
+def code_and_text(path):
+    """A notebook's cells without their outputs, which change with every training run."""
+    nb = nbformat.read(path, as_version=4)
+    return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
+
+def test_solutions_match_a_fresh_build(fresh_build):
+    assert sorted(files_under(project.SOLUTIONS)) == sorted(files_under(fresh_build / "solutions"))
+    fresh = fresh_build / "solutions" / project.SOLUTION_NOTEBOOK.name
+    assert code_and_text(project.SOLUTION_NOTEBOOK) == code_and_text(fresh), (
+        "solutions/ differs from a fresh build: run python3 -m tools build"
+    )
+
+
+def test_solution_notebook_is_published_executed_and_its_html_matches_it(tmp_path):
+    nb = nbformat.read(project.SOLUTION_NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert any(c.outputs for c in code), "the solution notebook should carry the reference run's outputs"
+    assert any("image/png" in o.get("data", {}) for c in code for o in c.outputs), "the comparison plot is missing"
+    for cell in code:
+        for out in cell.outputs:
+            assert not (out.output_type == "stream" and out.name == "stderr"), "stderr is not published"
+            assert out.output_type != "error", f"the reference run raised an error in:\n{cell.source}"
+    build.write_html(nb, tmp_path / "solution.html")
+    assert (tmp_path / "solution.html").read_bytes() == project.SOLUTION_HTML.read_bytes(), (
+        "solutions/lab5-solution.html is not the HTML of solutions/lab5-solution.ipynb: run python3 -m tools build"
+    )
+
+
+def test_autograder_zip_holds_what_grading_needs():
+    with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
+        names = set(zf.namelist())
+        for name in ("otter_config.json", "environment.yml", "run_autograder", "setup.sh",
+                     "files/lab5_utils.py", "files/lab5_reference.py", "files/lab5_autograder.py"):
+            assert name in names, f"{name} is missing from the autograder zip"
+        tests = sorted(n for n in names if n.startswith("tests/"))
+        assert tests == [f"tests/{q}.py" for q in
+                         ("q1_data", "q2_baseline", "q3_tokenize", "q4_setup", "q5_results", "q6_quiz")]
+        config = zf.read("otter_config.json").decode()
+        environment = yaml.safe_load(zf.read("environment.yml"))
+        setup, run = zf.read("setup.sh").decode(), zf.read("run_autograder").decode()
+
+    assert json.loads(config) == {**json.loads(project.OTTER_CONFIG.read_text()), "assignment_name": "lab5"}
+    assert "python=3.11" in environment["dependencies"], "Gradescope must run the Python we test with"
+    pip = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
+    derived = [line for line in build.autograder_requirements(project.REQUIREMENTS.read_text()).splitlines()
+               if not line.startswith("#")]
+    assert pip == ["otter-grader[grading,plugins]==7.0.0", *derived]
+    # grading needs no network: the image caches data and checkpoint, grading runs with the hub off
+    assert setup.rstrip().endswith(build.PREFETCH.strip())
+    assert run.index(build.OFFLINE_GRADING) < run.index(build.LAB_ENTRY) and "run_otter.py" not in run
+
+
+def test_autograder_requirements_pin_what_we_test_with():
+    pins = {}
+    for line in project.REQUIREMENTS.read_text().splitlines():
+        spec = line.split("#")[0].strip()
+        if spec:
+            name, version = spec.split("==")
+            pins[name.lower()] = version
+    assert pins["torch"] == "2.13.0", "the CPU build of torch on this machine is 2.13.0"
+    derived = build.autograder_requirements(project.REQUIREMENTS.read_text())
+    assert "torch==2.13.0+cpu" in derived.splitlines()
+    assert f"--extra-index-url {build.TORCH_CPU_INDEX}" in derived.splitlines()
+    for name, version in pins.items():
+        if name not in ("torch", "otter-grader"):
+            assert f"{name}=={version}" in derived.splitlines(), f"{name} is not pinned for Gradescope"
+
+
+def test_colab_installs_the_versions_we_test_with():
+    import lab5_utils
+
+    pins = dict(
+        line.split("#")[0].strip().split("==")
+        for line in project.REQUIREMENTS.read_text().splitlines()
+        if line.split("#")[0].strip()
+    )
+    for package in lab5_utils.COLAB_PACKAGES:
+        name, version = package.split("==")
+        assert pins.get(name) == version, f"lab5_utils.COLAB_PACKAGES pins {package}; requirements.txt has {pins.get(name)}"
+
+
+def test_master_keeps_its_contract_names():
+    """The student-facing names of DESIGN.md exist in the solution."""
+    source = "\n".join(c.source for c in nbformat.read(project.SOLUTION_NOTEBOOK, 4).cells if c.cell_type == "code")
+    for name in ("label_names", "num_labels", "train_texts", "train_labels", "test_texts", "test_labels",
+                 "tfidf", "bow_clf", "bow_preds", "acc_bow", "tokenizer", "tok_fn", "tok_train", "tok_test",
+                 "model_ft", "args", "compute_metrics", "trainer", "acc_ft", "quiz_q1", "quiz_q2", "quiz_q3"):
+        assert re.search(rf"\b{name}\b\s*(,[^=\n]*)?=|def {name}\(", source), f"{name} is never assigned"

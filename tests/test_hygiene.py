@@ -1,0 +1,130 @@
+"""Nothing a student receives holds solution code, hidden tests or reference answers."""
+
+from __future__ import annotations
+
+import ast
+import re
+import zipfile
+
+import nbformat
+import pytest
+
+from tools import project
+
+SOLUTION_MARK = re.compile(r"#\s*SOLUTION\s*$")
+
+
+def student_texts() -> dict[str, str]:
+    return {
+        p.relative_to(project.STUDENT).as_posix(): p.read_text(encoding="utf-8")
+        for p in sorted(project.STUDENT.rglob("*"))
+        if p.is_file()
+    }
+
+
+def student_code_lines() -> dict[str, set[str]]:
+    """Per file students receive, its lines of code (stripped); for the notebook, its code cells."""
+    found = {}
+    for name, text in student_texts().items():
+        if name.endswith(".ipynb"):
+            nb = nbformat.reads(text, as_version=4)
+            text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        found[name] = {line.strip() for line in text.splitlines() if line.strip()}
+    return found
+
+
+def solution_lines() -> list[str]:
+    """Every line of the master that otter assign must strip: `# SOLUTION` lines and solution blocks."""
+    master = nbformat.read(project.MASTER, as_version=4)
+    lines, in_block_cell = [], False
+    for cell in master.cells:
+        if cell.cell_type == "raw":
+            marker = cell.source.strip()
+            in_block_cell = marker == "# BEGIN SOLUTION" or (in_block_cell and marker != "# END SOLUTION")
+            continue
+        if not (cell.cell_type == "code" and in_block_cell):
+            continue
+        in_block = False
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if stripped == "# BEGIN SOLUTION":
+                in_block = True
+            elif stripped == "# END SOLUTION":
+                in_block = False
+            elif in_block or SOLUTION_MARK.search(line):
+                code = SOLUTION_MARK.sub("", stripped).strip()
+                if len(code) >= 12:  # shorter lines (`args=args,`) say nothing a prompt does not
+                    lines.append(code)
+    return lines
+
+
+def test_master_has_solution_lines_to_check():
+    assert len(solution_lines()) >= 20
+
+
+@pytest.mark.parametrize("line", solution_lines())
+def test_no_solution_code_reaches_students(line):
+    leaks = [name for name, lines in student_code_lines().items() if line in lines]
+    assert not leaks, f"solution code {line!r} is in student/{leaks[0]}"
+
+
+def hidden_test_functions() -> dict[str, str]:
+    """Name -> source of every hidden test case in the autograder zip."""
+    found = {}
+    with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
+        for name in zf.namelist():
+            if not name.startswith("tests/"):
+                continue
+            source = zf.read(name).decode()
+            for node in ast.parse(source).body:
+                if isinstance(node, ast.FunctionDef):
+                    hidden = any(
+                        isinstance(d, ast.Call)
+                        and any(k.arg == "hidden" and getattr(k.value, "value", False) for k in d.keywords)
+                        for d in node.decorator_list
+                    )
+                    if hidden:
+                        found[node.name] = ast.get_source_segment(source, node)
+    return found
+
+
+def test_autograder_has_hidden_tests_for_every_autograded_question():
+    questions = {name.split("_")[1] for name in hidden_test_functions()}
+    assert questions == {"q1", "q2", "q3", "q4", "q5", "q6"}
+
+
+def test_no_hidden_test_reaches_students():
+    texts = student_texts()
+    for name, source in hidden_test_functions().items():
+        checks = [line.strip() for line in source.splitlines() if line.strip().startswith("assert")]
+        assert checks, f"hidden test {name} checks nothing"
+        for path, text in texts.items():
+            assert name not in text, f"hidden test {name} is in student/{path}"
+            for line in checks:
+                assert line not in text, f"a check of hidden test {name} is in student/{path}: {line}"
+
+
+def test_no_reference_answer_or_reference_module_reaches_students():
+    texts = student_texts()
+    assert "lab5_reference.py" not in texts, "the autograder-only module is in student/"
+    for path, text in texts.items():
+        assert "lab5_reference" not in text, f"student/{path} mentions the autograder-only module"
+        assert not re.search(r"quiz_q\d\s*=\s*[\"']", text), f"student/{path} assigns a quiz answer"
+    code = student_code_lines()["lab5.ipynb"]
+    for name in ("quiz_q1", "quiz_q2", "quiz_q3"):
+        assert f"{name} = ..." in code, f"{name} is not left blank for students"
+
+
+def test_student_notebook_has_blanks_and_no_outputs():
+    nb = nbformat.read(project.STUDENT / project.NOTEBOOK_NAME, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "the student notebook carries outputs"
+    assert sum(c.source.count("...") for c in code) >= 10, "the student notebook should have blanks to fill"
+    ignored = [c for c in code if "otter_ignore" in c.metadata.get("tags", [])]
+    assert any("trainer.train()" in c.source for c in ignored), "training must be skipped by the autograder"
+    assert any("trainer.predict(" in c.source for c in ignored), "evaluation must be skipped by the autograder"
+
+
+def test_public_tests_are_public():
+    for path in sorted((project.STUDENT / "tests").glob("*.py")):
+        assert "hidden=True" not in path.read_text(), f"student/tests/{path.name} holds a hidden test"

@@ -1,0 +1,104 @@
+"""TA review: `python3 -m tools grade` on a small folder of real submissions."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import nbformat
+import pandas as pd
+import pytest
+
+from conftest import POINTS
+from tools import project
+
+
+@pytest.fixture(scope="session")
+def review(reference_run, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("review")
+    inbox = folder / "submissions"
+    inbox.mkdir()
+    shutil.copy(reference_run.submission, inbox / "alice.zip")
+    shutil.copy(project.STUDENT / project.NOTEBOOK_NAME, inbox / "bob.ipynb")  # handed in blank
+    (inbox / "carol.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    (inbox / "notes.txt").write_text("not a submission")
+    # dave's notebook never finishes: an endless loop in an extra cell
+    nb = nbformat.read(project.STUDENT / project.NOTEBOOK_NAME, 4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("while True:\n    pass"))
+    with zipfile.ZipFile(inbox / "dave.zip", "w") as zf:
+        zf.writestr(project.NOTEBOOK_NAME, nbformat.writes(nb))
+    out = folder / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.grade", str(inbox), "--out", str(out), "--timeout", "120", "--jobs", "2",
+         "--profile", "offline"],
+        capture_output=True, text=True, timeout=1200, cwd=project.ROOT,
+    )
+    return proc, out
+
+
+def test_command_grades_the_folder_and_says_what_it_skipped(review):
+    proc, out = review
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "skipped notes.txt: not a submission" in proc.stderr
+    assert (out / "scores.csv").is_file() and (out / "report.html").is_file()
+
+
+def test_scores_table_has_a_row_per_submission_with_scores_per_question(review):
+    _, out = review
+    table = pd.read_csv(out / "scores.csv", keep_default_na=False)
+    assert list(table["submission"]) == ["alice", "bob", "carol", "dave"]
+    rows = table.set_index("submission")
+    for q, points in POINTS.items():
+        assert rows.loc["alice", q] == points, q
+        assert rows.loc["bob", q] == 0, q
+    assert rows.loc["alice", "total"] == sum(POINTS.values()) and rows.loc["alice", "flags"] == ""
+    assert rows.loc["alice", "status"] == "graded" and rows.loc["bob", "status"] == "graded"
+    assert "no lab5_results.json" in rows.loc["bob", "flags"]
+    assert rows.loc["carol", "status"] == "not gradable" and "damaged" in rows.loc["carol", "flags"]
+    assert rows.loc["dave", "status"] == "timed out" and rows.loc["dave", "total"] == 0
+    assert {"q1_data - 1", "q6_quiz - 4"} <= set(table.columns)
+
+
+def test_report_has_every_section(review):
+    _, out = review
+    page = (out / "report.html").read_text()
+    for section in ("Needs a human look", "Scores by question", "Test cases failed most often",
+                    "Accuracies against the expected ranges", "Written answers", "All scores"):
+        assert f"<h2>{section}" in page, section
+    assert page.count("data:image/png;base64,") == 2, "the report embeds its plots"
+    assert "carol" in page.split("<h2>Scores by question")[0], "the broken zip is flagged first"
+
+
+def test_rerun_gives_the_same_table(review, tmp_path):
+    proc, out = review
+    first = (out / "scores.csv").read_text()
+    inbox = out.parent / "submissions"
+    subset = tmp_path / "again"
+    subset.mkdir()
+    for name in ("bob.ipynb", "carol.zip"):
+        shutil.copy(inbox / name, subset / name)
+    again = tmp_path / "report"
+    subprocess.run([sys.executable, "-m", "tools.grade", str(subset), "--out", str(again), "--profile", "offline"],
+                   check=True, capture_output=True, cwd=project.ROOT, timeout=600)
+    rows = {line.split(",")[0]: line for line in first.splitlines()[1:]}
+    for line in (again / "scores.csv").read_text().splitlines()[1:]:
+        assert line == rows[line.split(",")[0]]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["/no/such/folder"], "does not exist"),
+    (["{empty}"], "no submissions in"),
+    (["{empty}", "--autograder", "/no/such.zip"], "no autograder zip"),
+    (["{empty}", "--jobs", "0"], "must be positive"),
+])
+def test_bad_arguments_get_one_line(args, says, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = subprocess.run([sys.executable, "-m", "tools.grade", *[a.format(empty=empty) for a in args]],
+                          capture_output=True, text=True, cwd=project.ROOT, timeout=120)
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and says in lines[0], proc.stderr

@@ -1,0 +1,255 @@
+"""Grade submissions the way Gradescope does, on this machine, with a time limit each.
+
+    python3 -m tools grade SUBMISSIONS [--autograder ZIP] [--out DIR] [--timeout S] [--jobs N]
+
+SUBMISSIONS is a folder of submission zips (as the notebook's last cell exports them) and/or
+notebooks, or a Gradescope export (its zip, or the folder it unpacks to, with one folder per
+submission and submission_metadata.yml). Writes DIR/scores.csv and DIR/report.html (tools/report.py).
+
+Each submission goes into a fresh copy of Gradescope's folder tree (/autograder/source from the
+autograder zip, /autograder/submission, /autograder/results), and the autograder zip's own entry
+point grades it: lab5_autograder.py, which checks the upload and runs otter. Otter itself has no
+time limit; here a run that exceeds the limit is stopped, kernel and all, and becomes a "timed out"
+result with zeros.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENTRY = Path("source") / "files" / "lab5_autograder.py"
+GRADESCOPE_METADATA = "submission_metadata.yml"
+
+
+@dataclass
+class Graded:
+    submission: str
+    status: str  # "graded", "not gradable", "timed out" or "grader error"
+    message: str
+    results: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    log: str = ""
+    folder: Path | None = None  # the graded /autograder folder: submission/ holds the student's files
+    # test case name ("q2_baseline - 3") -> {"passed", "score", "max_score", "message"}
+    cases: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def tests(self) -> dict[str, dict]:
+        """Gradescope's entries, one per question (and otter's "Public Tests" summary)."""
+        return {t["name"]: t for t in self.results.get("tests", [])}
+
+    def score(self, prefix: str = "") -> float:
+        """Points of the questions whose name starts with ``prefix`` (one question, or all)."""
+        return round(sum(t.get("score", 0) or 0 for n, t in self.tests.items() if n.startswith(prefix)), 6)
+
+    def max_score(self, prefix: str = "") -> float:
+        return round(sum(t.get("max_score", 0) or 0 for n, t in self.tests.items() if n.startswith(prefix)), 6)
+
+    def failures(self, prefix: str = "") -> dict[str, str]:
+        """Test case name -> its message, for the test cases that failed."""
+        return {n: c["message"] for n, c in self.cases.items() if n.startswith(prefix) and not c["passed"]}
+
+
+def case_results(ag_dir: Path, entry, reason: str) -> dict[str, dict]:
+    """Each test case's score and message: from otter's pickled results when it graded, else zero."""
+    pickled = ag_dir / "results" / "results.pkl"
+    cases = {}
+    if pickled.is_file():
+        import dill
+
+        with open(pickled, "rb") as f:
+            results = dill.load(f)
+        for test_file in results.results.values():
+            for result in test_file.test_case_results:
+                points = result.test_case.points or 0
+                cases[result.test_case.name] = {
+                    "passed": result.passed,
+                    "score": points if result.passed else 0,
+                    "max_score": points,
+                    "message": "" if result.passed else result.message,
+                }
+        return cases
+    for question in entry.test_cases(ag_dir).values():
+        for name, points in question.items():
+            cases[name] = {"passed": False, "score": 0, "max_score": points, "message": reason}
+    return cases
+
+
+def _entry_module(ag_dir: Path):
+    spec = importlib.util.spec_from_file_location("lab5_autograder", ag_dir / ENTRY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def prepare(submission: Path, autograder_zip: Path, workdir: Path) -> Path:
+    """Lay out Gradescope's tree in ``workdir``; return its /autograder folder."""
+    ag_dir = workdir / "autograder"
+    shutil.rmtree(ag_dir, ignore_errors=True)
+    for sub in ("source", "submission", "results"):
+        (ag_dir / sub).mkdir(parents=True)
+    (ag_dir / "submission_metadata.json").write_text("{}")
+    with zipfile.ZipFile(autograder_zip) as zf:
+        zf.extractall(ag_dir / "source")
+    if submission.is_dir():  # a Gradescope export keeps each submission's files in a folder
+        shutil.copytree(submission, ag_dir / "submission", dirs_exist_ok=True)
+    elif submission.suffix.lower() == ".zip" and zipfile.is_zipfile(submission):
+        with zipfile.ZipFile(submission) as zf:
+            zf.extractall(ag_dir / "submission")
+    else:
+        # a notebook, or a file that only claims to be a zip: Gradescope keeps those as they are
+        shutil.copy(submission, ag_dir / "submission" / submission.name)
+    return ag_dir
+
+
+def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float = 600) -> Graded:
+    """Grade ``submission`` with ``autograder_zip`` in ``workdir`` within ``timeout`` seconds."""
+    started = time.perf_counter()
+    ag_dir = prepare(submission, autograder_zip, workdir)
+    entry = _entry_module(ag_dir)
+    proc = subprocess.Popen(
+        [sys.executable, str(ag_dir / ENTRY), str(ag_dir)],
+        cwd=ag_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: a timeout stops the kernel too
+    )
+    try:
+        log, _ = proc.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        log, _ = proc.communicate()
+        timed_out = True
+    seconds = time.perf_counter() - started
+    results_file = ag_dir / "results" / "results.json"
+    if timed_out:
+        message = (
+            f"Grading stopped after {timeout:g} s: a cell runs too long (an endless loop, or training "
+            "that is not skipped by the autograder)."
+        )
+        results = entry.zero_results(ag_dir, message, status="timed out")
+    elif results_file.is_file():
+        results = json.loads(results_file.read_text())
+    else:
+        message = f"The autograder stopped without results (exit {proc.returncode}); see the log."
+        results = entry.zero_results(ag_dir, message, status="grader error")
+    extra = results.get("extra_data") or {}
+    status, message = extra.get("status", "graded"), extra.get("reason", "")
+    return Graded(submission.name, status, message, results, seconds, log, ag_dir, case_results(ag_dir, entry, message))
+
+
+# --------------------------------------------------------------------------------------------
+# A folder of submissions
+# --------------------------------------------------------------------------------------------
+
+
+def collect(folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """Submission id -> path for what ``folder`` holds, and a line for each thing that is not one."""
+    found, skipped = {}, []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or path.name == GRADESCOPE_METADATA:
+            continue
+        if path.is_dir() or path.suffix.lower() in (".zip", ".ipynb"):
+            found[path.stem if path.is_file() else path.name] = path
+        else:
+            skipped.append(f"skipped {path.name}: not a submission (a .zip, a .ipynb, or a Gradescope submission folder)")
+    return found, skipped
+
+
+def student_names(folder: Path) -> dict[str, str]:
+    """Submission id -> "Name <email>" from a Gradescope export's submission_metadata.yml, if any."""
+    path = folder / GRADESCOPE_METADATA
+    if not path.is_file():
+        return {}
+    import yaml
+
+    try:
+        metadata = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        print(f"note: {path} is not readable YAML ({e}); grading without student names", file=sys.stderr)
+        return {}
+    names = {}
+    for submission, info in metadata.items():
+        people = (info or {}).get(":submitters") or []
+        names[str(submission)] = "; ".join(
+            f"{p.get(':name', '')} <{p.get(':email', '')}>".strip() for p in people if isinstance(p, dict)
+        )
+    return names
+
+
+def grade_all(submissions: dict[str, Path], autograder_zip: Path, workdir: Path, timeout: float, jobs: int):
+    """Grade every submission, ``jobs`` at a time, with a progress bar; results in id order."""
+    from tqdm.auto import tqdm
+
+    def one(item):
+        name, path = item
+        return name, grade(path, autograder_zip, workdir / name, timeout)
+
+    graded = {}
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for name, result in tqdm(pool.map(one, submissions.items()), total=len(submissions), desc="Grading", unit="submission"):
+            graded[name] = result
+    return graded
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tools import project, report
+
+    parser = argparse.ArgumentParser(prog="python3 -m tools grade", description=__doc__.split("\n\n")[0])
+    parser.add_argument("submissions", type=Path, help="folder (or Gradescope export zip) of submissions")
+    parser.add_argument("--autograder", type=Path, default=project.AUTOGRADER_ZIP, help="the autograder zip (default: %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("grading-report"), help="where to write scores.csv and report.html (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds one submission may take (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: the number of cores)")
+    parser.add_argument("--profile", choices=["full", "offline"], default=os.environ.get("LAB5_PROFILE") or "full",
+                        help="the lab profile to grade in (default: $LAB5_PROFILE, else full)")
+    args = parser.parse_args(argv)
+
+    if not args.autograder.is_file():
+        parser.exit(2, f"error: no autograder zip at {args.autograder}: run python3 -m tools build, or pass --autograder PATH\n")
+    if not args.submissions.exists():
+        parser.exit(2, f"error: {args.submissions} does not exist: pass the folder of submissions (or a Gradescope export zip)\n")
+    if args.jobs < 1 or args.timeout <= 0:
+        parser.exit(2, "error: --jobs and --timeout must be positive\n")
+    project.use_profile(args.profile)
+
+    with tempfile.TemporaryDirectory(prefix="lab5-grading-") as scratch:
+        folder = args.submissions
+        if folder.is_file():
+            if not zipfile.is_zipfile(folder):
+                parser.exit(2, f"error: {folder} is neither a folder nor a zip file\n")
+            with zipfile.ZipFile(folder) as zf:
+                zf.extractall(Path(scratch) / "export")
+            folder = Path(scratch) / "export"
+            inner = [p for p in folder.iterdir() if p.is_dir()]
+            if len(inner) == 1 and not (folder / GRADESCOPE_METADATA).exists():
+                folder = inner[0]  # Gradescope wraps its export in one top folder
+        submissions, skipped = collect(folder)
+        for line in skipped:
+            print(line, file=sys.stderr)
+        if not submissions:
+            parser.exit(1, f"error: no submissions in {args.submissions} (expected .zip or .ipynb files, or a Gradescope export)\n")
+        graded = grade_all(submissions, args.autograder, Path(scratch) / "work", args.timeout, args.jobs)
+        table = report.write(graded, student_names(folder), args.autograder, args.out)
+    flagged = int((table["flags"] != "").sum())
+    print(f"Graded {len(table)} submissions ({flagged} need a human look): {args.out / 'scores.csv'}, {args.out / 'report.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

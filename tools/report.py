@@ -1,0 +1,259 @@
+"""The TA's view of a graded batch: scores.csv and a self-contained report.html.
+
+scores.csv has one row per submission (in submission order, so that re-runs give the same file):
+status and message, total, one column per question and per test case, the accuracies from the
+student's results file, and the reasons a human should look at it. report.html shows, in this
+order: what needs a human look, score distributions and pass rates per question, the test cases
+failed most often with their messages, the students' accuracies against the expected ranges, and
+every written answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+import sys
+import types
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import nbformat  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+RESULTS_NAME = "lab5_results.json"
+ANSWER_TAG = "otter_answer_cell"
+WRITTEN_PLACEHOLDER = "_Type your answer here, replacing this text._"
+
+
+def lab_utils(autograder_zip: Path):
+    """The lab5_utils module inside the autograder zip (its profiles and ranges are the grader's)."""
+    with zipfile.ZipFile(autograder_zip) as zf:
+        source = zf.read("files/lab5_utils.py")
+    module = types.ModuleType("lab5_utils_of_autograder")
+    sys.modules[module.__name__] = module  # dataclasses look their module up there
+    exec(compile(source, "lab5_utils.py", "exec"), module.__dict__)
+    return module
+
+
+def submission_facts(folder: Path | None) -> dict:
+    """What the student's own files say: accuracies, a digest of the predictions, the written answer."""
+    facts = {"acc_bow": None, "acc_ft": None, "predictions": None, "has_results": False, "written": None}
+    files = folder / "submission" if folder else None
+    if files is None or not files.is_dir():
+        return facts
+    results = files / RESULTS_NAME
+    if results.is_file():
+        try:
+            record = json.loads(results.read_text(encoding="utf-8"))
+            facts.update(has_results=True, acc_bow=_number(record.get("acc_bow")), acc_ft=_number(record.get("acc_ft")))
+            preds = record.get("ft_preds")
+            if isinstance(preds, list) and preds:
+                facts["predictions"] = hashlib.sha256(json.dumps(preds).encode()).hexdigest()
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            facts["has_results"] = True  # there, but unreadable: the tests say so
+    notebooks = sorted(files.glob("*.ipynb"))
+    if len(notebooks) == 1:
+        try:
+            nb = nbformat.read(notebooks[0], as_version=4)
+            answers = [
+                c.source.strip()
+                for c in nb.cells
+                if c.cell_type == "markdown" and ANSWER_TAG in c.metadata.get("tags", [])
+            ]
+            text = "\n\n".join(a for a in answers if a and a != WRITTEN_PLACEHOLDER)
+            facts["written"] = text or None
+        except Exception:  # an unreadable notebook has no answer to show; its row says why
+            pass
+    return facts
+
+
+def _case_order(name: str) -> tuple[str, int]:
+    question, _, number = name.partition(" - ")
+    return question, int(number) if number.isdigit() else 0
+
+
+def _number(value):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """One row per submission, sorted by submission id; and each submission's facts."""
+    profile = lab.get_profile()
+    rows, facts = [], {}
+    for sid in sorted(graded):
+        g = graded[sid]
+        facts[sid] = f = submission_facts(g.folder)
+        row = {"submission": sid, "student": names.get(sid, ""), "status": g.status, "message": g.message,
+               "total": g.score(), "possible": g.max_score()}
+        questions = sorted({name.split(" - ")[0] for name in g.cases})
+        row.update({q: g.score(q) for q in questions})
+        row.update({name: case["score"] for name, case in sorted(g.cases.items(), key=lambda kv: _case_order(kv[0]))})
+        row.update(acc_bow=f["acc_bow"], acc_ft=f["acc_ft"])
+        flags = []
+        if g.status != "graded":
+            flags.append(f"{g.status}: {g.message}")
+        elif not f["has_results"]:
+            flags.append(f"no {RESULTS_NAME}")
+        for key, (low, high) in (("acc_bow", profile.acc_bow_range), ("acc_ft", profile.acc_ft_range)):
+            if f[key] is not None and not low <= f[key] <= high:
+                flags.append(f"{key} {f[key]:.3f} outside [{low}, {high}]")
+        row["flags"] = flags
+        rows.append(row)
+    same = Counter(f["predictions"] for f in facts.values() if f["predictions"])
+    for row in rows:
+        digest = facts[row["submission"]]["predictions"]
+        if digest and same[digest] > 1:
+            others = [r["submission"] for r in rows if r is not row and facts[r["submission"]]["predictions"] == digest]
+            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            row["flags"].append(f"same predictions file as {len(others)} other{'s' * (len(others) > 1)} ({shown})")
+        row["flags"] = "; ".join(row["flags"])
+    return pd.DataFrame(rows), facts
+
+
+# --------------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------------
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+
+
+def question_plots(table: pd.DataFrame, questions: list[str], points: dict[str, float]) -> str:
+    sns.set_theme(style="whitegrid")
+    graded = table[table["status"] == "graded"]
+    columns = 4
+    rows = -(-(len(questions) + 1) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.9 * rows), squeeze=False)
+    axes = axes.flatten()
+    for ax, q in zip(axes, questions):
+        counts = graded[q].value_counts().reindex(sorted(set(graded[q]) | {0, points[q]}), fill_value=0)
+        ax.bar([f"{v:g}" for v in counts.index], counts.values, color="#6baed6")
+        ax.set(title=f"{q} (of {points[q]:g} points)", xlabel="points", ylabel="submissions")
+    rate = axes[len(questions)]
+    full = [(graded[q] == points[q]).mean() * 100 if len(graded) else 0 for q in questions]
+    rate.barh(questions[::-1], full[::-1], color="#fd8d3c")
+    rate.set(xlim=(0, 100), title="full points", xlabel="% of graded submissions")
+    for ax in axes[len(questions) + 1:]:
+        ax.axis("off")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def accuracy_plot(table: pd.DataFrame, lab) -> str:
+    profile = lab.get_profile()
+    data = table.melt(id_vars="submission", value_vars=["acc_bow", "acc_ft"], var_name="model", value_name="accuracy")
+    data = data.dropna()
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for y, (low, high) in enumerate((profile.acc_bow_range, profile.acc_ft_range)):
+        ax.fill_betweenx([y - 0.4, y + 0.4], low, high, color="#c7e9c0", label="expected range" if y == 0 else None)
+    if not data.empty:
+        sns.stripplot(data=data, x="accuracy", y="model", order=["acc_bow", "acc_ft"], ax=ax, jitter=0.25,
+                      color="#08519c", size=6)
+    ax.set(xlim=(0, 1), yticks=[0, 1], yticklabels=["baseline (acc_bow)", "fine-tuned (acc_ft)"], ylabel="",
+           xlabel=f"test accuracy from the students' {RESULTS_NAME} ({profile.name} profile)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return _png(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# The report
+# --------------------------------------------------------------------------------------------
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+h1 { margin-bottom: 0.2em; } .summary { color: #555; margin-bottom: 2em; }
+table { border-collapse: collapse; font-size: 0.9em; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
+.flag td { background: #fff4e5 !important; } pre { white-space: pre-wrap; margin: 0; font-family: inherit; }
+.answer { border-left: 4px solid #6baed6; padding: 0.3em 1em; margin: 0.8em 0; background: #f7fbff; }
+.answer h3 { margin: 0.2em 0; font-size: 1em; } .muted { color: #888; }
+img { max-width: 100%; }
+"""
+
+
+def _table_html(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, escape=True, na_rep="", float_format=lambda v: f"{v:g}", border=0)
+
+
+def failure_message(output: str) -> str:
+    """The part of an otter failure output a TA reads: the assertion's message (or the error)."""
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    for i in range(len(lines) - 1, -1, -1):
+        if "Error: " in lines[i] or "Error:" == lines[i].strip()[-6:]:
+            return "\n".join(lines[i:]).split("Error: ", 1)[-1].strip()
+    return lines[-1] if lines else ""
+
+
+def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder_zip: Path) -> str:
+    ok = {sid: g for sid, g in graded.items() if g.status == "graded"}
+    case_max = {}
+    for g in graded.values():
+        case_max.update({name: case["max_score"] for name, case in g.cases.items()})
+    cases = sorted(case_max, key=_case_order)
+    questions = sorted({name.split(" - ")[0] for name in cases})
+    points = {q: sum(case_max[c] for c in cases if c.startswith(q + " - ")) for q in questions}
+    flagged = table[table["flags"] != ""]
+    possible = sum(points.values())
+    parts = [
+        f"<h1>Lab 5 grading report</h1><p class='summary'>{len(table)} submissions, {len(ok)} graded, "
+        f"{len(flagged)} to look at; mean score {table['total'].mean():.2f} of {possible:g} "
+        f"({html.escape(lab.get_profile().name)} profile; autograder {html.escape(autograder_zip.name)}).</p>",
+        "<h2>Needs a human look</h2>",
+        _table_html(flagged.sort_values("status", key=lambda st: st == "graded", kind="stable")
+                    [["submission", "student", "status", "total", "flags"]]) if len(flagged)
+        else "<p class='muted'>Nothing: every submission graded, with its results file and accuracies in range.</p>",
+        "<h2>Scores by question</h2>",
+        question_plots(table, questions, points),
+        "<h2>Test cases failed most often</h2>",
+    ]
+    failures = []
+    for name in cases:
+        lost = [g for g in ok.values() if name in g.cases and not g.cases[name]["passed"]]
+        if lost:
+            messages = Counter(failure_message(g.cases[name]["message"]) for g in lost)
+            failures.append({"test case": name, "failed": len(lost), "of graded": f"{len(lost) / len(ok):.0%}",
+                             "most common message": f"<pre>{html.escape(messages.most_common(1)[0][0])}</pre>"})
+    if failures:
+        top = pd.DataFrame(failures).sort_values(["failed", "test case"], ascending=[False, True]).head(12)
+        parts.append(top.to_html(index=False, escape=False, border=0))
+    else:
+        parts.append("<p class='muted'>No test case failed on a graded submission.</p>")
+    parts += ["<h2>Accuracies against the expected ranges</h2>", accuracy_plot(table, lab),
+              "<h2>Written answers (graded by hand)</h2>"]
+    for _, row in table.iterrows():
+        written = facts[row["submission"]]["written"]
+        who = html.escape(row["submission"] + (f" ({row['student']})" if row["student"] else ""))
+        body = f"<pre>{html.escape(written)}</pre>" if written else "<p class='muted'>(no answer)</p>"
+        parts.append(f"<div class='answer'><h3>{who}</h3>{body}</div>")
+    parts += ["<h2>All scores</h2>",
+              _table_html(table[["submission", "student", "status", "total", *questions, "acc_bow", "acc_ft", "flags"]])]
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Lab 5 grading report</title>"
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
+
+
+def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) -> pd.DataFrame:
+    """Write out/scores.csv and out/report.html for ``graded`` (submission id -> Graded)."""
+    lab = lab_utils(autograder_zip)
+    table, facts = scores_table(graded, names, lab)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "scores.csv", index=False, float_format="%g")  # the same row, whatever the other rows
+    (out / "report.html").write_text(render(table, graded, facts, lab, autograder_zip), encoding="utf-8")
+    return table
