@@ -1,7 +1,7 @@
 """Device check: the reference solution, unchanged, uses a GPU (with mixed precision) when there is one.
 
     python3 -m tools bench device-prepare     # here: writes .cache/device/ (about 50 MB)
-    python3 bench/device_check.py             # on the GPU machine, from the project root
+    python3 bench/device_check.py [SEEDS]     # on the GPU machine, from the project root
 
 The GPU machine has PyTorch and transformers but no network, no Jupyter and none of the lab's
 data. ``device-prepare`` gathers what it lacks into .cache/device/: wheels of datasets and its
@@ -9,6 +9,11 @@ missing dependencies, the TweetEval files, the MiniLM checkpoint (stored as floa
 transfer limit; restored to float32 there), and the student notebook filled in with the reference
 solution as one script (otter's check and export cells left out: they need Jupyter, not a GPU).
 The run then executes that script as is and reports the device, the precision and the timings.
+
+With SEEDS (a number), it also runs the script with training seeds SEED + 0 .. SEED + SEEDS - 1,
+each as it is and with the original notebook's padding to 128 tokens, all at once, and reports
+the fine-tuned accuracy of each: one run per variant cannot tell them apart, since the training
+seed alone moves the accuracy by several points.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import PAD_TO_MAX_LENGTH  # noqa: E402  (bench/__init__ imports nothing the GPU machine lacks)
 
 HERE = Path(".cache/device")
 WHEELS = ("datasets==5.2.0", "dill==0.4.1", "multiprocess==0.70.19", "fsspec==2026.9.0")
@@ -54,7 +62,39 @@ def prepare(argv=None) -> int:
     return 0
 
 
-def run() -> int:
+PROBE = ("\n\nimport json, torch\nprint('LAB5_DEVICE_CHECK ' + json.dumps({'model_device': str(next(model_ft.parameters()).device), "
+         "'fp16': bool(trainer.args.fp16), 'trainer_device': str(trainer.args.device), "
+         "'train': next(e for e in trainer.state.log_history if 'train_runtime' in e), 'acc_ft': acc_ft}))\n")
+
+
+def variant(script: str, seed_offset: int, padded: bool) -> str:
+    """The script with another training seed, and optionally the original padding."""
+    script = script.replace("torch.manual_seed(SEED)", f"torch.manual_seed(SEED + {seed_offset})")
+    script = script.replace("    seed=SEED,", f"    seed=SEED + {seed_offset},")
+    for old, new in PAD_TO_MAX_LENGTH if padded else ():
+        assert old in script, old
+        script = script.replace(old, new)
+    return script + PROBE
+
+
+def launch(script: str, work: Path, env: dict) -> subprocess.Popen:
+    """Start the script in ``work``; its output goes to files there (no pipe to fill up)."""
+    work.mkdir(parents=True)
+    (work / "lab5_filled.py").write_text(script)
+    with open(work / "stdout.txt", "w") as out, open(work / "stderr.txt", "w") as err:
+        return subprocess.Popen([sys.executable, "lab5_filled.py"], cwd=work, env=env, stdout=out, stderr=err)
+
+
+def finish(proc: subprocess.Popen, work: Path) -> tuple[int, str, str]:
+    proc.wait()
+    return proc.returncode, (work / "stdout.txt").read_text(), (work / "stderr.txt").read_text()
+
+
+def probe_of(stdout: str) -> dict:
+    return json.loads(stdout.split("LAB5_DEVICE_CHECK ", 1)[1].splitlines()[0])
+
+
+def run(seeds: int = 0) -> int:
     """On the GPU machine: install the wheels aside, restore the checkpoint, run the script."""
     import torch
     from safetensors.torch import load_file, save_file
@@ -69,28 +109,39 @@ def run() -> int:
         save_file({k: v.float() for k, v in weights.items()}, str(model / "model.safetensors"))
     work = Path("/tmp/lab5-run")
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir()
     env = dict(os.environ, PYTHONPATH=f"{site}:{here}", LAB5_PROFILE="offline", TWEETEVAL_DIR=str(here / "tweeteval"),
                LAB5_CHECKPOINT=str(model), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
-    probe = ("\n\nimport json, torch\nprint('LAB5_DEVICE_CHECK ' + json.dumps({'model_device': str(next(model_ft.parameters()).device), "
-             "'fp16': bool(trainer.args.fp16), 'trainer_device': str(trainer.args.device), "
-             "'train': next(e for e in trainer.state.log_history if 'train_runtime' in e), 'acc_ft': acc_ft}))\n")
-    script = work / "lab5_filled.py"
-    script.write_text((here / "lab5_filled.py").read_text() + probe)
+    script = (here / "lab5_filled.py").read_text()
     print(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}", flush=True)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(script)], cwd=work, env=env, capture_output=True, text=True)
+    returncode, stdout, stderr = finish(launch(script + PROBE, work / "as-is", env), work / "as-is")
     elapsed = time.perf_counter() - start
-    print(proc.stdout[-4000:])
-    if proc.returncode != 0:
-        print(proc.stderr[-6000:])
-        return proc.returncode
-    report = json.loads(proc.stdout.split("LAB5_DEVICE_CHECK ", 1)[1].splitlines()[0])
+    print(stdout[-4000:])
+    if returncode != 0:
+        print(stderr[-6000:])
+        return returncode
+    report = probe_of(stdout)
     print(json.dumps({"whole_script_seconds": round(elapsed, 1), **report}, indent=1))
     ok = report["model_device"].startswith("cuda") and report["fp16"]
     print("GPU and mixed precision used without code changes." if ok else "The GPU was NOT used.")
+    if seeds:
+        env["OMP_NUM_THREADS"] = "2"  # the runs share the machine's cores
+        folders = {(k, padded): work / f"seed{k}-{'padded' if padded else 'dynamic'}"
+                   for k in range(seeds) for padded in (False, True)}
+        runs = {key: launch(variant(script, *key), folder, env) for key, folder in folders.items()}
+        accuracy = {}
+        for key, proc in runs.items():
+            returncode, stdout, stderr = finish(proc, folders[key])
+            if returncode != 0:
+                print(f"run {key} failed:\n{stderr[-3000:]}")
+                return returncode
+            accuracy[key] = probe_of(stdout)["acc_ft"]
+        for padded, name in ((False, "dynamic padding (reference)"), (True, "padded to 128 (original)")):
+            values = [accuracy[(k, padded)] for k in range(seeds)]
+            mean = sum(values) / len(values)
+            print(f"{name}: accuracy over {seeds} training seeds {', '.join(f'{v:.3f}' for v in values)}; mean {mean:.4f}")
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(run(int(sys.argv[1]) if len(sys.argv) > 1 else 0))

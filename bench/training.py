@@ -16,14 +16,9 @@ import json
 import tempfile
 from pathlib import Path
 
-from bench import machine
+from bench import PAD_TO_MAX_LENGTH, machine
 from tools import notebooks, project
 
-# The original notebook's tokenization, as edits of the reference solution.
-PAD_TO_MAX_LENGTH = (
-    ("truncation=True, max_length=MAX_LENGTH)", 'truncation=True, padding="max_length", max_length=128)'),
-    ("    data_collator=DataCollatorWithPadding(tokenizer),\n", ""),
-)
 VARIANTS = {
     "reference (dynamic padding)": (),
     "original (pad to 128)": PAD_TO_MAX_LENGTH,

@@ -46,7 +46,9 @@ class Profile:
     local_train_split: str  # which split of a local TweetEval copy trains the models
     train_size: int
     test_size: int
-    # Calibrated ranges: the reference solution's accuracy lies well inside each (README, "Profiles").
+    # Calibrated ranges (README, "Profiles"): wide enough for the spread over training seeds (the
+    # offline fine-tuning moves by up to 9 points with the seed alone), narrow enough to exclude a
+    # model that did not learn (predicting "neutral" everywhere scores about 0.48).
     acc_bow_range: tuple[float, float]
     acc_ft_range: tuple[float, float]
     expected_training_time: str
@@ -70,7 +72,7 @@ PROFILES = {
         train_size=2000,
         test_size=2000,
         acc_bow_range=(0.42, 0.53),
-        acc_ft_range=(0.53, 0.75),
+        acc_ft_range=(0.50, 0.75),
         expected_training_time="about 2-3 minutes on a 2-core CPU",
     ),
 }

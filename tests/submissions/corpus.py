@@ -21,7 +21,7 @@ from typing import Callable
 
 import nbformat
 
-from bench.training import PAD_TO_MAX_LENGTH
+from bench import PAD_TO_MAX_LENGTH
 from tools.notebooks import code_cell_with, replace_in_code
 
 NOTEBOOK = "lab5.ipynb"
