@@ -25,6 +25,12 @@ def review(reference_run, tmp_path_factory):
     shutil.copy(project.STUDENT / project.NOTEBOOK_NAME, inbox / "bob.ipynb")  # handed in blank
     (inbox / "carol.zip").write_bytes(b"PK\x03\x04 not really a zip")
     (inbox / "notes.txt").write_text("not a submission")
+    # erin's comes as in a Gradescope export: a folder per submission, names in submission_metadata.yml
+    (inbox / "submission_4711").mkdir()
+    shutil.copy(project.STUDENT / project.NOTEBOOK_NAME, inbox / "submission_4711" / project.NOTEBOOK_NAME)
+    (inbox / "submission_metadata.yml").write_text(
+        "submission_4711:\n  :submitters:\n  - :name: Erin Example\n    :email: erin@example.edu\n"
+    )
     # dave's notebook never finishes: an endless loop in an extra cell
     nb = nbformat.read(project.STUDENT / project.NOTEBOOK_NAME, 4)
     nb.cells.insert(3, nbformat.v4.new_code_cell("while True:\n    pass"))
@@ -49,7 +55,7 @@ def test_command_grades_the_folder_and_says_what_it_skipped(review):
 def test_scores_table_has_a_row_per_submission_with_scores_per_question(review):
     _, out = review
     table = pd.read_csv(out / "scores.csv", keep_default_na=False)
-    assert list(table["submission"]) == ["alice", "bob", "carol", "dave"]
+    assert list(table["submission"]) == ["alice", "bob", "carol", "dave", "submission_4711"]
     rows = table.set_index("submission")
     for q, points in POINTS.items():
         assert rows.loc["alice", q] == points, q
@@ -60,6 +66,8 @@ def test_scores_table_has_a_row_per_submission_with_scores_per_question(review):
     assert rows.loc["carol", "status"] == "not gradable" and "damaged" in rows.loc["carol", "flags"]
     assert rows.loc["dave", "status"] == "timed out" and rows.loc["dave", "total"] == 0
     assert {"q1_data - 1", "q6_quiz - 4"} <= set(table.columns)
+    assert rows.loc["submission_4711", "student"] == "Erin Example <erin@example.edu>"
+    assert rows.loc["submission_4711", "status"] == "graded" and rows.loc["submission_4711", "total"] == 0
 
 
 def test_report_has_every_section(review):

