@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from tools import build, notebooks, project
+from tools.grade import Graded
 
 # Every kernel and otter process the tests start runs the lab offline, on the local TweetEval copy.
 project.use_profile("offline")
@@ -32,26 +33,9 @@ def fresh_build(tmp_path_factory) -> Path:
     return root / "out"
 
 
-@dataclass
-class Graded:
-    returncode: int
-    output: str
-    results: dict | None
-
-    @property
-    def tests(self) -> dict[str, dict]:
-        return {t["name"]: t for t in (self.results or {}).get("tests", [])}
-
-    def score(self, prefix: str) -> float:
-        """Points of the test cases whose name starts with ``prefix`` (e.g. a question name)."""
-        return sum(t.get("score", 0) for n, t in self.tests.items() if n.startswith(prefix))
-
-    def max_score(self, prefix: str) -> float:
-        return sum(t.get("max_score", 0) for n, t in self.tests.items() if n.startswith(prefix))
-
-
 def otter_run(submission: Path, workdir: Path, autograder: Path = project.AUTOGRADER_ZIP) -> Graded:
-    """Grade ``submission`` with ``otter run`` (real kernel, no network) and read its results.json."""
+    """Grade ``submission`` with ``otter run`` (real kernel, no network) and read its results.json;
+    the status is "graded" when otter exits 0, its output is the log."""
     out = workdir / "otter-run"
     shutil.rmtree(out, ignore_errors=True)  # otter may leave an older results.json on failure
     out.mkdir(parents=True)
@@ -62,8 +46,9 @@ def otter_run(submission: Path, workdir: Path, autograder: Path = project.AUTOGR
         timeout=900,
     )
     results_file = out / "results.json"
-    results = json.loads(results_file.read_text()) if results_file.is_file() else None
-    return Graded(proc.returncode, proc.stdout + proc.stderr, results)
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    status = "graded" if proc.returncode == 0 else f"otter run exited {proc.returncode}"
+    return Graded(submission.name, status, "", results, log=proc.stdout + proc.stderr)
 
 
 @pytest.fixture(scope="session")
