@@ -47,7 +47,7 @@ def test_malformed_local_data_gets_a_message_naming_the_file(sentiment, monkeypa
     monkeypatch.setenv("LAB5_PROFILE", "offline")
     monkeypatch.setenv("TWEETEVAL_DIR", str(sentiment))
     damage(sentiment)
-    with pytest.raises(lab.LabSetupError, match=None) as error:
+    with pytest.raises(lab.LabSetupError) as error:
         lab.load_tweeteval()
     assert says in str(error.value) and str(sentiment) in str(error.value)
 
