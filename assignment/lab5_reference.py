@@ -59,3 +59,9 @@ def embedding_similarity(model) -> float:
     if mine.shape != ref.shape:
         return 0.0
     return float(torch.nn.functional.cosine_similarity(mine, ref, dim=0))
+
+
+def results(run: str = "ft") -> dict:
+    """The submitted results file, if it adds up as one real run of ``run`` on the test subset's true
+    labels; otherwise the test fails with what does not add up (lab5_utils.checked_run)."""
+    return lab.checked_run(lab.load_results(), run, subsets().test_labels)

@@ -31,7 +31,7 @@ def run(edits, folder: Path) -> dict:
         notebooks.replace_in_code(nb, old, new)
     notebooks.run_as_student(nb, project.STUDENT, folder)
     results = json.loads((folder / project.RESULTS_NAME).read_text())
-    train = next(e for e in results["log_history"] if "train_runtime" in e)
+    train = next(e for e in results["ft_log_history"] if "train_runtime" in e)
     return {
         "train_seconds": train["train_runtime"],
         "samples_per_second": train["train_samples_per_second"],

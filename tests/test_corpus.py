@@ -24,8 +24,10 @@ def corpus_grades(reference_run, tmp_path_factory):
     results = json.loads((reference_run.folder / project.RESULTS_NAME).read_text())
     uploads = {case.name: make_submission(case, base, results, folder / "uploads" / f"{case.name}.zip") for case in CASES}
 
+    env = {case.name: case.env for case in CASES}
+
     def run(name):
-        return name, grade.grade(uploads[name], project.AUTOGRADER_ZIP, folder / "work" / name, timeout=600)
+        return name, grade.grade(uploads[name], project.AUTOGRADER_ZIP, folder / "work" / name, timeout=600, env=env[name])
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         return dict(pool.map(run, uploads))
@@ -45,6 +47,11 @@ def test_case_gets_its_expected_points(case, corpus_grades):
     want = {q: case.scores.get(q, points) for q, points in POINTS.items()}
     assert {q: graded.max_score(q) for q in POINTS} == POINTS
     assert got == want, f"{case.why}: failures {json.dumps(graded.failures(), indent=1)}"
-    if case.message:
-        shown = graded.message + "\n".join(graded.failures().values())
+    if case.message:  # what the student is shown: the tests' messages and the notes from grading
+        shown = "\n".join([graded.message, graded.results.get("output") or "", *graded.failures().values()])
         assert case.message in shown, f"{case.why}: no message says {case.message!r}:\n{shown}"
+    flags = "\n".join((graded.results.get("extra_data") or {}).get("flags") or [])
+    if case.flag:
+        assert case.flag in flags, f"{case.why}: no flag for the TA says {case.flag!r}:\n{flags}"
+    elif case.right:
+        assert not flags, f"{case.why}: a right submission is flagged:\n{flags}"

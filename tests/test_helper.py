@@ -3,6 +3,8 @@ instructors see when a setting or a file is wrong."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import lab5_utils as lab
@@ -74,25 +76,44 @@ def test_checkpoint_resolution(monkeypatch, tmp_path):
         lab.checkpoint_path()
 
 
-def test_results_file_round_trip_and_errors(tmp_path, monkeypatch):
+def test_results_file_errors_say_what_to_do(tmp_path, monkeypatch):
+    from transformers import AutoModelForSequenceClassification, Trainer, TrainingArguments
+
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match="run the training and evaluation cells"):
+    with pytest.raises(lab.ResultsError, match="run the training and evaluation cells"):
         lab.load_results()
-
-    class Trainer:  # what save_results reads of a transformers Trainer
-        class args:
-            num_train_epochs = 2
-
-        class state:
-            log_history = [{"loss": 1.0, "epoch": 2.0}]
-
-    with pytest.raises(TypeError, match="acc_ft is Ellipsis"):
-        lab.save_results(acc_bow=0.5, acc_ft=..., ft_preds=[0], trainer=Trainer)
-    lab.save_results(acc_bow=0.5, acc_ft=0.6, ft_preds=[0, 2], trainer=Trainer)
-    assert lab.load_results()["ft_preds"] == [0, 2]
     (tmp_path / lab.RESULTS_FILE).write_text("{not json")
-    with pytest.raises(ValueError, match="not a results file"):
+    with pytest.raises(lab.ResultsError, match="not a results file of this lab"):
         lab.load_results()
+    # a real Trainer that has not trained: its predictions would be a random head's
+    model = AutoModelForSequenceClassification.from_pretrained(lab.checkpoint_path(), num_labels=3)
+    trainer = Trainer(model=model, args=TrainingArguments(output_dir=str(tmp_path / "out"), report_to="none"))
+    with pytest.raises(TypeError, match="acc_ft is Ellipsis"):
+        lab.save_results(trainer=trainer, predictions=[[0.0, 1.0, 0.0]], acc_ft=...)
+    with pytest.raises(lab.ResultsError, match="has not finished training.*was not changed"):
+        lab.save_results(trainer=trainer, predictions=[[0.0, 1.0, 0.0]], acc_ft=0.5)
+    assert (tmp_path / lab.RESULTS_FILE).read_text() == "{not json"
+
+
+def test_reference_run_adds_up_and_each_edit_does_not(reference_run):
+    import lab5_reference as ref
+
+    record = json.loads((reference_run.folder / lab.RESULTS_FILE).read_text())
+    gold = ref.subsets().test_labels
+    assert lab.run_problems(record, "ft", gold) == []
+    assert record["ft_settings"]["train_size"] == lab.get_profile().train_size
+    edits = {
+        "last eval_accuracy": lambda r: r["ft_log_history"][-2].update(eval_accuracy=0.99),
+        "a learning rate": lambda r: r["ft_log_history"][0].update(learning_rate=5e-5),
+        "train_loss": lambda r: r["ft_log_history"][-1].update(train_loss=0.1),
+        "training speed": lambda r: r["ft_log_history"][-1].update(train_runtime=10.0),
+        "one logit row": lambda r: r["ft_logits"].__setitem__(0, [9.0, -9.0, -9.0] if r["ft_preds"][0] else [-9.0, 9.0, -9.0]),
+        "predict's loss": lambda r: r["ft_metrics"].update(test_loss=r["ft_metrics"]["test_loss"] + 0.1),
+    }
+    for what, edit in edits.items():
+        changed = json.loads(json.dumps(record))
+        edit(changed)
+        assert lab.run_problems(changed, "ft", gold), f"a record with another {what} passes"
 
 
 def test_profiles_define_everything_once():

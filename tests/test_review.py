@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -30,16 +32,27 @@ def review(reference_run, tmp_path_factory):
     (inbox / "submission_metadata.yml").write_text(
         "submission_4711:\n  :submitters:\n  - :name: Erin Example\n    :email: erin@example.edu\n"
     )
-    # dave's notebook never finishes: an endless loop in an extra cell
+    # dave's notebook has a cell that never finishes: it is stopped, the rest is graded
     nb = nbformat.read(project.STUDENT / project.NOTEBOOK_NAME, 4)
     nb.cells.insert(3, nbformat.v4.new_code_cell("while True:\n    pass"))
     with zipfile.ZipFile(inbox / "dave.zip", "w") as zf:
         zf.writestr(project.NOTEBOOK_NAME, nbformat.writes(nb))
+    # eve's endless cell swallows the stop: the command's timeout ends it
+    nb.cells[3] = nbformat.v4.new_code_cell("import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass")
+    with zipfile.ZipFile(inbox / "eve.zip", "w") as zf:
+        zf.writestr(project.NOTEBOOK_NAME, nbformat.writes(nb))
+    # frank edited the accuracy in his training log
+    with zipfile.ZipFile(reference_run.submission) as zin, zipfile.ZipFile(inbox / "frank.zip", "w") as zout:
+        record = json.loads(zin.read(project.RESULTS_NAME))
+        next(e for e in reversed(record["ft_log_history"]) if "eval_accuracy" in e)["eval_accuracy"] += 0.05
+        zout.writestr(project.RESULTS_NAME, json.dumps(record))
+        zout.writestr(project.NOTEBOOK_NAME, zin.read(project.NOTEBOOK_NAME))
     out = folder / "report"
     proc = subprocess.run(
-        [sys.executable, "-m", "tools.grade", str(inbox), "--out", str(out), "--timeout", "120", "--jobs", "2",
+        [sys.executable, "-m", "tools.grade", str(inbox), "--out", str(out), "--timeout", "60", "--jobs", "2",
          "--profile", "offline"],
         capture_output=True, text=True, timeout=1200, cwd=project.ROOT,
+        env={**os.environ, "LAB5_CELL_LIMIT_S": "15"},  # the autograder's per-cell limit, shortened for the test
     )
     return proc, out
 
@@ -54,7 +67,7 @@ def test_command_grades_the_folder_and_says_what_it_skipped(review):
 def test_scores_table_has_a_row_per_submission_with_scores_per_question(review):
     _, out = review
     table = pd.read_csv(out / "scores.csv", keep_default_na=False)
-    assert list(table["submission"]) == ["alice", "bob", "carol", "dave", "submission_4711"]
+    assert list(table["submission"]) == ["alice", "bob", "carol", "dave", "eve", "frank", "submission_4711"]
     rows = table.set_index("submission")
     for q, points in POINTS.items():
         assert rows.loc["alice", q] == points, q
@@ -63,7 +76,12 @@ def test_scores_table_has_a_row_per_submission_with_scores_per_question(review):
     assert rows.loc["alice", "status"] == "graded" and rows.loc["bob", "status"] == "graded"
     assert "no lab5_results.json" in rows.loc["bob", "flags"]
     assert rows.loc["carol", "status"] == "not gradable" and "damaged" in rows.loc["carol", "flags"]
-    assert rows.loc["dave", "status"] == "timed out" and rows.loc["dave", "total"] == 0
+    assert rows.loc["dave", "status"] == "graded" and rows.loc["dave", "total"] == 0
+    assert "a cell was stopped at grading" in rows.loc["dave", "flags"] and "while True" in rows.loc["dave", "flags"]
+    assert rows.loc["eve", "status"] == "timed out" and rows.loc["eve", "total"] == 0
+    assert "A cell never finished: grading stopped after 60 s" in rows.loc["eve", "flags"]
+    assert rows.loc["frank", "q5_results"] == 0 and rows.loc["frank", "total"] == sum(POINTS.values()) - POINTS["q5_results"]
+    assert "rejected as not one coherent run" in rows.loc["frank", "flags"]
     assert {"q1_data - 1", "q6_quiz - 4"} <= set(table.columns)
     assert rows.loc["submission_4711", "student"] == "Erin Example <erin@example.edu>"
     assert rows.loc["submission_4711", "status"] == "graded" and rows.loc["submission_4711", "total"] == 0
@@ -76,7 +94,10 @@ def test_report_has_every_section(review):
                     "Accuracies against the expected ranges", "Written answers", "All scores"):
         assert f"<h2>{section}" in page, section
     assert page.count("data:image/png;base64,") == 2, "the report embeds its plots"
-    assert "carol" in page.split("<h2>Scores by question")[0], "the broken zip is flagged first"
+    needs_a_look = page.split("<h2>Scores by question")[0]
+    assert "carol" in needs_a_look, "the broken zip is flagged first"
+    for who in ("dave", "eve", "frank"):
+        assert who in needs_a_look, f"{who}'s submission needs a human look"
 
 
 def test_rerun_gives_the_same_table(review, tmp_path):

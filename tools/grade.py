@@ -8,9 +8,9 @@ submission and submission_metadata.yml). Writes DIR/scores.csv and DIR/report.ht
 
 Each submission goes into a fresh copy of Gradescope's folder tree (/autograder/source from the
 autograder zip, /autograder/submission, /autograder/results), and the autograder zip's own entry
-point grades it: lab5_autograder.py, which checks the upload and runs otter. Otter itself has no
-time limit; here a run that exceeds the limit is stopped, kernel and all, and becomes a "timed out"
-result with zeros.
+point grades it: lab5_autograder.py, which checks the upload and runs otter within its own time
+budget. The limit here is a second guard (for an autograder zip without one): a run that exceeds it
+is stopped, kernel and all, and becomes a "timed out" result with zeros and the same reason.
 """
 
 from __future__ import annotations
@@ -115,8 +115,9 @@ def prepare(submission: Path, autograder_zip: Path, workdir: Path) -> Path:
     return ag_dir
 
 
-def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float = 600) -> Graded:
-    """Grade ``submission`` with ``autograder_zip`` in ``workdir`` within ``timeout`` seconds."""
+def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float = 600, env: dict | None = None) -> Graded:
+    """Grade ``submission`` with ``autograder_zip`` in ``workdir`` within ``timeout`` seconds (``env``:
+    extra environment variables for the grading, e.g. its time limits)."""
     started = time.perf_counter()
     ag_dir = prepare(submission, autograder_zip, workdir)
     entry = _entry_module(ag_dir)
@@ -127,6 +128,7 @@ def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float 
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group: a timeout stops the kernel too
+        env={**os.environ, **(env or {})},
     )
     try:
         log, _ = proc.communicate(timeout=timeout)
@@ -138,11 +140,7 @@ def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float 
     seconds = time.perf_counter() - started
     results_file = ag_dir / "results" / "results.json"
     if timed_out:
-        message = (
-            f"Grading stopped after {timeout:g} s: a cell runs too long (an endless loop, or training "
-            "that is not skipped by the autograder)."
-        )
-        results = entry.zero_results(ag_dir, message, status="timed out")
+        results = entry.zero_results(ag_dir, entry.budget_reason(ag_dir, timeout), status="timed out")
     elif results_file.is_file():
         results = json.loads(results_file.read_text())
     else:

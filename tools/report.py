@@ -104,8 +104,11 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
         flags = []
         if g.status != "graded":
             flags.append(f"{g.status}: {g.message}")
-        elif not f["has_results"]:
-            flags.append(f"no {RESULTS_NAME}")
+        else:
+            if not f["has_results"]:
+                flags.append(f"no {RESULTS_NAME}")
+            # what the autograder's entry point saw at grading: results rejected or rewritten, a cell stopped
+            flags += (g.results.get("extra_data") or {}).get("flags") or []
         for key, (low, high) in (("acc_bow", profile.acc_bow_range), ("acc_ft", profile.acc_ft_range)):
             if f[key] is not None and not low <= f[key] <= high:
                 flags.append(f"{key} {f[key]:.3f} outside [{low}, {high}]")

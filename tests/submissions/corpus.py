@@ -50,7 +50,11 @@ class Case:
     scores: dict[str, float] = field(default_factory=dict)
     # A piece of text the failure messages of the questions in ``scores`` must show.
     message: str = ""
-    status: str = "graded"  # or "not gradable"
+    status: str = "graded"  # or "not gradable", "timed out"
+    # A piece of text the TA's flags (extra_data of the results) must show.
+    flag: str = ""
+    # Environment of the grading (e.g. shorter time limits, so that the corpus stays quick).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def right(self) -> bool:
@@ -73,8 +77,8 @@ def make_submission(case: Case, base: nbformat.NotebookNode, results: dict, dest
         return dest
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(NOTEBOOK, sub.raw_notebook if sub.raw_notebook is not None else nbformat.writes(sub.notebook))
-        if sub.results is not None:
-            zf.writestr(RESULTS, json.dumps(sub.results))
+        if sub.results is not None:  # a string stands for a file that is not JSON at all
+            zf.writestr(RESULTS, sub.results if isinstance(sub.results, str) else json.dumps(sub.results))
     return dest
 
 
@@ -113,6 +117,76 @@ def insert_after(text: str, source: str) -> Edit:
         s.notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(source))
 
     return edit
+
+
+def append_to(text: str, source: str) -> Edit:
+    """Add ``source`` at the end of the code cell that contains ``text``."""
+
+    def edit(s: Submission) -> None:
+        cell = code_cell_with(s.notebook, text)
+        cell.source = cell.source.rstrip("\n") + "\n" + source
+
+    return edit
+
+
+def strip_tags(s: Submission) -> None:
+    """Every cell loses its metadata (tags included), as some editors and copy-paste do."""
+    for cell in s.notebook.cells:
+        cell.metadata = {}
+
+
+def fresh_notebook(s: Submission) -> None:
+    """The cells' sources copied into a new notebook: no cell or notebook metadata of otter's."""
+    nb = nbformat.v4.new_notebook()
+    for cell in s.notebook.cells:
+        make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell}.get(cell.cell_type)
+        if make:
+            nb.cells.append(make(cell.source))
+    s.notebook = nb
+
+
+def writes_results_at_grading(upload: Callable[[dict], None] | None = None) -> Edit:
+    """A cell that writes the real results file while the notebook runs at grading. The submission
+    holds no results file, or (with ``upload``) the real one changed by ``upload``."""
+
+    def edit(s: Submission) -> None:
+        source = f"import json\nwith open({RESULTS!r}, 'w') as f:\n    json.dump({json.dumps(s.results)}, f)"
+        insert_after('quiz_q3 = "orange"', source)(s)
+        if upload is None:
+            s.results = None
+        else:
+            upload(s.results)
+
+    return edit
+
+
+def gold_labels() -> list[int]:
+    import lab5_reference as ref
+
+    return list(ref.subsets().test_labels)
+
+
+def last_eval(r: dict) -> dict:
+    return [e for e in r["ft_log_history"] if "eval_accuracy" in e][-1]
+
+
+def predictions_from_labels(r: dict, consistent: bool) -> None:
+    """Predictions made from the true labels (every third one changed) instead of by a model; with
+    ``consistent``, scores to match and the log's accuracy edited to agree with them."""
+    gold = gold_labels()
+    preds = [(y + 1) % 3 if i % 3 == 0 else y for i, y in enumerate(gold)]
+    r["ft_preds"] = preds
+    if consistent:
+        r["ft_logits"] = [[2.0 if k == p else -1.0 for k in range(3)] for p in preds]
+        accuracy = sum(p == y for p, y in zip(preds, gold)) / len(gold)
+        last_eval(r)["eval_accuracy"] = accuracy
+        r["ft_metrics"]["test_accuracy"] = r["acc_ft"] = accuracy
+
+
+def scale_log_steps(r: dict) -> None:
+    """The log of a run twice as long (e.g. the full profile's 4,000 tweets) with this run's predictions."""
+    for entry in r["ft_log_history"]:
+        entry["step"] *= 2
 
 
 def delete_answer_cells(s: Submission) -> None:
@@ -250,6 +324,45 @@ CASES = [
             )
         ],
     ),
+    # The trust boundary: whatever the notebook does at grading, the submitted results are graded.
+    Case("right_tags_stripped", "every cell lost its tags and metadata: the training cells run at grading",
+         [strip_tags], message="the autograder does not train"),
+    Case("right_fresh_notebook", "the cells copied into a new notebook: no otter metadata, no tags",
+         [fresh_notebook], message="the autograder does not train"),
+    Case("right_train_in_setup_cell", "trainer.train() at the end of the question 4 cell",
+         [append_to("trainer = Trainer(", "trainer.train()")], message="the autograder does not train"),
+    Case("right_train_predict_save_elsewhere", "training, evaluation, prediction and saving in an extra cell",
+         [insert_after("trainer = Trainer(",
+                       "trainer.train()\nprint(trainer.evaluate())\npred_out = trainer.predict(tok_test)\n"
+                       'lab.save_results(trainer=trainer, predictions=pred_out, acc_ft=pred_out.metrics["test_accuracy"], acc_bow=acc_bow)')],
+         message="nothing was written"),
+    Case("wrong_results_written_at_grading", "no results file submitted; a cell writes one while the notebook runs",
+         [writes_results_at_grading()], scores={"q5_results": 0},
+         message="Your notebook wrote lab5_results.json while it was graded", flag="rewritten at grading"),
+    Case("wrong_results_rewritten_over_bad_upload", "a results file that does not add up, and a cell that writes the real one at grading",
+         [writes_results_at_grading(lambda r: last_eval(r).update(eval_accuracy=last_eval(r)["eval_accuracy"] + 0.05))],
+         scores={"q5_results": 0}, message="does not add up", flag="rewritten at grading"),
+    # A results file is evidence of one real training run of the lab: what it records must add up.
+    Case("wrong_log_disagrees_with_predictions", "the last epoch's eval_accuracy is 5 points above what the predictions score",
+         [results(lambda r: last_eval(r).update(eval_accuracy=last_eval(r)["eval_accuracy"] + 0.05))],
+         scores={"q5_results": 0}, message="does not add up", flag="rejected as not one coherent run"),
+    Case("wrong_predictions_from_labels", "predictions written from the true labels, not by the model",
+         [results(lambda r: predictions_from_labels(r, consistent=False))],
+         scores={"q5_results": 0}, message="not the class with the highest score"),
+    Case("wrong_fabricated_consistent_accuracy", "predictions, scores and the log's accuracy made up to agree",
+         [results(lambda r: predictions_from_labels(r, consistent=True))],
+         scores={"q5_results": 1}, message="the loss of its ft_logits", flag="rejected as not one coherent run"),
+    Case("wrong_log_of_a_longer_run", "a training log of twice as many steps as the lab's sizes make",
+         [results(scale_log_steps)], scores={"q5_results": 0}, message="are 250 steps"),
+    Case("wrong_training_not_finished", "the log has no end-of-training entry (training was interrupted)",
+         [results(lambda r: r.update(ft_log_history=[e for e in r["ft_log_history"] if "train_runtime" not in e]))],
+         scores={"q5_results": 0}, message="training did not finish"),
+    Case("wrong_trained_with_other_settings", "the run was trained with weight decay 0.1 (args changed back afterwards)",
+         [results(lambda r: r["ft_settings"].update(weight_decay=0.1))],
+         scores={"q5_results": 3}, message="weight_decay=0.1"),
+    Case("wrong_acc_ft_string", "acc_ft saved as a string",
+         [results(lambda r: r.update(acc_ft=str(r["acc_ft"])))],
+         scores={"q5_results": 3}, message="is not a number"),
     # Wrong in one way each: points lost on the question it breaks, with a message naming the fault.
     Case("wrong_vectorizer_fit_on_test", "the vectorizer is fit on the test texts",
          [sub("X_train = tfidf.fit_transform(train_texts)\nX_test = tfidf.transform(test_texts)",
@@ -304,9 +417,10 @@ CASES = [
          scores={"q5_results": 3}, message="let trainer.predict(tok_test) compute acc_ft"),
     Case("wrong_results_missing", "the results file is not in the submission",
          [no_results], scores={"q5_results": 0}, message="lab5_results.json not found"),
-    Case("wrong_predictions_order", "the saved predictions are in another order than the test subset",
-         [results(lambda r: r.update(ft_preds=sorted(r["ft_preds"])))],
-         scores={"q5_results": 2}, message="in test-subset order"),
+    Case("wrong_predictions_order", "the saved predictions and scores are in another order than the test subset",
+         [results(lambda r: r.update(ft_preds=sorted(r["ft_preds"]),
+                                     ft_logits=sorted(r["ft_logits"], key=lambda row: row.index(max(row)))))],
+         scores={"q5_results": 1}, message="its predictions score"),
     Case("wrong_quiz_q1", "quiz question 1 answered blue", [sub('quiz_q1 = "orange"', 'quiz_q1 = "blue"')],
          scores={"q6_quiz": 2}, message="quiz_q1 is not the expected answer"),
     Case("wrong_quiz_q2", "quiz question 2 answered orange", [sub('quiz_q2 = "blue"', 'quiz_q2 = "orange"')],
@@ -336,6 +450,33 @@ CASES = [
     Case("bad_zip_without_notebook", "a zip that holds only the results file", [only_results_in_zip],
          scores={q: 0 for q in ("q1_data", "q2_baseline", "q3_tokenize", "q4_setup", "q5_results", "q6_quiz")},
          message="has no notebook", status="not gradable"),
+    Case("bad_results_predictions_are_strings", "ft_preds holds label names",
+         [results(lambda r: r.update(ft_preds=["negative", "neutral", "positive"][:1] * len(r["ft_preds"])))],
+         scores={"q5_results": 0}, message="must be a list of class ids"),
+    Case("bad_results_predictions_null", "ft_preds is null", [results(lambda r: r.update(ft_preds=None))],
+         scores={"q5_results": 0}, message="it has no ft_preds"),
+    Case("bad_results_predictions_short", "ft_preds and ft_logits lack their last 10 tweets",
+         [results(lambda r: r.update(ft_preds=r["ft_preds"][:-10], ft_logits=r["ft_logits"][:-10]))],
+         scores={"q5_results": 0}, message="holds 1990 predictions"),
+    Case("bad_results_log_not_a_list", "the training log is a string",
+         [results(lambda r: r.update(ft_log_history="see the notebook"))],
+         scores={"q5_results": 0}, message="must be the trainer's log"),
+    Case("bad_results_not_json", "the results file is not JSON",
+         [lambda s: setattr(s, "results", "not json")],
+         scores={"q5_results": 0}, message="is not a results file of this lab"),
+    Case("bad_endless_extra_cell", "an extra cell that never ends: stopped, the cells after it graded",
+         [insert_after("num_labels = len(label_names)", "while True:\n    pass")],
+         message="a cell never finished", flag="a cell was stopped", env={"LAB5_CELL_LIMIT_S": "10"}),
+    Case("bad_endless_baseline_cell", "the baseline cell never ends: it loses its points, the rest is graded",
+         [sub("tfidf = TfidfVectorizer(", "import time\nwhile True:\n    time.sleep(0.1)\ntfidf = TfidfVectorizer(")],
+         scores={"q2_baseline": 0}, message="a cell never finished", flag="a cell was stopped",
+         env={"LAB5_CELL_LIMIT_S": "10"}),
+    Case("bad_endless_cell_swallows_the_stop", "a loop that catches every exception: the budget ends grading",
+         [insert_after("num_labels = len(label_names)",
+                       "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass")],
+         scores={q: 0 for q in ("q1_data", "q2_baseline", "q3_tokenize", "q4_setup", "q5_results", "q6_quiz")},
+         message="A cell never finished", status="timed out", flag="A cell never finished",
+         env={"LAB5_CELL_LIMIT_S": "10", "LAB5_GRADING_BUDGET_S": "45"}),
     Case("bad_damaged_zip", "an upload that is not a zip file at all", [upload_bytes(b"PK\x03\x04 truncated")],
          scores={q: 0 for q in ("q1_data", "q2_baseline", "q3_tokenize", "q4_setup", "q5_results", "q6_quiz")},
          message="damaged", status="not gradable"),

@@ -1,0 +1,77 @@
+"""The trust boundary's cost: grading time when the notebook tries to train at grading, and how
+long a notebook with a cell that never ends waits for its result.
+
+    python3 -m tools bench boundary [--runs 3]
+
+Grades, through the autograder zip's entry point (what Gradescope runs; tools/grade.py), the
+reference submission of the last build (the student notebook filled in with the solution, with the
+build's lab5_results.json) as it is, with every cell's tags stripped, and with trainer.train() at
+the end of the question 4 cell, ``--runs`` times each, interleaved; then a submission with an extra
+cell that never ends, and one whose endless cell swallows the per-cell stop, with the default limits
+of lab5_autograder.py. Needs a build (python3 -m tools build); about 10 minutes on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import machine
+from tools import grade, notebooks, project
+
+sys.path.insert(0, str(project.ROOT / "tests"))
+from submissions.corpus import Case, append_to, insert_after, make_submission, strip_tags  # noqa: E402
+
+BUILD_RESULTS = project.CACHE / "build" / "assignment" / project.RESULTS_NAME
+VARIANTS = [
+    Case("normal", "the reference submission", []),
+    Case("tags stripped", "every cell lost its tags: training, prediction and saving run at grading", [strip_tags]),
+    Case("trains in another cell", "trainer.train() at the end of the question 4 cell",
+         [append_to("trainer = Trainer(", "trainer.train()")]),
+]
+ENDLESS = [
+    Case("endless cell", "an extra cell that never ends", [insert_after("num_labels = len(label_names)", "while True:\n    pass")]),
+    Case("endless cell that swallows the stop", "an endless loop that catches every exception",
+         [insert_after("num_labels = len(label_names)",
+                       "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass")]),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m tools bench boundary", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="gradings of each variant (default: 3)")
+    args = parser.parse_args(argv)
+    if not BUILD_RESULTS.is_file():
+        parser.exit(2, f"error: {BUILD_RESULTS} is missing: run python3 -m tools build first\n")
+    project.use_profile("offline")
+    base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
+    record = json.loads(BUILD_RESULTS.read_text())
+    seconds: dict[str, list[float]] = {case.name: [] for case in VARIANTS + ENDLESS}
+    outcome = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        uploads = {case.name: make_submission(case, base, record, scratch / f"{case.name}.zip") for case in VARIANTS + ENDLESS}
+        schedule = [case for _ in range(args.runs) for case in VARIANTS] + ENDLESS
+        for i, case in enumerate(schedule):
+            print(f"Grading: {case.name} ...", flush=True)
+            start = time.perf_counter()
+            graded = grade.grade(uploads[case.name], project.AUTOGRADER_ZIP, scratch / "work" / str(i), timeout=900)
+            seconds[case.name].append(time.perf_counter() - start)
+            outcome[case.name] = f"{graded.status}, {graded.score():g} of {graded.max_score():g}"
+    normal = statistics.median(seconds["normal"])
+    print(f"\nMachine: {machine()}\n")
+    print("| submission | grading through the entry point | ratio to normal | result |\n|---|---|---|---|")
+    for case in VARIANTS:
+        median = statistics.median(seconds[case.name])
+        runs = ", ".join(f"{s:.1f}" for s in seconds[case.name])
+        print(f"| {case.name} | median {median:.1f} s ({runs}) | {median / normal:.2f}x | {outcome[case.name]} |")
+    for case in ENDLESS:
+        print(f"| {case.name} | {seconds[case.name][0]:.1f} s to its result | | {outcome[case.name]} |")
+    worst = max(statistics.median(seconds[c.name]) for c in VARIANTS[1:]) / normal
+    print(f"\nSlowest variant: {worst:.2f}x the normal grading (target: at most 1.5x).")
+    return 0 if worst <= 1.5 else 1
