@@ -61,7 +61,79 @@ def embedding_similarity(model) -> float:
     return float(torch.nn.functional.cosine_similarity(mine, ref, dim=0))
 
 
+def architecture_differences(model) -> str:
+    """How ``model``'s configuration differs from the checkpoint's in its architecture (sizes, layers,
+    vocabulary), or "" when it is the checkpoint's; the classification head and bookkeeping may differ."""
+    ignore = {"num_labels", "id2label", "label2id", "_name_or_path", "name_or_path", "architectures",
+              "transformers_version", "torch_dtype", "dtype", "problem_type", "_attn_implementation_autoset",
+              "_attn_implementation", "output_attentions", "output_hidden_states", "return_dict"}
+    mine, ref = model.config.to_dict(), pretrained_model().config.to_dict()
+    wrong = [f"{key}={mine.get(key)!r} (the checkpoint: {value!r})" for key, value in ref.items()
+             if key not in ignore and mine.get(key) != value]
+    return "; ".join(wrong[:4])
+
+
+def settings_differences(args, other) -> str:
+    """The TrainingArguments fields in which ``other`` differs from ``args``, but for the output folder."""
+    ignore = {"output_dir", "logging_dir", "run_name"}
+    mine, theirs = args.to_dict(), other.to_dict()
+    wrong = [f"{key}={theirs.get(key)!r} (args: {value!r})" for key, value in mine.items()
+             if key not in ignore and theirs.get(key) != value]
+    return "; ".join(wrong[:4])
+
+
+def check_trainer(trainer, name: str, model, model_name: str, tok_train, tok_test) -> None:
+    """Fail with advice unless ``trainer`` trains ``model`` on tok_train, evaluates on tok_test, with the
+    tokenizer, compute_metrics and a collator that pads each batch."""
+    import torch
+
+    def labels(ds):
+        column = "labels" if "labels" in ds.column_names else "label"
+        return [int(y) for y in ds[column]] if column in ds.column_names else None
+
+    assert trainer.model is model, f"{name} does not train {model_name}: pass model={model_name}."
+    for role, given, expected in (("train_dataset", trainer.train_dataset, tok_train), ("eval_dataset", trainer.eval_dataset, tok_test)):
+        wanted = "tok_train" if role == "train_dataset" else "tok_test"
+        assert given is not None and len(given) == len(expected) and labels(given) == labels(expected), f"{name}'s {role} must be {wanted}."
+    assert trainer.processing_class is not None, f"pass processing_class=tokenizer to {name}'s Trainer."
+    assert trainer.compute_metrics is not None, f"pass compute_metrics=compute_metrics to {name}'s Trainer."
+    keep = {"input_ids", "attention_mask", "token_type_ids", "label", "labels"}
+    rows = [trainer.train_dataset[i] for i in range(8)]
+    features = [{k: v for k, v in row.items() if k in keep} for row in rows]
+    try:
+        batch = trainer.data_collator(features)
+    except Exception as e:
+        raise AssertionError(f"{name} cannot batch tweets of different lengths ({type(e).__name__}): pass data_collator=DataCollatorWithPadding(tokenizer).") from None
+    ids = batch["input_ids"]
+    assert isinstance(ids, torch.Tensor) and ids.ndim == 2 and ids.shape[1] <= 128, f"{name}'s batches must be padded tensors of at most 128 tokens."
+
+
 def results(run: str = "ft") -> dict:
     """The submitted results file, if it adds up as one real run of ``run`` on the test subset's true
     labels; otherwise the test fails with what does not add up (lab5_utils.checked_run)."""
-    return lab.checked_run(lab.load_results(), run, subsets().test_labels)
+    return lab.checked_run(lab.load_results(run), run, subsets().test_labels)
+
+
+def accuracy(record: dict, run: str) -> float:
+    """The accuracy of ``run``'s saved predictions on the true labels of the test subset."""
+    import numpy as np
+
+    return float(np.mean(np.asarray(record[f"{run}_preds"]) == np.asarray(subsets().test_labels)))
+
+
+def check_accuracy(env: dict, record: dict, run: str) -> None:
+    """acc_<run> in the notebook and in the record must be the accuracy of the saved predictions."""
+    actual = accuracy(record, run)
+    name = f"acc_{run}"
+    trainer = "trainer" if run == "ft" else f"trainer_{run}"
+    for label, value in ((name, lab.require(env, name)), (f"{name} in {lab.RESULTS_FILE}", record.get(name))):
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{label} = {value!r} is not a number: let {trainer}.predict(tok_test) compute {name} (its metrics['test_accuracy']), and rerun its section."
+        assert abs(float(value) - actual) < 1e-6, f"{label} = {value!r}, but the saved predictions match {actual:.4f} of the test labels (in test-subset order): let {trainer}.predict(tok_test) compute {name}, and rerun its section after any change."
+
+
+def check_settings(record: dict, run: str) -> None:
+    """The run in the record was trained with the lab's settings."""
+    settings = record.get(f"{run}_settings")
+    assert isinstance(settings, dict), f"{lab.RESULTS_FILE} does not say how {lab.RUNS[run]} was trained: rerun its section and submit the file it writes."
+    wrong = [f"{key}={settings.get(key)!r} (the lab: {want!r})" for key, want in lab.TRAINING.items() if settings.get(key) != want]
+    assert not wrong, f"{lab.RUNS[run].capitalize()} in {lab.RESULTS_FILE} was trained with other settings than the lab's: {'; '.join(wrong)}. Set them in args (question 4) and rerun its section."

@@ -21,8 +21,7 @@ project.use_profile("offline")
 sys.path.insert(0, str(project.ASSIGNMENT))
 
 
-# The autograded questions and their points.
-POINTS = {"q1_data": 2, "q2_baseline": 3, "q3_tokenize": 3, "q4_setup": 4, "q5_results": 4, "q6_quiz": 3}
+from submissions.corpus import POINTS  # noqa: E402  (the autograded questions and their points)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import zipfile
 import nbformat
 import yaml
 
+from conftest import POINTS
 from tools import build, project
 
 
@@ -67,8 +68,7 @@ def test_autograder_zip_holds_what_grading_needs():
                      "files/lab5_utils.py", "files/lab5_reference.py", "files/lab5_autograder.py"):
             assert name in names, f"{name} is missing from the autograder zip"
         tests = sorted(n for n in names if n.startswith("tests/"))
-        assert tests == [f"tests/{q}.py" for q in
-                         ("q1_data", "q2_baseline", "q3_tokenize", "q4_setup", "q5_results", "q6_quiz")]
+        assert tests == [f"tests/{q}.py" for q in POINTS]
         config = zf.read("otter_config.json").decode()
         environment = yaml.safe_load(zf.read("environment.yml"))
         setup, run = zf.read("setup.sh").decode(), zf.read("run_autograder").decode()
@@ -118,5 +118,6 @@ def test_master_keeps_its_contract_names():
     source = "\n".join(c.source for c in nbformat.read(project.SOLUTION_NOTEBOOK, 4).cells if c.cell_type == "code")
     for name in ("label_names", "num_labels", "train_texts", "train_labels", "test_texts", "test_labels",
                  "tfidf", "bow_clf", "bow_preds", "acc_bow", "tokenizer", "tok_fn", "tok_train", "tok_test",
-                 "model_ft", "args", "compute_metrics", "trainer", "acc_ft", "quiz_q1", "quiz_q2", "quiz_q3"):
+                 "model_ft", "args", "compute_metrics", "trainer", "acc_ft", "model_scratch", "trainer_scratch",
+                 "acc_scratch", "quiz_q1", "quiz_q2", "quiz_q3"):
         assert re.search(rf"\b{name}\b\s*(,[^=\n]*)?=|def {name}\(", source), f"{name} is never assigned"

@@ -82,7 +82,7 @@ def test_scores_table_has_a_row_per_submission_with_scores_per_question(review):
     assert "A cell never finished: grading stopped after 60 s" in rows.loc["eve", "flags"]
     assert rows.loc["frank", "q5_results"] == 0 and rows.loc["frank", "total"] == sum(POINTS.values()) - POINTS["q5_results"]
     assert "rejected as not one coherent run" in rows.loc["frank", "flags"]
-    assert {"q1_data - 1", "q6_quiz - 4"} <= set(table.columns)
+    assert {"q1_data - 1", "q8_quiz - 4"} <= set(table.columns)
     assert rows.loc["submission_4711", "student"] == "Erin Example <erin@example.edu>"
     assert rows.loc["submission_4711", "status"] == "graded" and rows.loc["submission_4711", "total"] == 0
 

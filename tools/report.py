@@ -30,6 +30,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 RESULTS_NAME = "lab5_results.json"
+# The accuracies a results file reports, as the report names them.
+ACCURACIES = {"acc_bow": "baseline (acc_bow)", "acc_ft": "fine-tuned (acc_ft)", "acc_scratch": "random init (acc_scratch)"}
 ANSWER_TAG = "otter_answer_cell"
 WRITTEN_PLACEHOLDER = "_Type your answer here, replacing this text._"
 
@@ -46,7 +48,7 @@ def lab_utils(autograder_zip: Path):
 
 def submission_facts(folder: Path | None) -> dict:
     """What the student's own files say: accuracies, a digest of the predictions, the written answer."""
-    facts = {"acc_bow": None, "acc_ft": None, "predictions": None, "has_results": False, "written": None}
+    facts = {"acc_bow": None, "acc_ft": None, "acc_scratch": None, "predictions": None, "has_results": False, "written": None}
     files = folder / "submission" if folder else None
     if files is None or not files.is_dir():
         return facts
@@ -54,7 +56,7 @@ def submission_facts(folder: Path | None) -> dict:
     if results.is_file():
         try:
             record = json.loads(results.read_text(encoding="utf-8"))
-            facts.update(has_results=True, acc_bow=_number(record.get("acc_bow")), acc_ft=_number(record.get("acc_ft")))
+            facts.update(has_results=True, **{key: _number(record.get(key)) for key in ACCURACIES})
             preds = record.get("ft_preds")
             if isinstance(preds, list) and preds:
                 facts["predictions"] = hashlib.sha256(json.dumps(preds).encode()).hexdigest()
@@ -100,7 +102,7 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
         questions = sorted({name.split(" - ")[0] for name in g.cases})
         row.update({q: g.score(q) for q in questions})
         row.update({name: case["score"] for name, case in sorted(g.cases.items(), key=lambda kv: _case_order(kv[0]))})
-        row.update(acc_bow=f["acc_bow"], acc_ft=f["acc_ft"])
+        row.update({key: f[key] for key in ACCURACIES})
         flags = []
         if g.status != "graded":
             flags.append(f"{g.status}: {g.message}")
@@ -109,7 +111,8 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
                 flags.append(f"no {RESULTS_NAME}")
             # what the autograder's entry point saw at grading: results rejected or rewritten, a cell stopped
             flags += (g.results.get("extra_data") or {}).get("flags") or []
-        for key, (low, high) in (("acc_bow", profile.acc_bow_range), ("acc_ft", profile.acc_ft_range)):
+        for key in ACCURACIES:
+            low, high = getattr(profile, f"{key}_range")
             if f[key] is not None and not low <= f[key] <= high:
                 flags.append(f"{key} {f[key]:.3f} outside [{low}, {high}]")
         row["flags"] = flags
@@ -160,15 +163,15 @@ def question_plots(table: pd.DataFrame, questions: list[str], points: dict[str, 
 
 def accuracy_plot(table: pd.DataFrame, lab) -> str:
     profile = lab.get_profile()
-    data = table.melt(id_vars="submission", value_vars=["acc_bow", "acc_ft"], var_name="model", value_name="accuracy")
+    data = table.melt(id_vars="submission", value_vars=list(ACCURACIES), var_name="model", value_name="accuracy")
     data = data.dropna()
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    for y, (low, high) in enumerate((profile.acc_bow_range, profile.acc_ft_range)):
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    for y, (low, high) in enumerate(getattr(profile, f"{key}_range") for key in ACCURACIES):
         ax.fill_betweenx([y - 0.4, y + 0.4], low, high, color="#c7e9c0", label="expected range" if y == 0 else None)
     if not data.empty:
-        sns.stripplot(data=data, x="accuracy", y="model", order=["acc_bow", "acc_ft"], ax=ax, jitter=0.25,
+        sns.stripplot(data=data, x="accuracy", y="model", order=list(ACCURACIES), ax=ax, jitter=0.25,
                       color="#08519c", size=6)
-    ax.set(xlim=(0, 1), yticks=[0, 1], yticklabels=["baseline (acc_bow)", "fine-tuned (acc_ft)"], ylabel="",
+    ax.set(xlim=(0, 1), yticks=range(len(ACCURACIES)), yticklabels=list(ACCURACIES.values()), ylabel="",
            xlabel=f"test accuracy from the students' {RESULTS_NAME} ({profile.name} profile)")
     ax.legend(loc="lower right")
     fig.tight_layout()
@@ -247,7 +250,7 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         body = f"<pre>{html.escape(written)}</pre>" if written else "<p class='muted'>(no answer)</p>"
         parts.append(f"<div class='answer'><h3>{who}</h3>{body}</div>")
     parts += ["<h2>All scores</h2>",
-              _table_html(table[["submission", "student", "status", "total", *questions, "acc_bow", "acc_ft", "flags"]])]
+              _table_html(table[["submission", "student", "status", "total", *questions, *ACCURACIES, "flags"]])]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Lab 5 grading report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
 

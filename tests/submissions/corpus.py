@@ -26,6 +26,10 @@ from tools.notebooks import code_cell_with, replace_in_code
 
 NOTEBOOK = "lab5.ipynb"
 RESULTS = "lab5_results.json"
+# The autograded questions and their points (the written question is graded by hand).
+POINTS = {"q1_data": 2, "q2_baseline": 3, "q3_tokenize": 3, "q4_setup": 4, "q5_results": 4,
+          "q6_scratch_setup": 3, "q7_scratch_results": 3, "q8_quiz": 3}
+ALL_ZERO = {q: 0 for q in POINTS}
 
 
 @dataclass
@@ -92,6 +96,18 @@ def sub(old: str, new: str) -> Edit:
 
     def edit(s: Submission) -> None:
         replace_in_code(s.notebook, old, new)
+
+    return edit
+
+
+def sub_all(old: str, new: str) -> Edit:
+    """Replace ``old`` by ``new`` in every code cell that contains it."""
+
+    def edit(s: Submission) -> None:
+        cells = [c for c in s.notebook.cells if c.cell_type == "code" and old in c.source]
+        assert cells, f"no code cell contains {old!r}"
+        for cell in cells:
+            cell.source = cell.source.replace(old, new)
 
     return edit
 
@@ -243,6 +259,7 @@ def only_results_in_zip(s: Submission) -> None:
 # --------------------------------------------------------------------------------------------
 
 BASELINE_CELL = "bow_preds = bow_clf.predict(X_test)"
+SCRATCH_MODEL = "model_scratch = AutoModelForSequenceClassification.from_config(config)"
 
 CASES = [
     # Right, but written differently: each must get full points.
@@ -250,7 +267,7 @@ CASES = [
     Case(
         "right_pad_to_max_length",
         "pads every tweet to 128 tokens in tok_fn (the original notebook's way) and uses the default collator",
-        [sub(old, new) for old, new in PAD_TO_MAX_LENGTH],
+        [sub_all(old, new) for old, new in PAD_TO_MAX_LENGTH],
     ),
     Case(
         "right_sklearn_pipeline",
@@ -324,6 +341,32 @@ CASES = [
             )
         ],
     ),
+    # The same transformer from random initialisation (section 5).
+    Case("right_scratch_config_of_model_ft", "model_scratch built from model_ft's own configuration",
+         [sub("config = AutoConfig.from_pretrained(CHECKPOINT, num_labels=num_labels)", "config = model_ft.config")]),
+    Case("right_scratch_args_spelled_out", "trainer_scratch's arguments written out again with the same values",
+         [sub('args_scratch = dataclasses.replace(args, output_dir="lab5-scratch")',
+              'args_scratch = TrainingArguments(\n    output_dir="lab5-scratch", eval_strategy="epoch", save_strategy="no",\n'
+              "    learning_rate=2e-5, per_device_train_batch_size=16, per_device_eval_batch_size=32, num_train_epochs=2,\n"
+              '    weight_decay=0.01, logging_steps=50, report_to="none", fp16=torch.cuda.is_available(), seed=SEED,\n)')]),
+    Case("wrong_scratch_pretrained", "model_scratch loaded with the checkpoint's pretrained weights",
+         [sub(SCRATCH_MODEL, "model_scratch = AutoModelForSequenceClassification.from_pretrained(CHECKPOINT, num_labels=num_labels)")],
+         scores={"q6_scratch_setup": 2}, message="holds the pretrained weights"),
+    Case("wrong_scratch_other_learning_rate", "trainer_scratch trains with learning rate 1e-4",
+         [sub('dataclasses.replace(args, output_dir="lab5-scratch")', 'dataclasses.replace(args, output_dir="lab5-scratch", learning_rate=1e-4)')],
+         scores={"q6_scratch_setup": 2}, message="learning_rate=0.0001"),
+    Case("wrong_scratch_shares_args", "trainer_scratch reuses args: it writes into the fine-tuning run's folder",
+         [sub('args_scratch = dataclasses.replace(args, output_dir="lab5-scratch")', "args_scratch = args")],
+         scores={"q6_scratch_setup": 2}, message="give it its own output_dir"),
+    Case("wrong_scratch_fine_tuned_predictions", "the fine-tuned model's predictions and scores saved as the scratch run's",
+         [results(lambda r: r.update(scratch_preds=r["ft_preds"], scratch_logits=r["ft_logits"]))],
+         scores={"q7_scratch_results": 1}, message="does not add up", flag="rejected as not one coherent run"),
+    Case("wrong_scratch_run_is_the_fine_tuned_run", "the whole fine-tuning run saved again as the scratch run",
+         [results(lambda r: r.update({f"scratch_{k[3:]}": v for k, v in r.items() if k.startswith("ft_")}, acc_scratch=r["acc_ft"]))],
+         scores={"q7_scratch_results": 1}, message="are the fine-tuned model's"),
+    Case("wrong_scratch_results_missing", "the results file holds only the fine-tuning run",
+         [results(lambda r: [r.pop(k) for k in list(r) if k.startswith("scratch_") or k == "acc_scratch"])],
+         scores={"q7_scratch_results": 0}, message="holds no results of the randomly initialised model"),
     # The trust boundary: whatever the notebook does at grading, the submitted results are graded.
     Case("right_tags_stripped", "every cell lost its tags and metadata: the training cells run at grading",
          [strip_tags], message="the autograder does not train"),
@@ -337,7 +380,7 @@ CASES = [
                        'lab.save_results(trainer=trainer, predictions=pred_out, acc_ft=pred_out.metrics["test_accuracy"], acc_bow=acc_bow)')],
          message="nothing was written"),
     Case("wrong_results_written_at_grading", "no results file submitted; a cell writes one while the notebook runs",
-         [writes_results_at_grading()], scores={"q5_results": 0},
+         [writes_results_at_grading()], scores={"q5_results": 0, "q7_scratch_results": 0},
          message="Your notebook wrote lab5_results.json while it was graded", flag="rewritten at grading"),
     Case("wrong_results_rewritten_over_bad_upload", "a results file that does not add up, and a cell that writes the real one at grading",
          [writes_results_at_grading(lambda r: last_eval(r).update(eval_accuracy=last_eval(r)["eval_accuracy"] + 0.05))],
@@ -416,39 +459,39 @@ CASES = [
          [results(lambda r: r.update(acc_ft=0.75))],
          scores={"q5_results": 3}, message="let trainer.predict(tok_test) compute acc_ft"),
     Case("wrong_results_missing", "the results file is not in the submission",
-         [no_results], scores={"q5_results": 0}, message="lab5_results.json not found"),
+         [no_results], scores={"q5_results": 0, "q7_scratch_results": 0}, message="lab5_results.json not found"),
     Case("wrong_predictions_order", "the saved predictions and scores are in another order than the test subset",
          [results(lambda r: r.update(ft_preds=sorted(r["ft_preds"]),
                                      ft_logits=sorted(r["ft_logits"], key=lambda row: row.index(max(row)))))],
          scores={"q5_results": 1}, message="its predictions score"),
     Case("wrong_quiz_q1", "quiz question 1 answered blue", [sub('quiz_q1 = "orange"', 'quiz_q1 = "blue"')],
-         scores={"q6_quiz": 2}, message="quiz_q1 is not the expected answer"),
+         scores={"q8_quiz": 2}, message="quiz_q1 is not the expected answer"),
     Case("wrong_quiz_q2", "quiz question 2 answered orange", [sub('quiz_q2 = "blue"', 'quiz_q2 = "orange"')],
-         scores={"q6_quiz": 2}, message="quiz_q2 is not the expected answer"),
+         scores={"q8_quiz": 2}, message="quiz_q2 is not the expected answer"),
     Case("wrong_quiz_q3", "quiz question 3 answered green", [sub('quiz_q3 = "orange"', 'quiz_q3 = "green"')],
-         scores={"q6_quiz": 2}, message="quiz_q3 is not the expected answer"),
+         scores={"q8_quiz": 2}, message="quiz_q3 is not the expected answer"),
     Case("wrong_quiz_not_a_color", "a quiz answer that is not one of the three colors",
          [sub('quiz_q3 = "orange"', 'quiz_q3 = "fine-tuning"')],
-         scores={"q6_quiz": 2}, message="answer with one of the strings"),
+         scores={"q8_quiz": 2}, message="answer with one of the strings"),
     # Bad input: a results file with zeros where due and a readable message, never a crash.
     Case("bad_malformed_json", "the notebook file is not JSON", [raw_notebook(b'{"cells": [ this is not json')],
-         scores={q: 0 for q in ("q1_data", "q2_baseline", "q3_tokenize", "q4_setup", "q5_results", "q6_quiz")},
+         scores=ALL_ZERO,
          message="is not a readable Jupyter notebook", status="not gradable"),
     Case("bad_empty_notebook", "a notebook without cells", [delete_all_cells, no_results],
-         scores={q: 0 for q in ("q1_data", "q2_baseline", "q3_tokenize", "q4_setup", "q5_results", "q6_quiz")},
+         scores=ALL_ZERO,
          message="is not defined"),
     Case("bad_cell_raises", "the baseline cell raises before it predicts",
          [sub("bow_clf.fit(X_train, train_labels)", "bow_clf.fit(X_train, train_labels[:10])")],
          scores={"q2_baseline": 1}, message="bow_preds is not defined"),
     Case("bad_answer_cells_deleted", "the student deleted every answer cell (the results file is still there)",
          [delete_answer_cells],
-         scores={"q1_data": 0, "q2_baseline": 0, "q3_tokenize": 0, "q4_setup": 0, "q6_quiz": 0},
+         scores={"q1_data": 0, "q2_baseline": 0, "q3_tokenize": 0, "q4_setup": 0, "q6_scratch_setup": 0, "q8_quiz": 0},
          message="is not defined"),
     Case("bad_other_assignment", "a notebook of another assignment", [assignment_name("lab3")],
-         scores={q: 0 for q in ("q1_data", "q2_baseline", "q3_tokenize", "q4_setup", "q5_results", "q6_quiz")},
+         scores=ALL_ZERO,
          message="this is assignment 'lab5'", status="not gradable"),
     Case("bad_zip_without_notebook", "a zip that holds only the results file", [only_results_in_zip],
-         scores={q: 0 for q in ("q1_data", "q2_baseline", "q3_tokenize", "q4_setup", "q5_results", "q6_quiz")},
+         scores=ALL_ZERO,
          message="has no notebook", status="not gradable"),
     Case("bad_results_predictions_are_strings", "ft_preds holds label names",
          [results(lambda r: r.update(ft_preds=["negative", "neutral", "positive"][:1] * len(r["ft_preds"])))],
@@ -463,7 +506,7 @@ CASES = [
          scores={"q5_results": 0}, message="must be the trainer's log"),
     Case("bad_results_not_json", "the results file is not JSON",
          [lambda s: setattr(s, "results", "not json")],
-         scores={"q5_results": 0}, message="is not a results file of this lab"),
+         scores={"q5_results": 0, "q7_scratch_results": 0}, message="is not a results file of this lab"),
     Case("bad_endless_extra_cell", "an extra cell that never ends: stopped, the cells after it graded",
          [insert_after("num_labels = len(label_names)", "while True:\n    pass")],
          message="a cell never finished", flag="a cell was stopped", env={"LAB5_CELL_LIMIT_S": "10"}),
@@ -474,10 +517,10 @@ CASES = [
     Case("bad_endless_cell_swallows_the_stop", "a loop that catches every exception: the budget ends grading",
          [insert_after("num_labels = len(label_names)",
                        "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass")],
-         scores={q: 0 for q in ("q1_data", "q2_baseline", "q3_tokenize", "q4_setup", "q5_results", "q6_quiz")},
+         scores=ALL_ZERO,
          message="A cell never finished", status="timed out", flag="A cell never finished",
          env={"LAB5_CELL_LIMIT_S": "10", "LAB5_GRADING_BUDGET_S": "45"}),
     Case("bad_damaged_zip", "an upload that is not a zip file at all", [upload_bytes(b"PK\x03\x04 truncated")],
-         scores={q: 0 for q in ("q1_data", "q2_baseline", "q3_tokenize", "q4_setup", "q5_results", "q6_quiz")},
+         scores=ALL_ZERO,
          message="damaged", status="not gradable"),
 ]
