@@ -72,7 +72,8 @@ def test_scores_table_has_a_row_per_submission_with_scores_per_question(review):
     for q, points in POINTS.items():
         assert rows.loc["alice", q] == points, q
         assert rows.loc["bob", q] == 0, q
-    assert rows.loc["alice", "total"] == sum(POINTS.values()) and rows.loc["alice", "flags"] == ""
+    assert rows.loc["alice", "total"] == sum(POINTS.values())
+    assert rows.loc["alice", "flags"] == "same predictions file as 1 other (frank)"  # frank edited a copy of alice's
     assert rows.loc["alice", "status"] == "graded" and rows.loc["bob", "status"] == "graded"
     assert "no lab5_results.json" in rows.loc["bob", "flags"]
     assert rows.loc["carol", "status"] == "not gradable" and "damaged" in rows.loc["carol", "flags"]
