@@ -66,7 +66,8 @@ def architecture_differences(model) -> str:
     vocabulary), or "" when it is the checkpoint's; the classification head and bookkeeping may differ."""
     ignore = {"num_labels", "id2label", "label2id", "_name_or_path", "name_or_path", "architectures",
               "transformers_version", "torch_dtype", "dtype", "problem_type", "_attn_implementation_autoset",
-              "_attn_implementation", "output_attentions", "output_hidden_states", "return_dict"}
+              "_attn_implementation", "output_attentions", "output_hidden_states", "return_dict",
+              "use_cache"}  # the Trainer sets use_cache from its arguments
     mine, ref = model.config.to_dict(), pretrained_model().config.to_dict()
     wrong = [f"{key}={mine.get(key)!r} (the checkpoint: {value!r})" for key, value in ref.items()
              if key not in ignore and mine.get(key) != value]

@@ -52,6 +52,9 @@ class Profile:
     # model that did not learn (predicting "neutral" everywhere scores about 0.48).
     acc_bow_range: tuple[float, float]
     acc_ft_range: tuple[float, float]
+    # The same transformer from random weights learns little in 2 epochs and often predicts one class
+    # (README, "Profiles"): its accuracy is then that class's share of the test subset.
+    acc_scratch_range: tuple[float, float]
     expected_training_time: str
 
 
@@ -64,7 +67,8 @@ PROFILES = {
         test_size=2000,
         acc_bow_range=(0.44, 0.56),
         acc_ft_range=(0.60, 0.80),
-        expected_training_time="about 2 minutes on a Colab T4 GPU, 15-25 minutes on a laptop CPU",
+        acc_scratch_range=(0.15, 0.55),
+        expected_training_time="about 4 minutes on a Colab T4 GPU, 30-50 minutes on a laptop CPU",
     ),
     "offline": Profile(
         name="offline",
@@ -74,7 +78,8 @@ PROFILES = {
         test_size=2000,
         acc_bow_range=(0.42, 0.53),
         acc_ft_range=(0.50, 0.75),
-        expected_training_time="about 2-3 minutes on a 2-core CPU",
+        acc_scratch_range=(0.15, 0.53),
+        expected_training_time="about 4 minutes on a 2-core CPU, 1 minute on a GPU",
     ),
 }
 
@@ -302,7 +307,8 @@ TRAINING = {
     "logging_steps": 50,
 }
 # The training runs a results file can carry: prefix of their keys -> how the messages name them.
-RUNS = {"ft": "the fine-tuned model"}
+RUNS = {"ft": "the fine-tuned model", "scratch": "the randomly initialised model"}
+RUN_SECTION = {"ft": "section 4", "scratch": "section 5"}  # where the notebook trains and saves each run
 RESULTS_FORMAT = 2
 # How far what one real run records may disagree with itself. Measured (README, "What the autograder
 # verifies"): the last epoch's evaluation and trainer.predict gave the same accuracy on a CPU and in
@@ -400,8 +406,8 @@ def _read_json(file: Path):
         return None
 
 
-def load_results(path: str = RESULTS_FILE) -> dict:
-    """Read the results file written by :func:`save_results`.
+def load_results(run: str | None = None, path: str = RESULTS_FILE) -> dict:
+    """Read the results file written by :func:`save_results` (with ``run``: one that holds that run).
 
     At grading this is always the file that was submitted (a copy the autograder took before the
     notebook ran), whatever the notebook wrote since.
@@ -413,7 +419,7 @@ def load_results(path: str = RESULTS_FILE) -> dict:
     if not file.is_file():
         raise ResultsError(
             f"{RESULTS_FILE} not found{' in your submission' if folder else ''}: run the training and "
-            "evaluation cells of section 4 once; they write it (the autograder reads it instead of "
+            "evaluation cells of sections 4 and 5 once; they write it (the autograder reads it instead of "
             "retraining your model), and submit it together with the notebook."
         )
     record = _read_json(file)
@@ -421,6 +427,11 @@ def load_results(path: str = RESULTS_FILE) -> dict:
         raise ResultsError(
             f"{RESULTS_FILE} is not a results file of this lab (written by lab.save_results in section 4): "
             "rerun section 4 and submit the file it writes, unchanged."
+        )
+    if run is not None and f"{run}_preds" not in record and f"acc_{run}" not in record:
+        raise ResultsError(
+            f"{RESULTS_FILE} holds no results of {RUNS[run]}: run the training and evaluation cells of "
+            f"{RUN_SECTION[run]} (they add them to the file), then submit the file."
         )
     return record
 
@@ -548,8 +559,8 @@ def checked_run(record: dict, run: str = "ft", gold_labels=None) -> dict:
         raise ResultsError(
             f"{RESULTS_FILE} does not add up as one training run of this lab ({RUNS[run]}): "
             + "; ".join(problems[:3])
-            + ". Rerun the training and evaluation cells of section 4 as they are (do not edit the file), "
-            "then submit the new file."
+            + f". Rerun the training and evaluation cells of {RUN_SECTION[run]} as they are (do not edit the "
+            "file), then submit the new file."
         )
     return record
 
@@ -588,7 +599,7 @@ def _which_run(trainer) -> str:
         namespace = get_ipython().user_ns  # noqa: F821  (defined inside IPython kernels)
     except NameError:
         return "ft"
-    for name, run in (("trainer", "ft"),):
+    for name, run in (("trainer", "ft"), ("trainer_scratch", "scratch")):
         if namespace.get(name) is trainer:
             return run
     return "ft"
@@ -614,7 +625,7 @@ def _grading_trainer_methods() -> None:
 
     def told(what: str) -> None:
         message = (f"trainer.{what}() was called while your notebook was graded (a cell without the otter_ignore "
-                   f"tag, or code moved out of the section 4 cells); the autograder does not {what}: it grades "
+                   f"tag, or code moved out of the training cells); the autograder does not {what}: it grades "
                    f"the {RESULTS_FILE} you submitted.")
         _grading_note(what, message)
         print("[autograder] " + message)

@@ -35,9 +35,13 @@ def test_reference_solution_gets_full_points(reference_run, grade, tmp_path):
     assert total == sum(t.get("max_score", 0) for t in graded.tests.values()) == sum(POINTS.values())
 
 
-def test_fine_tuned_model_beats_the_baseline_by_8_points(reference_run):
+def test_the_lesson_holds_in_the_reference_run(reference_run):
+    """Fine-tuning beats the baseline by 8 points; the same network from random weights does not come
+    near the fine-tuned one (the offline profile's CPU run is deterministic)."""
     results = json.loads(zipfile.ZipFile(reference_run.submission).read(project.RESULTS_NAME))
-    assert results["acc_ft"] - results["acc_bow"] >= 0.08, results
+    accuracies = {key: results[key] for key in ("acc_bow", "acc_ft", "acc_scratch")}
+    assert accuracies["acc_ft"] - accuracies["acc_bow"] >= 0.08, accuracies
+    assert accuracies["acc_ft"] - accuracies["acc_scratch"] >= 0.05, accuracies
 
 
 def test_blank_student_notebook_gets_zero_without_crashing_the_grader(grade, tmp_path):

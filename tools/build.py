@@ -182,7 +182,8 @@ def build(profile: str, work: Path, out: Path = project.ROOT) -> None:
     publish(dist, out)
     results = json.loads((source / project.RESULTS_NAME).read_text())
     step(
-        f"Done. Reference run: baseline {results['acc_bow']:.3f}, fine-tuned {results['acc_ft']:.3f}; "
+        f"Done. Reference run: baseline {results['acc_bow']:.3f}, fine-tuned {results['acc_ft']:.3f}, "
+        f"random init {results['acc_scratch']:.3f}; "
         "the solution scored 100% with the new autograder.",
         started,
     )

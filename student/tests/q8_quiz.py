@@ -2,11 +2,11 @@ from otter.test_files import test_case
 
 OK_FORMAT = False
 
-name = "q6_quiz"
+name = "q8_quiz"
 points = None
 
 @test_case(points=0, hidden=False)
-def test_q6_format(env):
+def test_q8_format(env):
     import lab5_utils as lab
     for name in ('quiz_q1', 'quiz_q2', 'quiz_q3'):
         answer = lab.require(env, name)
