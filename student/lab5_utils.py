@@ -1,8 +1,9 @@
 """Helpers for Lab 5 (Training from Scratch vs Fine-Tuning).
 
 The notebook imports this module for the things students should not have to write: where the
-data and the pretrained checkpoint come from, and the small results file that carries the
-fine-tuning run to the autograder.
+data and the pretrained checkpoint come from, and the results file that carries the two training
+runs (fine-tuned, and from random initialisation) to the autograder, which checks that each adds up
+as one real run of the lab. At grading, the autograder puts it in grading mode (see below).
 
 Two profiles, chosen with the environment variable LAB5_PROFILE:
 
@@ -563,6 +564,17 @@ def checked_run(record: dict, run: str = "ft", gold_labels=None) -> dict:
             "file), then submit the new file."
         )
     return record
+
+
+def check_saved_run(env: dict, run: str) -> None:
+    """The public check of a training run: the results file holds it, it adds up in itself (what can
+    be checked without the true labels), and acc_<run> in the notebook is an accuracy."""
+    checked_run(load_results(run), run)
+    name = f"acc_{run}"
+    value = require(env, name)
+    assert isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1, (
+        f"{name} = {value!r} is not an accuracy between 0 and 1: take it from the metrics of trainer.predict."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
