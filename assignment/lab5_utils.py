@@ -686,10 +686,23 @@ def _limit_cells(seconds: float) -> None:
         lines = [l.strip() for l in source.splitlines() if l.strip() and not l.strip().startswith("#")]
         return (lines[0][:80] + (" ..." if len(lines) > 1 or len(lines[0]) > 80 else "")) if lines else "(empty)"
 
+    def running_line(frame) -> str:
+        """The line of the notebook's cell that was running (IPython registers cell sources in linecache)."""
+        import linecache
+
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if "ipykernel_" in name or name.startswith("<ipython-input"):
+                return linecache.getline(name, frame.f_lineno).strip()[:80]
+            frame = frame.f_back
+        return ""
+
     def on_alarm(signum, frame):
         cell = (folder / "cell.txt").read_text(encoding="utf-8") if (folder / "cell.txt").is_file() else "?"
+        line = running_line(frame)
+        at = f", at `{line}`," if line and line != cell else ""
         message = (f"a cell never finished: the cell that starts with `{cell}` was still running after "
-                   f"{seconds:g} s and was stopped (an endless loop, or training that the autograder does not "
+                   f"{seconds:g} s{at} and was stopped (an endless loop, or training that the autograder does not "
                    "skip). The cells after it were graded; make it finish, then submit again.")
         _grading_note("cell time limit", message)
         raise CellTimeLimit(message)

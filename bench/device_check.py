@@ -64,7 +64,9 @@ def prepare(argv=None) -> int:
 
 PROBE = ("\n\nimport json, torch\nprint('LAB5_DEVICE_CHECK ' + json.dumps({'model_device': str(next(model_ft.parameters()).device), "
          "'fp16': bool(trainer.args.fp16), 'trainer_device': str(trainer.args.device), "
-         "'train': next(e for e in trainer.state.log_history if 'train_runtime' in e), 'acc_ft': acc_ft}))\n")
+         "'train': next(e for e in trainer.state.log_history if 'train_runtime' in e), 'acc_ft': acc_ft, "
+         "'scratch_train': next(e for e in trainer_scratch.state.log_history if 'train_runtime' in e), "
+         "'acc_scratch': acc_scratch, 'acc_bow': float(acc_bow)}))\n")
 
 
 def variant(script: str, seed_offset: int, padded: bool) -> str:
@@ -135,11 +137,12 @@ def run(seeds: int = 0) -> int:
             if returncode != 0:
                 print(f"run {key} failed:\n{stderr[-3000:]}")
                 return returncode
-            accuracy[key] = probe_of(stdout)["acc_ft"]
+            accuracy[key] = probe_of(stdout)
         for padded, name in ((False, "dynamic padding (reference)"), (True, "padded to 128 (original)")):
-            values = [accuracy[(k, padded)] for k in range(seeds)]
-            mean = sum(values) / len(values)
-            print(f"{name}: accuracy over {seeds} training seeds {', '.join(f'{v:.3f}' for v in values)}; mean {mean:.4f}")
+            for run in ("acc_ft", "acc_scratch"):
+                values = [accuracy[(k, padded)][run] for k in range(seeds)]
+                mean = sum(values) / len(values)
+                print(f"{name}, {run}: over {seeds} training seeds {', '.join(f'{v:.3f}' for v in values)}; mean {mean:.4f}")
     return 0 if ok else 1
 
 

@@ -405,7 +405,7 @@ CASES = [
          scores={"q5_results": 3}, message="weight_decay=0.1"),
     Case("wrong_acc_ft_string", "acc_ft saved as a string",
          [results(lambda r: r.update(acc_ft=str(r["acc_ft"])))],
-         scores={"q5_results": 3}, message="is not a number"),
+         scores={"q5_results": 2}, message="is not a number"),
     # Wrong in one way each: points lost on the question it breaks, with a message naming the fault.
     Case("wrong_vectorizer_fit_on_test", "the vectorizer is fit on the test texts",
          [sub("X_train = tfidf.fit_transform(train_texts)\nX_test = tfidf.transform(test_texts)",
