@@ -700,7 +700,7 @@ def _limit_cells(seconds: float) -> None:
     def on_alarm(signum, frame):
         cell = (folder / "cell.txt").read_text(encoding="utf-8") if (folder / "cell.txt").is_file() else "?"
         line = running_line(frame)
-        at = f", at `{line}`," if line and line != cell else ""
+        at = f", at `{line}`," if line and line != cell.removesuffix(" ...") else ""
         message = (f"a cell never finished: the cell that starts with `{cell}` was still running after "
                    f"{seconds:g} s{at} and was stopped (an endless loop, or training that the autograder does not "
                    "skip). The cells after it were graded; make it finish, then submit again.")
