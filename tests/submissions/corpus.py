@@ -520,7 +520,7 @@ CASES = [
                        "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass")],
          scores=ALL_ZERO,
          message="A cell never finished", status="timed out", flag="A cell never finished",
-         env={"LAB5_CELL_LIMIT_S": "10", "LAB5_GRADING_BUDGET_S": "45"}),
+         env={"LAB5_CELL_LIMIT_S": "10", "LAB5_GRADING_BUDGET_S": "30"}),
     Case("bad_damaged_zip", "an upload that is not a zip file at all", [upload_bytes(b"PK\x03\x04 truncated")],
          scores=ALL_ZERO,
          message="damaged", status="not gradable"),
