@@ -186,8 +186,7 @@ def grading_notes(ag_dir: Path, digests: dict[str, str | None]) -> list[tuple[st
             f"{RESULTS_NAME} you submitted{'' if digests['submitted'] else ' (none)'}, not what the notebook wrote: "
             "results come from your own run of section 4, submitted with the notebook.",
         ))
-    unique = list(dict.fromkeys(notes))  # each note once, in the order it happened
-    return unique
+    return list(dict.fromkeys(notes))  # each note once, in the order it happened
 
 
 # What a TA should look at (the report's "needs a human look"); the other notes only inform.
@@ -210,7 +209,7 @@ def add_notes(results: dict, notes: list[tuple[str, str]]) -> dict:
     extra = results.setdefault("extra_data", {})
     extra.setdefault("flags", [])
     extra["flags"] += [f"{FLAGGED[kind]}: {message}" for kind, message in notes if kind in FLAGGED]
-    extra["notes"] = [message for kind, message in notes if kind != "results rejected"]
+    extra["notes"] = shown
     return results
 
 

@@ -310,6 +310,7 @@ TRAINING = {
 # The training runs a results file can carry: prefix of their keys -> how the messages name them.
 RUNS = {"ft": "the fine-tuned model", "scratch": "the randomly initialised model"}
 RUN_SECTION = {"ft": "section 4", "scratch": "section 5"}  # where the notebook trains and saves each run
+TRAINERS = {"ft": "trainer", "scratch": "trainer_scratch"}  # the notebook's name for each run's Trainer
 RESULTS_FORMAT = 2
 # How far what one real run records may disagree with itself. Measured (README, "What the autograder
 # verifies"): the last epoch's evaluation and trainer.predict gave the same accuracy on a CPU and in
@@ -611,7 +612,7 @@ def _which_run(trainer) -> str:
         namespace = get_ipython().user_ns  # noqa: F821  (defined inside IPython kernels)
     except NameError:
         return "ft"
-    for name, run in (("trainer", "ft"), ("trainer_scratch", "scratch")):
+    for run, name in TRAINERS.items():
         if namespace.get(name) is trainer:
             return run
     return "ft"
@@ -723,7 +724,7 @@ def enter_grading_mode() -> None:
     """Called by the cell the autograder puts first in the notebook it grades (never by students)."""
     if grading_dir() is None:
         return
-    _limit_cells(float(os.environ.get(CELL_LIMIT_ENV) or 60))
+    _limit_cells(float(os.environ[CELL_LIMIT_ENV]))  # set by the entry point, with its default
     _grading_trainer_methods()
 
 

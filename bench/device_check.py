@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import PAD_TO_MAX_LENGTH  # noqa: E402  (bench/__init__ imports nothing the GPU machine lacks)
+from bench import PAD_TO_MAX_LENGTH, with_seed_offset  # noqa: E402  (bench/__init__ imports nothing the GPU machine lacks)
 
 HERE = Path(".cache/device")
 WHEELS = ("datasets==5.2.0", "dill==0.4.1", "multiprocess==0.70.19", "fsspec==2026.9.0")
@@ -71,8 +71,7 @@ PROBE = ("\n\nimport json, torch\nprint('LAB5_DEVICE_CHECK ' + json.dumps({'mode
 
 def variant(script: str, seed_offset: int, padded: bool) -> str:
     """The script with another training seed, and optionally the original padding."""
-    script = script.replace("torch.manual_seed(SEED)", f"torch.manual_seed(SEED + {seed_offset})")
-    script = script.replace("    seed=SEED,", f"    seed=SEED + {seed_offset},")
+    script = with_seed_offset(script, seed_offset)
     for old, new in PAD_TO_MAX_LENGTH if padded else ():
         assert old in script, old
         script = script.replace(old, new)

@@ -19,18 +19,15 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench import machine
+from bench import machine, with_seed_offset
 from tools import notebooks, project
-
-SEEDED = ("torch.manual_seed(SEED)", "    seed=SEED,")
 
 
 def run(offset: int, folder: Path) -> dict:
     nb = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            for text in SEEDED:
-                cell.source = cell.source.replace(text, text.replace("SEED", f"SEED + {offset}"))
+            cell.source = with_seed_offset(cell.source, offset)
     notebooks.run_as_student(nb, project.STUDENT, folder)
     record = json.loads((folder / project.RESULTS_NAME).read_text())
     train = {run: next(e for e in record[f"{run}_log_history"] if "train_runtime" in e)["train_runtime"] for run in ("ft", "scratch")}

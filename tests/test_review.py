@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from conftest import POINTS
+from submissions.corpus import last_eval
 from tools import project
 
 
@@ -44,7 +45,7 @@ def review(reference_run, tmp_path_factory):
     # frank edited the accuracy in his training log
     with zipfile.ZipFile(reference_run.submission) as zin, zipfile.ZipFile(inbox / "frank.zip", "w") as zout:
         record = json.loads(zin.read(project.RESULTS_NAME))
-        next(e for e in reversed(record["ft_log_history"]) if "eval_accuracy" in e)["eval_accuracy"] += 0.05
+        last_eval(record)["eval_accuracy"] += 0.05
         zout.writestr(project.RESULTS_NAME, json.dumps(record))
         zout.writestr(project.NOTEBOOK_NAME, zin.read(project.NOTEBOOK_NAME))
     out = folder / "report"

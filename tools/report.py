@@ -48,7 +48,7 @@ def lab_utils(autograder_zip: Path):
 
 def submission_facts(folder: Path | None) -> dict:
     """What the student's own files say: accuracies, a digest of the predictions, the written answer."""
-    facts = {"acc_bow": None, "acc_ft": None, "acc_scratch": None, "predictions": None, "has_results": False, "written": None}
+    facts = {**dict.fromkeys(ACCURACIES), "predictions": None, "has_results": False, "written": None}
     files = folder / "submission" if folder else None
     if files is None or not files.is_dir():
         return facts
