@@ -1,8 +1,11 @@
-"""What only the autograder knows: the reference data subsets and the pretrained weights.
+"""What only the autograder knows: the reference data subsets, the pretrained weights, and the
+checks that compare a submission with them, the true labels of the test subset included.
 
 Shipped in the autograder zip only (``autograder_files`` of the master notebook), never to
 students. The hidden tests import it, so that nothing they compare against comes from the
-student's own notebook.
+student's own notebook. The results questions' tests run twice at grading with these checks: in
+the notebook's kernel (as otter runs every test), and in the entry point's own process
+(lab5_autograder.py), whose verdict is the one that counts.
 """
 
 from __future__ import annotations
@@ -11,6 +14,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import lab5_utils as lab
+
+TRAINERS = {"ft": "trainer", "scratch": "trainer_scratch"}  # the notebook's name for each run's Trainer
+# A fine-tuned model that calls (nearly) every test tweet the same class has not learned to tell the
+# classes apart, whatever their shares in the test subset (which decide its accuracy). The model from
+# random initialisation may end up so: that is what section 5 shows.
+ONE_CLASS_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -21,14 +30,32 @@ class Subsets:
     test_labels: list
 
 
+def _columns(profile) -> dict[str, dict[str, list]]:
+    """The train and test splits' text and label columns, as plain lists."""
+    folder = lab.local_data_dir(profile)
+    if folder is not None:
+        return lab.read_local(folder, profile.local_train_split)[1]
+    raw = lab.load_tweeteval(profile)
+    return {split: {"text": list(raw[split]["text"]), "label": list(raw[split]["label"])} for split in ("train", "test")}
+
+
 @lru_cache(maxsize=None)
 def subsets() -> Subsets:
-    """The train and test subsets of DESIGN.md: each split shuffled with seed 42, then its head."""
+    """The train and test subsets of DESIGN.md: each split shuffled with seed 42, then its head.
+
+    The rows are those of ``Dataset.shuffle(seed=SEED).select(range(size))``, which draws
+    ``numpy.random.default_rng(SEED).permutation(len(split))``: the same permutation, taken here on
+    plain lists, so that grading needs no ``datasets`` for the local TweetEval files.
+    """
+    import numpy as np
+
     profile = lab.get_profile()
-    raw = lab.load_tweeteval(profile)
-    train = raw["train"].shuffle(seed=lab.SEED).select(range(profile.train_size))
-    test = raw["test"].shuffle(seed=lab.SEED).select(range(profile.test_size))
-    return Subsets(list(train["text"]), list(train["label"]), list(test["text"]), list(test["label"]))
+    columns = _columns(profile)
+    picked = {}
+    for split, size in (("train", profile.train_size), ("test", profile.test_size)):
+        rows = np.random.default_rng(lab.SEED).permutation(len(columns[split]["label"]))[:size]
+        picked[split] = ([columns[split]["text"][i] for i in rows], [int(columns[split]["label"][i]) for i in rows])
+    return Subsets(*picked["train"], *picked["test"])
 
 
 @lru_cache(maxsize=None)
@@ -109,10 +136,51 @@ def check_trainer(trainer, name: str, model, model_name: str, tok_train, tok_tes
     assert isinstance(ids, torch.Tensor) and ids.ndim == 2 and ids.shape[1] <= 128, f"{name}'s batches must be padded tensors of at most 128 tokens."
 
 
+# ---------------------------------------------------------------------------------------------
+# The results file against the true labels (the results questions, q5 and q7)
+# ---------------------------------------------------------------------------------------------
+
+
+def gold_problems(record: dict, run: str) -> list[str]:
+    """What does not add up between a well-formed run of ``record`` and the true labels of the test
+    subset: its predictions and scores must score what its log's last evaluation says."""
+    import math
+
+    import numpy as np
+
+    evals = [e for e in record[f"{run}_log_history"] if "eval_accuracy" in e]
+    if not evals:
+        return []  # lab.run_problems says so
+    last = evals[-1]
+    gold = np.asarray(subsets().test_labels)
+    preds = np.asarray(record[f"{run}_preds"])
+    logits = np.asarray(record[f"{run}_logits"], dtype=np.float64)
+    problems = []
+    accuracy = float(np.mean(preds == gold))
+    if abs(accuracy - last["eval_accuracy"]) > lab.ACCURACY_TOLERANCE:
+        problems.append(f"its predictions score {accuracy:.4f} on the test subset, but its log says the model scored "
+                        f"{last['eval_accuracy']:.4f} after the last epoch")
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    loss = float(np.mean(np.log(np.exp(shifted).sum(axis=-1)) - shifted[np.arange(len(gold)), gold]))
+    reported = last.get("eval_loss")
+    if isinstance(reported, (int, float)) and math.isfinite(reported) and abs(loss - reported) > lab.LOSS_TOLERANCE:
+        problems.append(f"the loss of its {run}_logits on the test subset is {loss:.4f}, but its log says "
+                        f"{reported:.4f} after the last epoch")
+    return problems
+
+
 def results(run: str = "ft") -> dict:
     """The submitted results file, if it adds up as one real run of ``run`` on the test subset's true
-    labels; otherwise the test fails with what does not add up (lab5_utils.checked_run)."""
-    return lab.checked_run(lab.load_results(run), run, subsets().test_labels)
+    labels; otherwise the test fails with what does not add up."""
+    return lab.checked_run(lab.load_results(run), run, more=gold_problems)
+
+
+def accepted(run: str) -> dict | None:
+    """The submitted results file if its ``run`` is accepted by :func:`results`, else None."""
+    try:
+        return results(run)
+    except lab.ResultsError:
+        return None
 
 
 def accuracy(record: dict, run: str) -> float:
@@ -126,10 +194,20 @@ def check_accuracy(env: dict, record: dict, run: str) -> None:
     """acc_<run> in the notebook and in the record must be the accuracy of the saved predictions."""
     actual = accuracy(record, run)
     name = f"acc_{run}"
-    trainer = lab.TRAINERS[run]
+    trainer = TRAINERS[run]
     for label, value in ((name, lab.require(env, name)), (f"{name} in {lab.RESULTS_FILE}", record.get(name))):
         assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{label} = {value!r} is not a number: let {trainer}.predict(tok_test) compute {name} (its metrics['test_accuracy']), and rerun its section."
         assert abs(float(value) - actual) < 1e-6, f"{label} = {value!r}, but the saved predictions match {actual:.4f} of the test labels (in test-subset order): let {trainer}.predict(tok_test) compute {name}, and rerun its section after any change."
+
+
+def check_learned(record: dict, run: str) -> None:
+    """The run's model tells the classes apart: it does not call (nearly) every test tweet one class."""
+    from collections import Counter
+
+    preds = record[f"{run}_preds"]
+    label, count = Counter(preds).most_common(1)[0]
+    name = ("negative", "neutral", "positive")[label]
+    assert count < ONE_CLASS_SHARE * len(preds), f"{lab.RUNS[run].capitalize()} calls {count} of the {len(preds)} test tweets {name} ({count / len(preds):.1%}): it has not learned to tell the classes apart. Check the model, the training arguments and the tokenization, then rerun {lab.RUN_SECTION[run]}."
 
 
 def check_settings(record: dict, run: str) -> None:
@@ -138,3 +216,21 @@ def check_settings(record: dict, run: str) -> None:
     assert isinstance(settings, dict), f"{lab.RESULTS_FILE} does not say how {lab.RUNS[run]} was trained: rerun its section and submit the file it writes."
     wrong = [f"{key}={settings.get(key)!r} (the lab: {want!r})" for key, want in lab.TRAINING.items() if settings.get(key) != want]
     assert not wrong, f"{lab.RUNS[run].capitalize()} in {lab.RESULTS_FILE} was trained with other settings than the lab's: {'; '.join(wrong)}. Set them in args (question 4) and rerun its section."
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradescope's image
+# ---------------------------------------------------------------------------------------------
+
+
+def prefetch() -> None:
+    """Download the data set and the checkpoint into the local caches (Gradescope's image build runs
+    this, so that grading itself works with the hub offline)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    profile = lab.get_profile()
+    raw = lab.load_tweeteval(profile)
+    path = lab.checkpoint_path(profile)
+    AutoTokenizer.from_pretrained(path)
+    AutoModelForSequenceClassification.from_pretrained(path, num_labels=3)
+    print(f"Cached TweetEval ({', '.join(f'{k}: {len(v)}' for k, v in raw.items())}) and {profile.checkpoint}.")

@@ -3,7 +3,7 @@
 The notebook imports this module for the things students should not have to write: where the
 data and the pretrained checkpoint come from, and the results file that carries the two training
 runs (fine-tuned, and from random initialisation) to the autograder, which checks that each adds up
-as one real run of the lab. At grading, the autograder puts it in grading mode (see below).
+as one real run of the lab (the public checks below check what the file says of itself).
 
 Two profiles, chosen with the environment variable LAB5_PROFILE:
 
@@ -190,9 +190,9 @@ def _read_split(folder: Path, split: str, label_names: list[str]) -> dict[str, l
     return {"text": texts, "label": labels}
 
 
-def _load_local(folder: Path, train_split: str):
-    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
-
+def read_local(folder: Path, train_split: str) -> tuple[list[str], dict[str, dict[str, list]]]:
+    """The label names and the ``train`` and ``test`` columns (text, label) of a local TweetEval
+    sentiment folder, as plain lists."""
     needed = ["mapping.txt"] + [
         f"{split}_{kind}.txt" for split in (train_split, "test") for kind in ("text", "labels")
     ]
@@ -203,14 +203,16 @@ def _load_local(folder: Path, train_split: str):
             f"{', '.join(missing)} (expected {', '.join(needed)}, one tweet or label per line)."
         )
     label_names = _read_mapping(folder)
-    features = Features({"text": Value("string"), "label": ClassLabel(names=label_names)})
     splits = {"train": train_split, "test": "test"}
-    return DatasetDict(
-        {
-            name: Dataset.from_dict(_read_split(folder, split, label_names), features=features)
-            for name, split in splits.items()
-        }
-    )
+    return label_names, {name: _read_split(folder, split, label_names) for name, split in splits.items()}
+
+
+def _load_local(folder: Path, train_split: str):
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    label_names, columns = read_local(folder, train_split)
+    features = Features({"text": Value("string"), "label": ClassLabel(names=label_names)})
+    return DatasetDict({name: Dataset.from_dict(data, features=features) for name, data in columns.items()})
 
 
 def load_tweeteval(profile: Profile | None = None):
@@ -267,19 +269,6 @@ def setup_environment() -> None:
         print("Package versions match the autograder's.")
 
 
-def prefetch(profile: Profile | None = None) -> None:
-    """Download the data set and the checkpoint into the local caches (Gradescope's image build runs
-    this, so that grading itself works with the hub offline)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    profile = profile or get_profile()
-    raw = load_tweeteval(profile)
-    path = checkpoint_path(profile)
-    AutoTokenizer.from_pretrained(path)
-    AutoModelForSequenceClassification.from_pretrained(path, num_labels=3)
-    print(f"Cached TweetEval ({', '.join(f'{k}: {len(v)}' for k, v in raw.items())}) and {profile.checkpoint}.")
-
-
 # ---------------------------------------------------------------------------------------------
 # Compute
 # ---------------------------------------------------------------------------------------------
@@ -310,7 +299,6 @@ TRAINING = {
 # The training runs a results file can carry: prefix of their keys -> how the messages name them.
 RUNS = {"ft": "the fine-tuned model", "scratch": "the randomly initialised model"}
 RUN_SECTION = {"ft": "section 4", "scratch": "section 5"}  # where the notebook trains and saves each run
-TRAINERS = {"ft": "trainer", "scratch": "trainer_scratch"}  # the notebook's name for each run's Trainer
 RESULTS_FORMAT = 2
 # How far what one real run records may disagree with itself. Measured (README, "What the autograder
 # verifies"): the last epoch's evaluation and trainer.predict gave the same accuracy on a CPU and in
@@ -358,18 +346,10 @@ def run_settings(trainer) -> dict:
 
 def save_results(*, trainer, predictions, acc_bow=None, path: str = RESULTS_FILE, **accuracy) -> None:
     """Add one training run to the results file: its test accuracy (``acc_ft=...``), the test-set
-    predictions of ``trainer.predict`` (``predictions``), and the trainer's log and settings.
-
-    At grading it writes nothing: the autograder grades the file that was submitted.
-    """
+    predictions of ``trainer.predict`` (``predictions``), and the trainer's log and settings."""
     import numpy as np
 
     run, acc = _accuracy_of(accuracy)
-    if grading_dir() is not None:
-        _grading_note("saved", f"lab.save_results(...) was called while your notebook was graded; the autograder "
-                      f"grades the {RESULTS_FILE} you submitted, so nothing was written.")
-        print(f"[autograder] {RESULTS_FILE} is not rewritten at grading: the file you submitted is graded.")
-        return
     acc = _number(f"acc_{run}", acc)
     if acc_bow is not None:
         acc_bow = _number("acc_bow", acc_bow)
@@ -383,7 +363,7 @@ def save_results(*, trainer, predictions, acc_bow=None, path: str = RESULTS_FILE
     logits = np.asarray(getattr(predictions, "predictions", predictions), dtype=np.float64)
     if logits.ndim != 2:
         raise TypeError("predictions must be what trainer.predict(...) returns (its .predictions are logits).")
-    record = _read_json(Path(path)) if Path(path).is_file() else None
+    record = read_json(Path(path).read_bytes()) if Path(path).is_file() else None
     if not isinstance(record, dict) or record.get("format") != RESULTS_FORMAT or record.get("profile") != get_profile().name:
         record = {}  # an older or other file: start afresh
     record.update({"lab": "lab5", "format": RESULTS_FORMAT, "profile": get_profile().name})
@@ -401,30 +381,30 @@ def save_results(*, trainer, predictions, acc_bow=None, path: str = RESULTS_FILE
     print(f"Saved {RUNS[run]}'s results in {path}: it goes into your submission together with the notebook.")
 
 
-def _read_json(file: Path):
+def read_json(data: bytes):
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
 
 
 def load_results(run: str | None = None, path: str = RESULTS_FILE) -> dict:
-    """Read the results file written by :func:`save_results` (with ``run``: one that holds that run).
-
-    At grading this is always the file that was submitted (a copy the autograder took before the
-    notebook ran), whatever the notebook wrote since.
-    """
+    """Read the results file written by :func:`save_results` (with ``run``: one that holds that run)."""
     file = Path(path)
-    folder = grading_dir()
-    if folder is not None:
-        file = folder / "uploaded" / RESULTS_FILE
-    if not file.is_file():
+    return parse_results(file.read_bytes() if file.is_file() else None, run)
+
+
+def parse_results(data: bytes | None, run: str | None = None, where: str = "") -> dict:
+    """The results record in ``data`` (the bytes of a results file; None: there is no file), checked
+    to be one that save_results writes (and, with ``run``, that it holds that run). ``where`` says
+    where the file was looked for, e.g. " in your submission"."""
+    if data is None:
         raise ResultsError(
-            f"{RESULTS_FILE} not found{' in your submission' if folder else ''}: run the training and "
-            "evaluation cells of sections 4 and 5 once; they write it (the autograder reads it instead of "
-            "retraining your model), and submit it together with the notebook."
+            f"{RESULTS_FILE} not found{where}: run the training and evaluation cells of sections 4 and 5 "
+            "once; they write it (the autograder reads it instead of retraining your model), and submit "
+            "it together with the notebook."
         )
-    record = _read_json(file)
+    record = read_json(data)
     if not isinstance(record, dict) or record.get("lab") != "lab5" or record.get("format") != RESULTS_FORMAT:
         raise ResultsError(
             f"{RESULTS_FILE} is not a results file of this lab (written by lab.save_results in section 4): "
@@ -442,7 +422,7 @@ def _finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _shape_problem(record: dict, run: str, test_size: int) -> str | None:
+def shape_problem(record: dict, run: str, test_size: int) -> str | None:
     """Why ``run``'s part of the record is not shaped as save_results writes it, or None."""
     preds, logits = record.get(f"{run}_preds"), record.get(f"{run}_logits")
     log, metrics = record.get(f"{run}_log_history"), record.get(f"{run}_metrics")
@@ -465,23 +445,24 @@ def _shape_problem(record: dict, run: str, test_size: int) -> str | None:
         return f"{run}_log_history must be the trainer's log (a list of entries); it is {str(log)[:60]!r}"
     if not all(_finite(e.get("step")) and _finite(e.get("epoch")) for e in log):
         return f"some entries of {run}_log_history have no step or epoch, which every Trainer log entry has"
+    if not all(_finite(e["eval_accuracy"]) for e in log if "eval_accuracy" in e):
+        return f"some evaluations in {run}_log_history have an eval_accuracy that is not a number"
     if not isinstance(metrics, dict) or not all(_finite(v) for v in metrics.values()):
         return f"{run}_metrics must be the metrics of trainer.predict (numbers)"
     return None
 
 
-def run_problems(record: dict, run: str = "ft", gold_labels=None) -> list[str]:
-    """What does not add up in ``record`` as one real training run of this lab (empty: nothing).
-
-    Without ``gold_labels`` only what the record says of itself is checked (the public test); with
-    the test subset's true labels, also that its predictions score what its log says (hidden tests).
+def run_problems(record: dict, run: str = "ft", more=None) -> list[str]:
+    """What does not add up in ``record`` as one real training run of this lab (empty: nothing), from
+    what the record says of itself. ``more(record, run)``, if given, adds the problems of further
+    checks of a well-formed run (the autograder's, against the test subset's true labels).
     """
     import numpy as np
 
     profile = get_profile()
     if record.get("profile") != profile.name:
-        return [f"it was written in the '{record.get('profile')}' profile, but grading runs in '{profile.name}'"]
-    shape = _shape_problem(record, run, profile.test_size)
+        return [f"it was written in the '{record.get('profile')}' profile, but it is checked in the '{profile.name}'"]
+    shape = shape_problem(record, run, profile.test_size)
     if shape:
         return [shape]
     problems = []
@@ -538,25 +519,15 @@ def run_problems(record: dict, run: str = "ft", gold_labels=None) -> list[str]:
     if evals and "test_loss" in metrics and abs(metrics["test_loss"] - evals[-1].get("eval_loss", math.inf)) > LOSS_TOLERANCE:
         problems.append(f"trainer.predict's loss {metrics['test_loss']:.4f} differs from the last evaluation's "
                         f"{evals[-1].get('eval_loss', math.nan):.4f}")
-    if gold_labels is not None and evals:
-        gold = np.asarray([int(y) for y in gold_labels])
-        accuracy = float(np.mean(preds == gold))
-        if abs(accuracy - evals[-1]["eval_accuracy"]) > ACCURACY_TOLERANCE:
-            problems.append(f"its predictions score {accuracy:.4f} on the test subset, but its log says the model scored "
-                            f"{evals[-1]['eval_accuracy']:.4f} after the last epoch")
-        shifted = logits - logits.max(axis=-1, keepdims=True)
-        loss = float(np.mean(np.log(np.exp(shifted).sum(axis=-1)) - shifted[np.arange(len(gold)), gold]))
-        if _finite(evals[-1].get("eval_loss")) and abs(loss - evals[-1]["eval_loss"]) > LOSS_TOLERANCE:
-            problems.append(f"the loss of its {run}_logits on the test subset is {loss:.4f}, but its log says "
-                            f"{evals[-1]['eval_loss']:.4f} after the last epoch")
+    if more is not None:
+        problems += more(record, run)
     return problems
 
 
-def checked_run(record: dict, run: str = "ft", gold_labels=None) -> dict:
-    """``record`` if it adds up as one real run of the lab; else a ResultsError saying what does not."""
-    problems = run_problems(record, run, gold_labels)
-    if problems and gold_labels is not None:
-        _grading_note("results rejected", f"{RUNS[run]}: " + "; ".join(problems[:3]))
+def checked_run(record: dict, run: str = "ft", more=None) -> dict:
+    """``record`` if it adds up as one real run of the lab (``more``: see run_problems); else a
+    ResultsError saying what does not."""
+    problems = run_problems(record, run, more)
     if problems:
         raise ResultsError(
             f"{RESULTS_FILE} does not add up as one training run of this lab ({RUNS[run]}): "
@@ -576,156 +547,6 @@ def check_saved_run(env: dict, run: str) -> None:
     assert isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1, (
         f"{name} = {value!r} is not an accuracy between 0 and 1: take it from the metrics of trainer.predict."
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Grading mode: what the notebook does while the autograder executes it
-# ---------------------------------------------------------------------------------------------
-
-# The autograder's entry point (lab5_autograder.py) sets this to its folder of grading facts: the
-# submitted results file (uploaded/), the notes for the student and the TA (notes.jsonl), the
-# cell that is running (cell.txt). Unset everywhere else: nothing below changes a student's run.
-GRADING_ENV = "LAB5_GRADING_DIR"
-CELL_LIMIT_ENV = "LAB5_CELL_LIMIT_S"
-
-
-def grading_dir() -> Path | None:
-    folder = os.environ.get(GRADING_ENV, "").strip()
-    return Path(folder) if folder else None
-
-
-def _grading_note(kind: str, message: str) -> None:
-    folder = grading_dir()
-    if folder is not None:
-        with open(folder / "notes.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps({"kind": kind, "message": message}) + "\n")
-
-
-class CellTimeLimit(BaseException):
-    """A cell ran past the per-cell limit at grading (a BaseException, so `except Exception` in a
-    student's loop cannot swallow it)."""
-
-
-def _which_run(trainer) -> str:
-    """Which run of the results file a Trainer stands for: found by its name in the notebook."""
-    try:
-        namespace = get_ipython().user_ns  # noqa: F821  (defined inside IPython kernels)
-    except NameError:
-        return "ft"
-    for run, name in TRAINERS.items():
-        if namespace.get(name) is trainer:
-            return run
-    return "ft"
-
-
-def _submitted_run(run: str) -> dict:
-    """The submitted record's part for ``run``, or {} when there is none or it is malformed."""
-    try:
-        record = load_results()
-    except ResultsError:
-        return {}
-    if _shape_problem(record, run, get_profile().test_size):
-        return {}
-    return {key[len(run) + 1:]: value for key, value in record.items() if key.startswith(run + "_")}
-
-
-def _grading_trainer_methods() -> None:
-    """Replace Trainer.train/evaluate/predict with stand-ins that give back the submitted run:
-    whatever the notebook's tags, nothing is trained or evaluated at grading."""
-    import numpy as np
-    from transformers import Trainer
-    from transformers.trainer_utils import PredictionOutput, TrainOutput
-
-    def told(what: str) -> None:
-        message = (f"trainer.{what}() was called while your notebook was graded (a cell without the otter_ignore "
-                   f"tag, or code moved out of the training cells); the autograder does not {what}: it grades "
-                   f"the {RESULTS_FILE} you submitted.")
-        _grading_note(what, message)
-        print("[autograder] " + message)
-
-    def train(self, *args, **kwargs):
-        told("train")
-        run = _submitted_run(_which_run(self))
-        self.state.log_history = list(run.get("log_history", []))
-        summary = next((e for e in self.state.log_history if "train_runtime" in e), {})
-        self.state.global_step = int(summary.get("step", 0))
-        self.state.epoch = summary.get("epoch")
-        metrics = {k: v for k, v in summary.items() if k.startswith("train_") or k == "total_flos"}
-        return TrainOutput(self.state.global_step, summary.get("train_loss", float("nan")), metrics)
-
-    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval", **kwargs):
-        told("evaluate")
-        run = _submitted_run(_which_run(self))
-        last = next((e for e in reversed(run.get("log_history", [])) if "eval_accuracy" in e), {})
-        return {f"{metric_key_prefix}_{k[5:]}": v for k, v in last.items() if k.startswith("eval_")} | (
-            {"epoch": last["epoch"]} if "epoch" in last else {})
-
-    def predict(self, test_dataset, ignore_keys=None, metric_key_prefix="test", **kwargs):
-        told("predict")
-        run = _submitted_run(_which_run(self))
-        size = len(test_dataset)
-        logits = np.asarray(run["logits"], dtype=np.float32) if len(run.get("logits", [])) == size else np.zeros((size, 3), np.float32)
-        column = next((c for c in ("labels", "label") if c in getattr(test_dataset, "column_names", [])), None)
-        labels = np.asarray(test_dataset[column]) if column else None
-        metrics = {f"{metric_key_prefix}_{k.split('_', 1)[1]}": v for k, v in run.get("metrics", {}).items()}
-        return PredictionOutput(predictions=logits, label_ids=labels, metrics=metrics)
-
-    Trainer.train, Trainer.evaluate, Trainer.predict = train, evaluate, predict
-
-
-def _limit_cells(seconds: float) -> None:
-    """Stop any cell that runs longer than ``seconds`` (the next cells still run and are graded)."""
-    import signal
-
-    try:
-        shell = get_ipython()  # noqa: F821
-    except NameError:
-        return
-    folder = grading_dir()
-
-    def first_line(source: str) -> str:
-        lines = [l.strip() for l in source.splitlines() if l.strip() and not l.strip().startswith("#")]
-        return (lines[0][:80] + (" ..." if len(lines) > 1 or len(lines[0]) > 80 else "")) if lines else "(empty)"
-
-    def running_line(frame) -> str:
-        """The line of the notebook's cell that was running (IPython registers cell sources in linecache)."""
-        import linecache
-
-        while frame is not None:
-            name = frame.f_code.co_filename
-            if "ipykernel_" in name or name.startswith("<ipython-input"):
-                return linecache.getline(name, frame.f_lineno).strip()[:80]
-            frame = frame.f_back
-        return ""
-
-    def on_alarm(signum, frame):
-        cell = (folder / "cell.txt").read_text(encoding="utf-8") if (folder / "cell.txt").is_file() else "?"
-        line = running_line(frame)
-        at = f", at `{line}`," if line and line != cell.removesuffix(" ...") else ""
-        message = (f"a cell never finished: the cell that starts with `{cell}` was still running after "
-                   f"{seconds:g} s{at} and was stopped (an endless loop, or training that the autograder does not "
-                   "skip). The cells after it were graded; make it finish, then submit again.")
-        _grading_note("cell time limit", message)
-        raise CellTimeLimit(message)
-
-    def before(info):
-        (folder / "cell.txt").write_text(first_line(info.raw_cell or ""), encoding="utf-8")
-        signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-
-    def after(result):
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-    shell.events.register("pre_run_cell", before)
-    shell.events.register("post_run_cell", after)
-
-
-def enter_grading_mode() -> None:
-    """Called by the cell the autograder puts first in the notebook it grades (never by students)."""
-    if grading_dir() is None:
-        return
-    _limit_cells(float(os.environ[CELL_LIMIT_ENV]))  # set by the entry point, with its default
-    _grading_trainer_methods()
 
 
 # ---------------------------------------------------------------------------------------------

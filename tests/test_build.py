@@ -65,7 +65,8 @@ def test_autograder_zip_holds_what_grading_needs():
     with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
         names = set(zf.namelist())
         for name in ("otter_config.json", "environment.yml", "run_autograder", "setup.sh",
-                     "files/lab5_utils.py", "files/lab5_reference.py", "files/lab5_autograder.py"):
+                     "files/lab5_utils.py", "files/lab5_reference.py", "files/lab5_grading_mode.py",
+                     "files/lab5_autograder.py"):
             assert name in names, f"{name} is missing from the autograder zip"
         tests = sorted(n for n in names if n.startswith("tests/"))
         assert tests == [f"tests/{q}.py" for q in POINTS]

@@ -8,6 +8,7 @@ import zipfile
 
 import nbformat
 import pytest
+import yaml
 
 from conftest import POINTS
 from tools import project
@@ -131,3 +132,19 @@ def test_student_notebook_has_blanks_and_no_outputs():
 def test_public_tests_are_public():
     for path in sorted((project.STUDENT / "tests").glob("*.py")):
         assert "hidden=True" not in path.read_text(), f"student/tests/{path.name} holds a hidden test"
+
+
+def test_grader_only_code_does_not_reach_students():
+    """What only the autograder runs (the entry point, the grading mode, the reference checks) stays in
+    the autograder's files: students get none of these files, and the helper they get defines none
+    of their functions."""
+    config = yaml.safe_load(nbformat.read(project.MASTER, 4).cells[0].source)
+    texts = student_texts()
+    helper = texts["lab5_utils.py"]
+    for name in config["autograder_files"]:
+        assert name not in texts and name.removesuffix(".py") not in helper, f"student/ holds or names {name}"
+        tree = ast.parse((project.ASSIGNMENT / name).read_text())
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("test"):
+                assert f"def {node.name}(" not in helper and f"class {node.name}(" not in helper, (
+                    f"student/lab5_utils.py defines {node.name}, which only the autograder needs ({name})")

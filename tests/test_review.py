@@ -48,6 +48,24 @@ def review(reference_run, tmp_path_factory):
         last_eval(record)["eval_accuracy"] += 0.05
         zout.writestr(project.RESULTS_NAME, json.dumps(record))
         zout.writestr(project.NOTEBOOK_NAME, zin.read(project.NOTEBOOK_NAME))
+    # grace's zip also holds a lab5_utils/ package: removed before grading, flagged
+    # heidi's notebook writes another results file while it is graded: the report shows the uploaded one's
+    # ivan's results file is not JSON
+    with zipfile.ZipFile(reference_run.submission) as zin:
+        notebook, record = zin.read(project.NOTEBOOK_NAME), zin.read(project.RESULTS_NAME)
+    with zipfile.ZipFile(inbox / "grace.zip", "w") as zout:
+        zout.writestr(project.NOTEBOOK_NAME, notebook)
+        zout.writestr(project.RESULTS_NAME, record)
+        zout.writestr("lab5_utils/__init__.py", "run_problems = lambda *args, **kwargs: []\n")
+    nb = nbformat.reads(notebook.decode(), 4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import json\njson.dump({'lab': 'lab5', 'format': 2, 'acc_ft': 0.99, 'acc_scratch': 0.98}, open('lab5_results.json', 'w'))"))
+    with zipfile.ZipFile(inbox / "heidi.zip", "w") as zout:
+        zout.writestr(project.NOTEBOOK_NAME, nbformat.writes(nb))
+        zout.writestr(project.RESULTS_NAME, record)
+    with zipfile.ZipFile(inbox / "ivan.zip", "w") as zout:
+        zout.writestr(project.NOTEBOOK_NAME, notebook)
+        zout.writestr(project.RESULTS_NAME, "not json")
     out = folder / "report"
     proc = subprocess.run(
         [sys.executable, "-m", "tools.grade", str(inbox), "--out", str(out), "--timeout", "60", "--jobs", "2",
@@ -68,13 +86,15 @@ def test_command_grades_the_folder_and_says_what_it_skipped(review):
 def test_scores_table_has_a_row_per_submission_with_scores_per_question(review):
     _, out = review
     table = pd.read_csv(out / "scores.csv", keep_default_na=False)
-    assert list(table["submission"]) == ["alice", "bob", "carol", "dave", "eve", "frank", "submission_4711"]
+    assert list(table["submission"]) == ["alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi", "ivan",
+                                         "submission_4711"]
     rows = table.set_index("submission")
     for q, points in POINTS.items():
         assert rows.loc["alice", q] == points, q
         assert rows.loc["bob", q] == 0, q
     assert rows.loc["alice", "total"] == sum(POINTS.values())
-    assert rows.loc["alice", "flags"] == "same predictions file as 1 other (frank)"  # frank edited a copy of alice's
+    # frank edited a copy of alice's results; grace and heidi handed in copies of it
+    assert rows.loc["alice", "flags"] == "same predictions file as 3 others (frank, grace, heidi)"
     assert rows.loc["alice", "status"] == "graded" and rows.loc["bob", "status"] == "graded"
     assert "no lab5_results.json" in rows.loc["bob", "flags"]
     assert rows.loc["carol", "status"] == "not gradable" and "damaged" in rows.loc["carol", "flags"]
@@ -83,7 +103,17 @@ def test_scores_table_has_a_row_per_submission_with_scores_per_question(review):
     assert rows.loc["eve", "status"] == "timed out" and rows.loc["eve", "total"] == 0
     assert "A cell never finished: grading stopped after 60 s" in rows.loc["eve", "flags"]
     assert rows.loc["frank", "q5_results"] == 0 and rows.loc["frank", "total"] == sum(POINTS.values()) - POINTS["q5_results"]
-    assert "rejected as not one coherent run" in rows.loc["frank", "flags"]
+    assert "rejected: does not add up" in rows.loc["frank", "flags"]
+    assert rows.loc["grace", "total"] == sum(POINTS.values())
+    assert "code in the upload removed before grading: Your upload held files that Python could run" in rows.loc["grace", "flags"]
+    assert "lab5_utils/" in rows.loc["grace", "flags"]
+    # what was graded, not what heidi's notebook wrote at grading
+    assert rows.loc["heidi", "total"] == sum(POINTS.values()) and "rewritten at grading" in rows.loc["heidi", "flags"]
+    for key in ("acc_bow", "acc_ft", "acc_scratch"):
+        assert rows.loc["heidi", key] == rows.loc["alice", key] != "", key
+    assert rows.loc["ivan", "q5_results"] == 0 and rows.loc["ivan", "q7_scratch_results"] == 0
+    assert "lab5_results.json rejected: is not a results file of this lab" in rows.loc["ivan", "flags"]
+    assert rows.loc["ivan", "acc_ft"] == "" and rows.loc["ivan", "acc_bow"] == rows.loc["alice", "acc_bow"]
     assert {"q1_data - 1", "q8_quiz - 4"} <= set(table.columns)
     assert rows.loc["submission_4711", "student"] == "Erin Example <erin@example.edu>"
     assert rows.loc["submission_4711", "status"] == "graded" and rows.loc["submission_4711", "total"] == 0
@@ -98,7 +128,7 @@ def test_report_has_every_section(review):
     assert page.count("data:image/png;base64,") == 2, "the report embeds its plots"
     needs_a_look = page.split("<h2>Scores by question")[0]
     assert "carol" in needs_a_look, "the broken zip is flagged first"
-    for who in ("dave", "eve", "frank"):
+    for who in ("dave", "eve", "frank", "grace", "heidi", "ivan"):
         assert who in needs_a_look, f"{who}'s submission needs a human look"
 
 

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -38,12 +39,12 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed entry dates: the zip changes only when
 # the setup.sh and run_autograder that otter generates:
 # - grading needs no network: the image caches TweetEval and the checkpoint when it is built, and
 #   grading runs with the hub switched off;
-# - grading starts at lab5_autograder.py, which gives unreadable uploads a zero with a reason
-#   instead of a crash, then runs otter.
+# - grading starts at lab5_autograder.py, which takes the upload (an unreadable one gets a zero with a
+#   reason instead of a crash), runs otter in a process of its own and grades the results questions.
 PREFETCH = """
 # Lab 5 (added by tools/build.py): cache TweetEval and the pretrained checkpoint in the image,
 # so that grading needs no network.
-mamba run -n otter-env python -c "import sys; sys.path.insert(0, '/autograder/source/files'); import lab5_utils; lab5_utils.prefetch()"
+mamba run -n otter-env python -c "import sys; sys.path.insert(0, '/autograder/source/files'); import lab5_reference; lab5_reference.prefetch()"
 """
 OFFLINE_GRADING = "export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1  # Lab 5: grade from the image's caches\n"
 OTTER_ENTRY = "python /autograder/source/run_otter.py"
@@ -138,6 +139,29 @@ def publish(dist: Path, out: Path) -> None:
     write_html(solution, at(project.SOLUTION_HTML))
 
 
+def inputs_digest(profile: str) -> str:
+    """A digest of everything a build reads: the master and the files beside it, the grading
+    configuration, the pinned requirements, the build's own code, and the profile."""
+    files = [p for p in sorted(project.ASSIGNMENT.rglob("*"))
+             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and p.name != project.RESULTS_NAME]
+    files += [project.OTTER_CONFIG, project.REQUIREMENTS, *(project.ROOT / "tools" / f for f in ("build.py", "notebooks.py", "project.py"))]
+    digest = hashlib.sha256(profile.encode())
+    for path in files:
+        digest.update(path.relative_to(project.ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def cached(profile: str = "offline") -> Path | None:
+    """What ``python3 -m tools build`` last made, if it was built from the same inputs as now (its
+    copy of student/, autograder/, solutions/): the tests compare the project with it instead of
+    building the same thing twice. None when there is no such build."""
+    work = project.CACHE / "build"
+    stamp = work / "published.sha256"
+    if stamp.is_file() and stamp.read_text().strip() == inputs_digest(profile) and (work / "published").is_dir():
+        return work / "published"
+    return None
+
+
 def step(message: str, started: float) -> None:
     print(f"[{time.perf_counter() - started:6.1f} s] {message}", flush=True)
 
@@ -180,6 +204,9 @@ def build(profile: str, work: Path, out: Path = project.ROOT) -> None:
 
     step(f"Publishing student/, autograder/, solutions/ in {out} ...", started)
     publish(dist, out)
+    # A copy of what this build made, for the tests' fresh-build check (see ``cached``).
+    publish(dist, work / "published")
+    (work / "published.sha256").write_text(inputs_digest(profile) + "\n")
     results = json.loads((source / project.RESULTS_NAME).read_text())
     step(
         f"Done. Reference run: baseline {results['acc_bow']:.3f}, fine-tuned {results['acc_ft']:.3f}, "

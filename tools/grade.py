@@ -8,9 +8,10 @@ submission and submission_metadata.yml). Writes DIR/scores.csv and DIR/report.ht
 
 Each submission goes into a fresh copy of Gradescope's folder tree (/autograder/source from the
 autograder zip, /autograder/submission, /autograder/results), and the autograder zip's own entry
-point grades it: lab5_autograder.py, which checks the upload and runs otter within its own time
-budget. The limit here is a second guard (for an autograder zip without one): a run that exceeds it
-is stopped, kernel and all, and becomes a "timed out" result with zeros and the same reason.
+point grades it: lab5_autograder.py, which takes the upload, runs otter in a process of its own within
+its time budget and grades the results questions itself. The limit here is a second guard (for an
+autograder zip without one): a run that exceeds it is stopped, kernel and all, and becomes a "timed
+out" result with zeros and the same reason.
 """
 
 from __future__ import annotations
@@ -42,9 +43,17 @@ class Graded:
     results: dict = field(default_factory=dict)
     seconds: float = 0.0
     log: str = ""
-    folder: Path | None = None  # the graded /autograder folder: submission/ holds the student's files
-    # test case name ("q2_baseline - 3") -> {"passed", "score", "max_score", "message"}
-    cases: dict[str, dict] = field(default_factory=dict)
+    upload: Path | None = None  # what was handed in (a zip, a notebook, a Gradescope submission folder)
+
+    @property
+    def extra(self) -> dict:
+        """What the autograder's entry point tells graders (Gradescope's extra_data)."""
+        return self.results.get("extra_data") or {}
+
+    @property
+    def cases(self) -> dict[str, dict]:
+        """Test case name ("q2_baseline - 3") -> {"passed", "score", "max_score", "message"}."""
+        return self.extra.get("cases") or {}
 
     @property
     def tests(self) -> dict[str, dict]:
@@ -61,31 +70,6 @@ class Graded:
     def failures(self, prefix: str = "") -> dict[str, str]:
         """Test case name -> its message, for the test cases that failed."""
         return {n: c["message"] for n, c in self.cases.items() if n.startswith(prefix) and not c["passed"]}
-
-
-def case_results(ag_dir: Path, entry, reason: str) -> dict[str, dict]:
-    """Each test case's score and message: from otter's pickled results when it graded, else zero."""
-    pickled = ag_dir / "results" / "results.pkl"
-    cases = {}
-    if pickled.is_file():
-        import dill
-
-        with open(pickled, "rb") as f:
-            results = dill.load(f)
-        for test_file in results.results.values():
-            for result in test_file.test_case_results:
-                points = result.test_case.points or 0
-                cases[result.test_case.name] = {
-                    "passed": result.passed,
-                    "score": points if result.passed else 0,
-                    "max_score": points,
-                    "message": "" if result.passed else result.message,
-                }
-        return cases
-    for question in entry.test_cases(ag_dir).values():
-        for name, points in question.items():
-            cases[name] = {"passed": False, "score": 0, "max_score": points, "message": reason}
-    return cases
 
 
 def _entry_module(ag_dir: Path):
@@ -147,8 +131,7 @@ def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float 
         message = f"The autograder stopped without results (exit {proc.returncode}); see the log."
         results = entry.zero_results(ag_dir, message, status="grader error")
     extra = results.get("extra_data") or {}
-    status, message = extra.get("status", "graded"), extra.get("reason", "")
-    return Graded(submission.name, status, message, results, seconds, log, ag_dir, case_results(ag_dir, entry, message))
+    return Graded(submission.name, extra.get("status", "graded"), extra.get("reason", ""), results, seconds, log, submission)
 
 
 # --------------------------------------------------------------------------------------------

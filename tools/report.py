@@ -1,8 +1,10 @@
 """The TA's view of a graded batch: scores.csv and a self-contained report.html.
 
 scores.csv has one row per submission (in submission order, so that re-runs give the same file):
-status and message, total, one column per question and per test case, the accuracies from the
-student's results file, and the reasons a human should look at it. report.html shows, in this
+status and message, total, one column per question and per test case, the accuracies that were
+graded (the notebook's acc_bow, and the uploaded results file's runs scored against the true labels,
+as the autograder's entry point reports them; never a file the notebook left behind), and the
+reasons a human should look at it. report.html shows, in this
 order: what needs a human look, score distributions and pass rates per question, the test cases
 failed most often with their messages, the students' accuracies against the expected ranges, and
 every written answer.
@@ -11,10 +13,8 @@ every written answer.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
-import json
 import sys
 import types
 import zipfile
@@ -46,36 +46,40 @@ def lab_utils(autograder_zip: Path):
     return module
 
 
-def submission_facts(folder: Path | None) -> dict:
-    """What the student's own files say: accuracies, a digest of the predictions, the written answer."""
-    facts = {**dict.fromkeys(ACCURACIES), "predictions": None, "has_results": False, "written": None}
-    files = folder / "submission" if folder else None
-    if files is None or not files.is_dir():
-        return facts
-    results = files / RESULTS_NAME
-    if results.is_file():
-        try:
-            record = json.loads(results.read_text(encoding="utf-8"))
-            facts.update(has_results=True, **{key: _number(record.get(key)) for key in ACCURACIES})
-            preds = record.get("ft_preds")
-            if isinstance(preds, list) and preds:
-                facts["predictions"] = hashlib.sha256(json.dumps(preds).encode()).hexdigest()
-        except (ValueError, UnicodeDecodeError, AttributeError):
-            facts["has_results"] = True  # there, but unreadable: the tests say so
-    notebooks = sorted(files.glob("*.ipynb"))
-    if len(notebooks) == 1:
-        try:
-            nb = nbformat.read(notebooks[0], as_version=4)
-            answers = [
-                c.source.strip()
-                for c in nb.cells
-                if c.cell_type == "markdown" and ANSWER_TAG in c.metadata.get("tags", [])
-            ]
-            text = "\n\n".join(a for a in answers if a and a != WRITTEN_PLACEHOLDER)
-            facts["written"] = text or None
-        except Exception:  # an unreadable notebook has no answer to show; its row says why
-            pass
-    return facts
+def written_answer(upload: Path | None) -> str | None:
+    """The written answers (q9) of the notebook that was handed in (a zip, a notebook, or a Gradescope
+    submission folder), as the student wrote them: read from the upload, not from what grading left."""
+    try:
+        if upload is None:
+            return None
+        if upload.is_dir():
+            found = sorted(upload.glob("*.ipynb"))
+            text = found[0].read_text(encoding="utf-8") if len(found) == 1 else None
+        elif zipfile.is_zipfile(upload):
+            with zipfile.ZipFile(upload) as zf:
+                names = [n for n in zf.namelist() if n.endswith(".ipynb") and "/" not in n]
+                text = zf.read(names[0]).decode("utf-8") if len(names) == 1 else None
+        else:
+            text = upload.read_text(encoding="utf-8")
+        if text is None:
+            return None
+        nb = nbformat.reads(text, as_version=4)
+    except Exception:  # an unreadable notebook has no answer to show; its row says why
+        return None
+    answers = [c.source.strip() for c in nb.cells
+               if c.cell_type == "markdown" and ANSWER_TAG in c.metadata.get("tags", [])]
+    return "\n\n".join(a for a in answers if a and a != WRITTEN_PLACEHOLDER) or None
+
+
+def submission_facts(graded) -> dict:
+    """What was graded: the results file that was uploaded as the autograder's entry point read it
+    (its accuracies on the true labels, digests of its predictions), and the written answer."""
+    results_file = graded.extra.get("results_file") or {}
+    accuracies = results_file.get("accuracies") or {}
+    return {**{key: _number(accuracies.get(key)) for key in ACCURACIES},
+            "predictions": (results_file.get("predictions") or {}).get("ft"),
+            "has_results": bool(results_file.get("submitted")),
+            "written": written_answer(graded.upload)}
 
 
 def _case_order(name: str) -> tuple[str, int]:
@@ -96,7 +100,7 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
     rows, facts = [], {}
     for sid in sorted(graded):
         g = graded[sid]
-        facts[sid] = f = submission_facts(g.folder)
+        facts[sid] = f = submission_facts(g)
         row = {"submission": sid, "student": names.get(sid, ""), "status": g.status, "message": g.message,
                "total": g.score(), "possible": g.max_score()}
         questions = sorted({name.split(" - ")[0] for name in g.cases})
@@ -172,7 +176,7 @@ def accuracy_plot(table: pd.DataFrame, lab) -> str:
         sns.stripplot(data=data, x="accuracy", y="model", order=list(ACCURACIES), ax=ax, jitter=0.25,
                       color="#08519c", size=6)
     ax.set(xlim=(0, 1), yticks=range(len(ACCURACIES)), yticklabels=list(ACCURACIES.values()), ylabel="",
-           xlabel=f"test accuracy from the students' {RESULTS_NAME} ({profile.name} profile)")
+           xlabel=f"graded test accuracy ({profile.name} profile)")
     ax.legend(loc="lower right")
     fig.tight_layout()
     return _png(fig)

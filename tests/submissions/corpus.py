@@ -40,6 +40,8 @@ class Submission:
     results: dict | None
     raw_notebook: bytes | None = None  # replaces the notebook file's bytes (e.g. broken JSON)
     zip_bytes: bytes | None = None  # replaces the whole upload (e.g. a damaged zip)
+    # more files in the upload: path in the zip ("pkg/__init__.py") -> content
+    extra_files: dict[str, bytes] = field(default_factory=dict)
 
 
 Edit = Callable[[Submission], None]
@@ -83,6 +85,8 @@ def make_submission(case: Case, base: nbformat.NotebookNode, results: dict, dest
         zf.writestr(NOTEBOOK, sub.raw_notebook if sub.raw_notebook is not None else nbformat.writes(sub.notebook))
         if sub.results is not None:  # a string stands for a file that is not JSON at all
             zf.writestr(RESULTS, sub.results if isinstance(sub.results, str) else json.dumps(sub.results))
+        for name, data in sub.extra_files.items():
+            zf.writestr(name, data)
     return dest
 
 
@@ -176,6 +180,26 @@ def writes_results_at_grading(upload: Callable[[dict], None] | None = None) -> E
     return edit
 
 
+def add_file(name: str, content: str | bytes) -> Edit:
+    """One more file in the upload (``name`` may be in a folder: "lab5_utils/__init__.py")."""
+
+    def edit(s: Submission) -> None:
+        s.extra_files[name] = content.encode() if isinstance(content, str) else content
+
+    return edit
+
+
+def cell_with_real_results(source: str, after: str) -> Edit:
+    """Add a cell after the code cell holding ``after`` that runs ``source``, in which ``REAL`` is the
+    real results record as it was before the other edits of the case changed it (e.g. to fabricate
+    the upload)."""
+
+    def edit(s: Submission) -> None:
+        insert_after(after, f"REAL = {json.dumps(s.results)!r}\n{source}")(s)
+
+    return edit
+
+
 def gold_labels() -> list[int]:
     import lab5_reference as ref
 
@@ -197,6 +221,31 @@ def predictions_from_labels(r: dict, consistent: bool) -> None:
         accuracy = sum(p == y for p, y in zip(preds, gold)) / len(gold)
         last_eval(r)["eval_accuracy"] = accuracy
         r["ft_metrics"]["test_accuracy"] = r["acc_ft"] = accuracy
+
+
+def fabricated(r: dict) -> None:
+    """The fine-tuned run's predictions made from the true labels (every third one changed), with
+    acc_ft their accuracy; scores and log left as the real run wrote them: only the run checks (the
+    predictions are not the argmax of the scores, and they score other than the log says) catch it."""
+    predictions_from_labels(r, consistent=False)
+    gold = gold_labels()
+    r["acc_ft"] = sum(p == y for p, y in zip(r["ft_preds"], gold)) / len(gold)
+
+
+def one_class(r: dict) -> None:
+    """A fine-tuned run that calls every test tweet neutral, recorded as a real run would record it:
+    scores, predictions, predict's metrics and the last evaluation all agree with each other."""
+    import math
+
+    gold = gold_labels()
+    r["ft_logits"] = [[-1.0, 1.0, -0.5] for _ in gold]
+    r["ft_preds"] = [1] * len(gold)
+    norm = math.log(sum(math.exp(v) for v in (-1.0, 1.0, -0.5)))
+    loss = sum(norm - (-1.0, 1.0, -0.5)[y] for y in gold) / len(gold)
+    accuracy = gold.count(1) / len(gold)
+    last_eval(r).update(eval_accuracy=accuracy, eval_loss=loss)
+    r["ft_metrics"].update(test_accuracy=accuracy, test_loss=loss)
+    r["acc_ft"] = accuracy
 
 
 def scale_log_steps(r: dict) -> None:
@@ -259,6 +308,49 @@ def only_results_in_zip(s: Submission) -> None:
 # --------------------------------------------------------------------------------------------
 
 BASELINE_CELL = "bow_preds = bow_clf.predict(X_test)"
+# A cell of section 1: a cell inserted after it runs before any question's check does.
+EARLY = "num_labels = len(label_names)"
+# What a student who wants the run checks gone might put in the upload or in a cell.
+SHADOW_HELPER = """\
+import importlib.util, pathlib
+_spec = importlib.util.spec_from_file_location("_real", pathlib.Path(__file__).parent.parent / "lab5_utils.py")
+_real = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_real)
+globals().update({k: v for k, v in vars(_real).items() if not k.startswith("__")})
+def run_problems(*args, **kwargs):
+    return []
+def checked_run(record, *args, **kwargs):
+    return record
+"""
+SHADOW_REFERENCE = """\
+import lab5_utils as lab
+def results(run="ft"):
+    return lab.load_results(run)
+"""
+PATCH_CHECKS = """\
+import lab5_utils, lab5_reference
+lab5_utils.run_problems = lambda *args, **kwargs: []
+lab5_utils.checked_run = lambda record, *args, **kwargs: record
+lab5_reference.results = lambda run="ft": lab5_utils.load_results(run)
+"""
+WRITE_REFERENCE_PACKAGE = """\
+import importlib, pathlib, sys
+source = pathlib.Path("lab5_reference.py").read_text()
+pathlib.Path("lab5_reference").mkdir(exist_ok=True)
+pathlib.Path("lab5_reference/__init__.py").write_text(source + "\\ndef results(run='ft'):\\n    return lab.load_results(run)\\n")
+sys.modules.pop("lab5_reference", None)
+importlib.invalidate_caches()
+import lab5_reference
+"""
+REWRITE_AND_REIMPORT = """\
+import os, sys
+os.environ.pop("LAB5_GRADING_DIR", None)
+with open("lab5_results.json", "w") as f:
+    f.write(REAL)
+for name in [m for m in sys.modules if m.startswith("lab5")]:
+    del sys.modules[name]
+import lab5_utils as lab
+"""
 SCRATCH_MODEL = "model_scratch = AutoModelForSequenceClassification.from_config(config)"
 
 CASES = [
@@ -360,7 +452,7 @@ CASES = [
          scores={"q6_scratch_setup": 2}, message="give it its own output_dir"),
     Case("wrong_scratch_fine_tuned_predictions", "the fine-tuned model's predictions and scores saved as the scratch run's",
          [results(lambda r: r.update(scratch_preds=r["ft_preds"], scratch_logits=r["ft_logits"]))],
-         scores={"q7_scratch_results": 1}, message="does not add up", flag="rejected as not one coherent run"),
+         scores={"q7_scratch_results": 1}, message="does not add up", flag="rejected: does not add up"),
     Case("wrong_scratch_run_is_the_fine_tuned_run", "the whole fine-tuning run saved again as the scratch run",
          [results(lambda r: r.update({f"scratch_{k[3:]}": v for k, v in r.items() if k.startswith("ft_")}, acc_scratch=r["acc_ft"]))],
          scores={"q7_scratch_results": 1}, message="are the fine-tuned model's"),
@@ -385,16 +477,57 @@ CASES = [
     Case("wrong_results_rewritten_over_bad_upload", "a results file that does not add up, and a cell that writes the real one at grading",
          [writes_results_at_grading(lambda r: last_eval(r).update(eval_accuracy=last_eval(r)["eval_accuracy"] + 0.05))],
          scores={"q5_results": 0}, message="does not add up", flag="rewritten at grading"),
+    # The upload is only what is graded: anything else is removed before the notebook runs.
+    Case("right_upload_with_clutter", "what operating systems, Jupyter and students put in a zip beside the notebook",
+         [add_file("__MACOSX/._lab5.ipynb", b"\x00\x05\x16\x07"), add_file(".ipynb_checkpoints/lab5-checkpoint.ipynb", "{}"),
+          add_file("lab5_results (1).json", "{}"), add_file(".DS_Store", b"\x00"),
+          add_file("lab5_utils.py", (Path(__file__).parents[2] / "student" / "lab5_utils.py").read_bytes())],
+         message="Not used for grading (removed before your notebook ran): .DS_Store, .ipynb_checkpoints/, __MACOSX/, "
+                 "lab5_results (1).json, lab5_utils.py"),
+    Case("wrong_upload_shadows_the_helper", "a lab5_utils/ package in the upload that switches the run checks off, with a fabricated run",
+         [results(fabricated), add_file("lab5_utils/__init__.py", SHADOW_HELPER)],
+         scores={"q5_results": 0}, message="not the class with the highest score", flag="code in the upload removed before grading"),
+    Case("wrong_upload_shadows_modules", "files in the upload named like the reference module, otter, a library the tests import, "
+         "sitecustomize and a .pth file, with a fabricated run",
+         [results(fabricated), add_file("lab5_reference.py", SHADOW_REFERENCE), add_file("otter/__init__.py", "class Notebook: pass\n"),
+          add_file("datasets/__init__.py", "raise ImportError('shadowed')\n"), add_file("lab5.pth", "import sitecustomize\n"),
+          add_file("sitecustomize.py", "import lab5_utils\nlab5_utils.run_problems = lambda *a, **k: []\n")],
+         scores={"q5_results": 0}, message="not the class with the highest score",
+         flag="autograder's own (datasets/, lab5.pth, lab5_reference.py, otter/, sitecustomize.py)"),
+    # The results questions are decided outside the notebook: what the notebook does to the checks in
+    # its kernel changes only the kernel's verdict, which the TA sees flagged.
+    Case("wrong_cell_patches_the_checks", "a cell that switches the helper's run checks off, with a fabricated run",
+         [results(fabricated), insert_after(EARLY, PATCH_CHECKS)],
+         scores={"q5_results": 0}, message="not the class with the highest score", flag="the notebook changed the grader's checks"),
+    Case("wrong_cell_empties_run_problems", "a cell that sets lab.run_problems = lambda *a, **k: [], with a fabricated run",
+         [results(fabricated), insert_after(EARLY, "lab.run_problems = lambda *a, **k: []")],
+         scores={"q5_results": 0}, message="Inside your notebook it came out 4 of 4", flag="the notebook changed the grader's checks"),
+    Case("wrong_cell_writes_a_reference_package", "a cell that writes a lab5_reference/ package into the grading folder and re-imports it",
+         [results(fabricated), insert_after(EARLY, WRITE_REFERENCE_PACKAGE)],
+         scores={"q5_results": 0}, message="added files of the autograder while it was graded (lab5_reference/__init__.py)",
+         flag="the notebook changed the grader's checks"),
+    Case("wrong_cell_swaps_the_graders_copy", "a cell that gives the kernel's grading mode the real run instead of the fabricated upload",
+         [cell_with_real_results("import lab5_grading_mode\nlab5_grading_mode.use_upload(REAL.encode())", after=EARLY), results(fabricated)],
+         scores={"q5_results": 0}, message="not the class with the highest score", flag="the notebook changed the grader's checks"),
+    Case("wrong_cell_rewrites_results_and_reimports", "a cell that drops the grading folder's setting, writes the real run over the fabricated upload, re-imports the helper",
+         [cell_with_real_results(REWRITE_AND_REIMPORT, after=EARLY), results(fabricated)],
+         scores={"q5_results": 0}, message="Your notebook wrote lab5_results.json while it was graded",
+         flag="the notebook changed the grader's checks"),
+    Case("right_cell_reimports_the_modules", "a cell that deletes the lab's modules from sys.modules and imports the helper again",
+         [insert_after('quiz_q3 = "orange"', "import sys\nfor name in [m for m in sys.modules if m.startswith('lab5')]:\n"
+                                              "    del sys.modules[name]\nimport lab5_utils as lab")]),
+    Case("wrong_fine_tuned_predicts_one_class", "a fine-tuned run that calls every test tweet neutral, recorded consistently",
+         [results(one_class)], scores={"q5_results": 3}, message="has not learned to tell the classes apart"),
     # A results file is evidence of one real training run of the lab: what it records must add up.
     Case("wrong_log_disagrees_with_predictions", "the last epoch's eval_accuracy is 5 points above what the predictions score",
          [results(lambda r: last_eval(r).update(eval_accuracy=last_eval(r)["eval_accuracy"] + 0.05))],
-         scores={"q5_results": 0}, message="does not add up", flag="rejected as not one coherent run"),
+         scores={"q5_results": 0}, message="does not add up", flag="rejected: does not add up"),
     Case("wrong_predictions_from_labels", "predictions written from the true labels, not by the model",
          [results(lambda r: predictions_from_labels(r, consistent=False))],
          scores={"q5_results": 0}, message="not the class with the highest score"),
     Case("wrong_fabricated_consistent_accuracy", "predictions, scores and the log's accuracy made up to agree",
          [results(lambda r: predictions_from_labels(r, consistent=True))],
-         scores={"q5_results": 1}, message="the loss of its ft_logits", flag="rejected as not one coherent run"),
+         scores={"q5_results": 1}, message="the loss of its ft_logits", flag="rejected: does not add up"),
     Case("wrong_log_of_a_longer_run", "a training log of twice as many steps as the lab's sizes make",
          [results(scale_log_steps)], scores={"q5_results": 0}, message="are 250 steps"),
     Case("wrong_training_not_finished", "the log has no end-of-training entry (training was interrupted)",

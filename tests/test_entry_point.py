@@ -1,0 +1,136 @@
+"""The autograder's entry point in pieces (no kernel): what it keeps of an upload, the notebook's
+answers as it reads them, what the results questions read, and the grader files it watches.
+The corpus (test_corpus.py) grades whole submissions through it."""
+
+from __future__ import annotations
+
+import json
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+import lab5_autograder as entry
+import lab5_grading_mode as mode
+import lab5_utils as lab
+from tools import project
+
+
+def test_only_the_notebook_and_results_file_are_kept(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    for name in ("lab5.ipynb", "lab5_results.json", "lab5.pdf", ".OTTER_LOG", "notes.txt", "lab5_x.zip",
+                 "sitecustomize.py", "extra.pth", "numpy.py"):
+        (folder / name).write_text("x")
+    (folder / "lab5_utils.py").write_bytes((project.ASSIGNMENT / "lab5_utils.py").read_bytes())  # the lab's own copy
+    for package in ("lab5_reference", "__MACOSX", ".ipynb_checkpoints", "data"):
+        (folder / package).mkdir()
+    (folder / "lab5_reference" / "__init__.py").write_text("")
+    (folder / "__MACOSX" / "._lab5_utils.py").write_text("")  # AppleDouble clutter, not code
+    (folder / ".ipynb_checkpoints" / "lab5_utils-checkpoint.py").write_text("")
+    (folder / "data" / "notes.csv").write_text("")
+    code, other = entry.keep_only_graded(folder, unpacked=["lab5_x.zip"])
+    assert sorted(p.name for p in folder.iterdir()) == ["lab5.ipynb", "lab5_results.json"]
+    assert code == ["extra.pth", "lab5_reference/", "numpy.py", "sitecustomize.py"]
+    # the export's own files (the PDF, otter's log) and the unpacked zip go without a word
+    assert other == [".ipynb_checkpoints/", "__MACOSX/", "data/", "lab5_utils.py", "notes.txt"]
+
+
+def test_a_results_file_that_is_a_folder_or_a_link_is_not_kept(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "lab5.ipynb").write_text("{}")
+    (tmp_path / "elsewhere.json").write_text("{}")
+    (folder / "lab5_results.json").symlink_to(tmp_path / "elsewhere.json")
+    _, other = entry.keep_only_graded(folder, unpacked=[])
+    assert other == ["lab5_results.json"] and [p.name for p in folder.iterdir()] == ["lab5.ipynb"]
+
+
+@pytest.mark.parametrize("value", [0.5, 1, True, "0.57", None, ..., np.float64(0.5), np.float32(0.25), np.int64(3),
+                                   float("nan"), [0.5], {"a": 1}, "x" * 500])
+def test_the_notebooks_answers_keep_what_the_checks_look_at(value, tmp_path):
+    path = tmp_path / "answers.json"
+    mode.export_answers({"acc_ft": value, "other": 1}, str(path))
+    got = mode.read_answers(path)
+    assert list(got) == ["acc_ft"]
+    if isinstance(value, (list, dict)) or (isinstance(value, str) and len(value) > 200):
+        assert isinstance(got["acc_ft"], mode.Unreadable) and repr(got["acc_ft"]) == repr(value)[:200]
+    else:
+        assert type(got["acc_ft"]) is type(value)
+        assert got["acc_ft"] is value or got["acc_ft"] == value or (value != value and got["acc_ft"] != got["acc_ft"])
+
+
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"acc_ft": {"numpy": "object", "value": 1}}',
+                                  '{"acc_ft": {"numpy": "no such dtype", "value": 1}}', '{"acc_ft": 3}'])
+def test_unreadable_answers_are_no_numbers(text, tmp_path):
+    path = tmp_path / "answers.json"
+    path.write_text(text)
+    got = mode.read_answers(path)
+    assert all(isinstance(v, mode.Unreadable) for v in got.values())
+
+
+@pytest.fixture
+def autograder_dir(tmp_path):
+    ag_dir = tmp_path / "autograder"
+    with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
+        zf.extractall(ag_dir / "source")
+    (ag_dir / "submission").mkdir()
+    return ag_dir
+
+
+class Recording(dict):
+    """A notebook's variables that remember which names the tests looked up."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.seen = set()
+
+    def get(self, key, default=None):
+        self.seen.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.seen.add(key)
+        return super().__contains__(key)
+
+
+def test_results_questions_read_nothing_of_the_notebook_but_its_answers(reference_run, autograder_dir, monkeypatch):
+    """The entry point grades them from the upload and the answers the kernel exports, so their tests
+    may look up no other variable of the notebook."""
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the grader takes its own files off the path
+    monkeypatch.setattr(lab, "load_results", lab.load_results)  # ... and makes the helper read the upload
+    upload = (reference_run.folder / project.RESULTS_NAME).read_bytes()
+    grader = entry.ResultsGrader(autograder_dir, upload)
+    record = json.loads(upload)
+    env = Recording({name: record[name] for name in mode.ANSWERS})
+    for question in entry.RESULTS_QUESTIONS:
+        test_file = grader.test_files[question]
+        test_file.run(env)
+        assert all(r.passed for r in test_file.test_case_results), test_file.summary()
+    assert env.seen and env.seen <= set(mode.ANSWERS), env.seen
+    # without the notebook's answers, the questions fail on them, not on the upload
+    verdict = grader.grade({})
+    assert not all(passed for cases in verdict.values() for passed, _ in cases.values())
+    facts = grader.facts(dict(env))
+    assert facts["rejected"] == [] and facts["accuracies"]["acc_ft"] == pytest.approx(record["acc_ft"])
+
+
+def test_changed_and_added_grader_files_are_found(autograder_dir):
+    before = entry.grader_files(autograder_dir)
+    submission = autograder_dir / "submission"
+    for name in ("lab5_utils.py", "lab5_reference.py"):  # what otter copies beside the notebook
+        (submission / name).write_bytes((autograder_dir / "source" / "files" / name).read_bytes())
+    (submission / "__init__.py").write_text("")  # otter's own
+    (submission / "__pycache__").mkdir()
+    (submission / "__pycache__" / "lab5_utils.cpython-311.pyc").write_bytes(b"")
+    assert entry.changed_grader_files(autograder_dir, before) == []
+    (submission / "lab5_reference.py").write_text("def results(run): ...\n")
+    (submission / "numpy").mkdir()
+    (submission / "numpy" / "__init__.py").write_text("")
+    (autograder_dir / "source" / "tests" / "q5_results.py").write_text("")
+    assert entry.changed_grader_files(autograder_dir, before) == ["lab5_reference.py", "numpy/__init__.py", "tests/q5_results.py"]
