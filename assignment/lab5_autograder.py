@@ -42,6 +42,7 @@ import time
 import zipfile
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 # The time limits of grading: the one place to change them (or set the environment variables).
 CELL_LIMIT_S = float(os.environ.get("LAB5_CELL_LIMIT_S") or 60)  # one cell of the notebook
@@ -282,7 +283,7 @@ class ResultsGrader:
             try:
                 facts["accuracies"][f"acc_{run}"] = ref.accuracy(ref.results(run), run)
             except lab.ResultsError as e:
-                facts["rejected"].append(str(e))
+                facts["rejected"].append(e.reason)
         facts["rejected"] = list(dict.fromkeys(facts["rejected"]))
         record = lab.read_json(self.upload) if self.upload is not None else None
         for run in lab.RUNS:
@@ -414,15 +415,25 @@ def budget_reason(ag_dir: Path, seconds: float) -> str:
     )
 
 
-def kernel_notes(ag_dir: Path) -> list[tuple[str, str]]:
-    """(kind, message) for what the grading mode saw in the kernel (training called, a cell stopped)."""
+class Note(NamedTuple):
+    """Something that happened at grading: ``message`` tells the student (shown unless its kind is
+    "results rejected", which the failing tests explain); ``flag``, if the kind is FLAGGED, tells the
+    TA in a few words (default: the message)."""
+
+    kind: str
+    message: str
+    flag: str = ""
+
+
+def kernel_notes(ag_dir: Path) -> list[Note]:
+    """What the grading mode saw in the kernel (training called, a cell stopped)."""
     notes = []
     path = ag_dir / GRADING_FOLDER / "notes.jsonl"
     if path.is_file():
         for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 note = json.loads(line)
-                notes.append((str(note["kind"]), str(note["message"])))
+                notes.append(Note(str(note["kind"]), str(note["message"])))
             except (ValueError, KeyError, TypeError):
                 continue
     return notes
@@ -439,18 +450,16 @@ FLAGGED = {
 }
 
 
-def add_notes(results: dict, notes: list[tuple[str, str]]) -> dict:
+def add_notes(results: dict, notes: list[Note]) -> dict:
     """Put the grading notes into Gradescope's results: the output students see, and extra_data."""
     notes = list(dict.fromkeys(notes))  # each note once, in the order it happened
-    # a rejected results file is already explained by the failing tests' messages
-    shown = [message for kind, message in notes if kind != "results rejected"]
+    shown = [note.message for note in notes if note.kind != "results rejected"]
     if shown:
         text = "Notes from grading:\n" + "\n".join(f"- {message}" for message in shown)
         results["output"] = (text + "\n\n" + (results.get("output") or "")).strip()
     extra = results.setdefault("extra_data", {})
     extra.setdefault("flags", [])
-    # "lab5_results.json rejected: does not add up ...", not "... rejected: lab5_results.json does not ..."
-    extra["flags"] += [f"{FLAGGED[kind]}: {message.removeprefix(RESULTS_NAME + ' ')}" for kind, message in notes if kind in FLAGGED]
+    extra["flags"] += [f"{FLAGGED[note.kind]}: {note.flag or note.message}" for note in notes if note.kind in FLAGGED]
     extra["notes"] = shown
     return results
 
@@ -465,7 +474,7 @@ def question_score(verdict: dict[str, tuple[bool, str]], test_file) -> tuple[flo
 # --------------------------------------------------------------------------------------------
 
 
-def graded_results(grader: ResultsGrader, kernel: dict, answers: dict) -> tuple[dict, list[tuple[str, str]]]:
+def graded_results(grader: ResultsGrader, kernel: dict, answers: dict) -> tuple[dict, list[Note]]:
     """Gradescope's results: the results questions as graded here, the others as the kernel found
     them; and the notes on where the kernel's verdict on a results question differs."""
     from otter.test_files import GradingResults
@@ -484,10 +493,11 @@ def graded_results(grader: ResultsGrader, kernel: dict, answers: dict) -> tuple[
             if theirs and theirs != {case: mine.get(case) for case in theirs}:
                 graded, possible = question_score(verdict[name], test_file)
                 inside = sum(c.points for c in test_file.test_cases if theirs.get(c.name))
-                notes.append(("checks changed", (
+                notes.append(Note("checks changed", (
                     f"{name} is graded by the autograder outside your notebook, from the {RESULTS_NAME} you "
                     f"submitted: {graded:g} of {possible:g} points. Inside your notebook it came out {inside:g} of "
-                    f"{possible:g}: the notebook changed the autograder's checks, or what they read, while it was graded.")))
+                    f"{possible:g}: the notebook changed the autograder's checks, or what they read, while it was graded."),
+                    f"{name} {graded:g} of {possible:g} from the upload, {inside:g} in the notebook's kernel"))
             continue
         results = []
         for case in test_file.test_cases:
@@ -527,13 +537,13 @@ def _grade(ag_dir: Path, proc: subprocess.Popen, started: float) -> dict:
     code, other = keep_only_graded(submission, unpacked)
     notes = []
     if code:
-        notes.append(("code removed", (
+        notes.append(Note("code removed", (
             f"Your upload held files that Python could run instead of the autograder's own ({', '.join(code)}); "
             f"they were removed before grading. Only the notebook and {RESULTS_NAME} are graded, with the "
-            "autograder's copy of lab5_utils.py.")))
+            "autograder's copy of lab5_utils.py."), ", ".join(code)))
     if other:
-        notes.append(("removed", f"Not used for grading (removed before your notebook ran): {', '.join(other)}. "
-                                 f"Only the notebook and {RESULTS_NAME} are graded."))
+        notes.append(Note("removed", f"Not used for grading (removed before your notebook ran): {', '.join(other)}. "
+                                     f"Only the notebook and {RESULTS_NAME} are graded."))
     submitted = submission / RESULTS_NAME
     upload = submitted.read_bytes() if submitted.is_file() else None
     try:
@@ -565,18 +575,20 @@ def _grade(ag_dir: Path, proc: subprocess.Popen, started: float) -> dict:
     results, disagreements = graded_results(grader, kernel, answers)
     facts = grader.facts(answers)
     results["extra_data"].update(results_file=facts, removed={"code": code, "other": other})
-    notes += [("results rejected", reason) for reason in facts["rejected"]]
+    notes += [Note("results rejected", reason) for reason in facts["rejected"]]
     notes += kernel_notes(ag_dir) + disagreements
     if _digest(submitted) != (hashlib.sha256(upload).hexdigest() if upload is not None else None):
-        notes.append(("results rewritten", (
-            f"Your notebook wrote {RESULTS_NAME} while it was graded. The autograder graded the {RESULTS_NAME} "
-            f"you submitted{'' if upload is not None else ' (none)'}, not what the notebook wrote: results come "
-            "from your own run of sections 4 and 5, submitted with the notebook.")))
+        graded = f"the {RESULTS_NAME} you submitted" if upload is not None else f"no {RESULTS_NAME} (none was submitted)"
+        notes.append(Note("results rewritten", (
+            f"Your notebook wrote {RESULTS_NAME} while it was graded. The autograder graded {graded}, not what the "
+            "notebook wrote: results come from your own run of sections 4 and 5, submitted with the notebook."),
+            "the uploaded one was graded" if upload is not None else "none was uploaded, none was graded"))
     changed = changed_grader_files(ag_dir, before)
     if changed:
-        notes.append(("grader files changed", (
+        notes.append(Note("grader files changed", (
             f"Your notebook changed or added files of the autograder while it was graded ({', '.join(changed[:6])}). "
-            "Questions 5 and 7 were graded outside the notebook; the others as the notebook's own run of the tests found them.")))
+            "Questions 5 and 7 were graded outside the notebook; the others as the notebook's own run of the tests found them."),
+            ", ".join(changed[:6])))
     return add_notes(results, notes)
 
 

@@ -309,7 +309,12 @@ RATE_TOLERANCE = 0.01  # samples/s x runtime vs samples: the log rounds both to 
 
 
 class ResultsError(AssertionError):
-    """The results file is not what a real run of the lab writes; the message says what to do."""
+    """The results file is not what a real run of the lab writes: the message says what to do;
+    ``reason``, in a few words, what is wrong (what a TA reads)."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 def _accuracy_of(kwargs: dict) -> tuple[str, object]:
@@ -402,18 +407,24 @@ def parse_results(data: bytes | None, run: str | None = None, where: str = "") -
         raise ResultsError(
             f"{RESULTS_FILE} not found{where}: run the training and evaluation cells of sections 4 and 5 "
             "once; they write it (the autograder reads it instead of retraining your model), and submit "
-            "it together with the notebook."
+            "it together with the notebook.",
+            reason="not submitted",
         )
     record = read_json(data)
     if not isinstance(record, dict) or record.get("lab") != "lab5" or record.get("format") != RESULTS_FORMAT:
         raise ResultsError(
             f"{RESULTS_FILE} is not a results file of this lab (written by lab.save_results in section 4): "
-            "rerun section 4 and submit the file it writes, unchanged."
+            "rerun section 4 and submit the file it writes, unchanged.",
+            reason="not JSON" if record is None else (
+                f"not a results file of this lab (lab {record.get('lab')!r}, format {record.get('format')!r}; "
+                f"this lab writes lab 'lab5', format {RESULTS_FORMAT})" if isinstance(record, dict)
+                else "not a results file of this lab"),
         )
     if run is not None and f"{run}_preds" not in record and f"acc_{run}" not in record:
         raise ResultsError(
             f"{RESULTS_FILE} holds no results of {RUNS[run]}: run the training and evaluation cells of "
-            f"{RUN_SECTION[run]} (they add them to the file), then submit the file."
+            f"{RUN_SECTION[run]} (they add them to the file), then submit the file.",
+            reason=f"holds no results of {RUNS[run]}",
         )
     return record
 
@@ -533,7 +544,8 @@ def checked_run(record: dict, run: str = "ft", more=None) -> dict:
             f"{RESULTS_FILE} does not add up as one training run of this lab ({RUNS[run]}): "
             + "; ".join(problems[:3])
             + f". Rerun the training and evaluation cells of {RUN_SECTION[run]} as they are (do not edit the "
-            "file), then submit the new file."
+            "file), then submit the new file.",
+            reason=f"does not add up as one run ({RUNS[run]}): " + "; ".join(problems[:3]),
         )
     return record
 

@@ -493,7 +493,7 @@ CASES = [
           add_file("datasets/__init__.py", "raise ImportError('shadowed')\n"), add_file("lab5.pth", "import sitecustomize\n"),
           add_file("sitecustomize.py", "import lab5_utils\nlab5_utils.run_problems = lambda *a, **k: []\n")],
          scores={"q5_results": 0}, message="not the class with the highest score",
-         flag="autograder's own (datasets/, lab5.pth, lab5_reference.py, otter/, sitecustomize.py)"),
+         flag="removed before grading: datasets/, lab5.pth, lab5_reference.py, otter/, sitecustomize.py"),
     # The results questions are decided outside the notebook: what the notebook does to the checks in
     # its kernel changes only the kernel's verdict, which the TA sees flagged.
     Case("wrong_cell_patches_the_checks", "a cell that switches the helper's run checks off, with a fabricated run",
