@@ -270,9 +270,11 @@ class ResultsGrader:
     def facts(self, answers: dict) -> dict:
         """What the TA report shows of the graded results file: whether it was submitted, why it was
         rejected, the accuracies of its accepted runs on the true labels (and the notebook's acc_bow),
-        and digests of its predictions."""
+        the training seed it records, and digests of each run's predictions and scores (which two
+        students' runs never share: each has its own seed)."""
         lab, ref = self.lab, self.ref
-        facts = {"submitted": self.upload is not None, "rejected": [], "accuracies": {}, "predictions": {}}
+        facts = {"submitted": self.upload is not None, "rejected": [], "accuracies": {}, "seed": None,
+                 "predictions": {}, "scores": {}}
         bow = answers.get("acc_bow")
         number = isinstance(bow, numbers.Real) and not isinstance(bow, bool) and math.isfinite(bow)
         facts["accuracies"]["acc_bow"] = float(bow) if number else None  # the notebook's, as question 2 graded it
@@ -286,10 +288,13 @@ class ResultsGrader:
                 facts["rejected"].append(e.reason)
         facts["rejected"] = list(dict.fromkeys(facts["rejected"]))
         record = lab.read_json(self.upload) if self.upload is not None else None
+        if not isinstance(record, dict):
+            return facts
+        facts["seed"] = lab.recorded_seed(record)
         for run in lab.RUNS:
-            preds = record.get(f"{run}_preds") if isinstance(record, dict) else None
-            if isinstance(preds, list) and preds:
-                facts["predictions"][run] = hashlib.sha256(json.dumps(preds).encode()).hexdigest()
+            for kind, key in (("predictions", f"{run}_preds"), ("scores", f"{run}_logits")):
+                if isinstance(record.get(key), list) and record[key]:
+                    facts[kind][run] = hashlib.sha256(json.dumps(record[key]).encode()).hexdigest()
         return facts
 
 

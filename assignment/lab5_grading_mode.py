@@ -6,6 +6,8 @@ put one cell first in the notebook it grades, which calls :func:`enter`, and one
 
 - the lab5_results.json that was submitted, read before any cell of the notebook ran, as what
   ``lab.load_results`` gives back, and ``lab.save_results`` writing nothing;
+- the training seed the submitted runs record as what ``lab.training_seed`` gives back (the upload
+  carries no seed file, and none is drawn or written at grading);
 - ``Trainer.train``/``evaluate``/``predict`` giving back the submitted run instead of computing,
   whatever the notebook's tags: nothing is trained at grading;
 - any cell stopped after the per-cell time limit (the cells after it still run and are graded).
@@ -116,6 +118,17 @@ def _stand_in_trainer() -> None:
     Trainer.train, Trainer.evaluate, Trainer.predict = train, evaluate, predict
 
 
+def _recorded_seed() -> None:
+    def training_seed(path: str = lab.SEED_FILE) -> int:
+        try:
+            seed = lab.recorded_seed(lab.load_results())
+        except lab.ResultsError:
+            seed = None
+        return lab.SEED if seed is None else seed
+
+    lab.training_seed = training_seed
+
+
 def _no_saving() -> None:
     def save_results(**kwargs) -> None:
         _note("saved", f"lab.save_results(...) was called while your notebook was graded; the autograder grades "
@@ -187,6 +200,7 @@ def enter(folder: str, cell_limit: float) -> None:
     _folder = Path(folder)
     submitted = Path(lab.RESULTS_FILE)
     use_upload(submitted.read_bytes() if submitted.is_file() else None)
+    _recorded_seed()
     _no_saving()
     _limit_cells(cell_limit)
     _stand_in_trainer()

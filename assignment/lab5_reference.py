@@ -211,11 +211,16 @@ def check_learned(record: dict, run: str) -> None:
 
 
 def check_settings(record: dict, run: str) -> None:
-    """The run in the record was trained with the lab's settings."""
+    """The run in the record was trained with the lab's settings, and with the training seed that the
+    record's fine-tuning run was (both runs of a student train with one seed)."""
     settings = record.get(f"{run}_settings")
     assert isinstance(settings, dict), f"{lab.RESULTS_FILE} does not say how {lab.RUNS[run]} was trained: rerun its section and submit the file it writes."
     wrong = [f"{key}={settings.get(key)!r} (the lab: {want!r})" for key, want in lab.TRAINING.items() if settings.get(key) != want]
     assert not wrong, f"{lab.RUNS[run].capitalize()} in {lab.RESULTS_FILE} was trained with other settings than the lab's: {'; '.join(wrong)}. Set them in args (question 4) and rerun its section."
+    seed = settings.get("seed")
+    assert lab.recorded_seed({f"{run}_settings": settings}) is not None, f"{lab.RESULTS_FILE} does not record the training seed of {lab.RUNS[run]} (seed={seed!r}): rerun its section and submit the file it writes."
+    first = lab.recorded_seed(record)  # the fine-tuning run's, when it records one
+    assert seed == first, f"{lab.RUNS[run].capitalize()} was trained with seed {seed}, the fine-tuned model with seed {first}: both runs train with your training seed (args' seed=TRAIN_SEED, and torch.manual_seed(TRAIN_SEED) before the random weights); rerun section 5."
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,14 +18,6 @@ PAD_TO_MAX_LENGTH = (
 )
 
 
-def with_seed_offset(source: str, offset: int) -> str:
-    """The filled-in notebook's code with every seed the lab sets (torch's, and the Trainer's) moved
-    from SEED to SEED + offset: the random weights and the training order change, the data do not."""
-    for text in ("torch.manual_seed(SEED)", "    seed=SEED,"):
-        source = source.replace(text, text.replace("SEED", f"SEED + {offset}"))
-    return source
-
-
 def machine() -> str:
     """One line on where a benchmark ran."""
     cpu = "unknown CPU"

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print("Running the filled-in notebook as a student would (training included) ...", flush=True)
         start = time.perf_counter()
         filled = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
-        notebooks.run_as_student(filled, project.STUDENT, scratch / "student")
+        notebooks.run_as_student(filled, project.STUDENT, scratch / "student", seed=project.BUILD_SEED)
         full = time.perf_counter() - start
         submission = next((scratch / "student").glob("lab5_*.zip"))
         print(f"Grading it {args.runs} times with otter run ...", flush=True)

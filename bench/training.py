@@ -29,7 +29,7 @@ def run(edits, folder: Path) -> dict:
     nb = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
     for old, new in edits:
         notebooks.replace_in_code(nb, old, new)
-    notebooks.run_as_student(nb, project.STUDENT, folder)
+    notebooks.run_as_student(nb, project.STUDENT, folder, seed=project.BUILD_SEED)  # one seed for both variants
     results = json.loads((folder / project.RESULTS_NAME).read_text())
     train = next(e for e in results["ft_log_history"] if "train_runtime" in e)
     return {

@@ -31,9 +31,16 @@ def fresh_build(tmp_path_factory) -> Path:
     reused = build.cached("offline")
     if reused is not None:
         return reused
-    root = tmp_path_factory.mktemp("fresh-build")
-    build.build("offline", work=root / "work", out=root / "out")
-    return root / "out"
+    work = tmp_path_factory.mktemp("fresh-build") / "work"
+    build.build("offline", work=work, out=work / "published")
+    return work / "published"
+
+
+@pytest.fixture(scope="session")
+def build_run(fresh_build) -> dict:
+    """The results file of the build's own run: a real run of another student (training seed
+    project.BUILD_SEED) than the reference run's."""
+    return json.loads((fresh_build.parent / "assignment" / project.RESULTS_NAME).read_text())
 
 
 def otter_run(submission: Path, workdir: Path, autograder: Path = project.AUTOGRADER_ZIP) -> Graded:
@@ -66,13 +73,17 @@ class ReferenceRun:
     submission: Path
 
 
+# The reference student's drawn training seed (the build's run is another student's, with BUILD_SEED).
+REFERENCE_SEED = 42
+
+
 @pytest.fixture(scope="session")
 def reference_run(tmp_path_factory) -> ReferenceRun:
     """The student notebook filled in with the solution, saved, run top to bottom in a kernel (public
     checks, training, evaluation), then exported by its last cell: what a student hands in."""
     folder = tmp_path_factory.mktemp("reference") / "lab5"
     filled = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
-    executed = notebooks.run_as_student(filled, project.STUDENT, folder)
+    executed = notebooks.run_as_student(filled, project.STUDENT, folder, seed=REFERENCE_SEED)
     zips = sorted(folder.glob("lab5_*.zip"))
     assert len(zips) == 1, "the export cell did not write one submission zip"
     return ReferenceRun(folder, executed, zips[0])

@@ -18,11 +18,12 @@ from tools import grade, notebooks, project
 
 
 @pytest.fixture(scope="session")
-def corpus_grades(reference_run, tmp_path_factory):
+def corpus_grades(reference_run, build_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("corpus")
     base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
     results = json.loads((reference_run.folder / project.RESULTS_NAME).read_text())
-    uploads = {case.name: make_submission(case, base, results, folder / "uploads" / f"{case.name}.zip") for case in CASES}
+    uploads = {case.name: make_submission(case, base, results, folder / "uploads" / f"{case.name}.zip", build_run)
+               for case in CASES}
 
     env = {case.name: case.env for case in CASES}
 

@@ -115,6 +115,29 @@ def test_reference_run_adds_up_and_each_edit_does_not(reference_run):
         assert lab.run_problems(changed, "ft", more=ref.gold_problems), f"a record with another {what} passes"
 
 
+def test_a_students_training_seed_is_drawn_once_and_kept(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    seed = lab.training_seed()
+    assert 0 <= seed < 2**31 and (tmp_path / lab.SEED_FILE).read_text() == f"{seed}\n"
+    assert lab.training_seed() == seed, "a rerun or a restarted kernel must train with the same seed"
+    # the seed file lost: a results file that records a run keeps its seed; without one, a new draw
+    (tmp_path / lab.SEED_FILE).unlink()
+    (tmp_path / lab.RESULTS_FILE).write_text(json.dumps(
+        {"lab": "lab5", "format": lab.RESULTS_FORMAT, "ft_settings": {"seed": 31337}}))
+    assert lab.training_seed() == 31337 and (tmp_path / lab.SEED_FILE).read_text() == "31337\n"
+    (tmp_path / lab.SEED_FILE).unlink()
+    (tmp_path / lab.RESULTS_FILE).unlink()
+    assert lab.training_seed() not in (seed, 31337)  # a new draw (2**31 seeds: a repeat is a one-in-a-billion event)
+    assert project.SEED_NAME == lab.SEED_FILE
+
+
+def test_a_damaged_seed_file_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / lab.SEED_FILE).write_text("forty-two\n")
+    with pytest.raises(lab.LabSetupError, match="delete it, and the next run draws a new one"):
+        lab.training_seed()
+
+
 def test_profiles_define_everything_once():
     for profile in lab.PROFILES.values():
         low, high = profile.acc_bow_range

@@ -148,3 +148,8 @@ def test_grader_only_code_does_not_reach_students():
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("test"):
                 assert f"def {node.name}(" not in helper and f"class {node.name}(" not in helper, (
                     f"student/lab5_utils.py defines {node.name}, which only the autograder needs ({name})")
+
+
+def test_no_student_gets_a_training_seed():
+    """Each student's setup cell draws their own (lab5_utils.training_seed): none is handed out."""
+    assert not list(project.STUDENT.rglob(project.SEED_NAME)) and not list(project.STUDENT.rglob(project.RESULTS_NAME))

@@ -19,7 +19,7 @@ from tools import project
 
 
 @pytest.fixture(scope="session")
-def review(reference_run, tmp_path_factory):
+def review(reference_run, build_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("review")
     inbox = folder / "submissions"
     inbox.mkdir()
@@ -66,6 +66,16 @@ def review(reference_run, tmp_path_factory):
     with zipfile.ZipFile(inbox / "ivan.zip", "w") as zout:
         zout.writestr(project.NOTEBOOK_NAME, notebook)
         zout.writestr(project.RESULTS_NAME, "not json")
+    # judy's is another honest run (another training seed); kim handed in alice's file with its seeds edited
+    with zipfile.ZipFile(inbox / "judy.zip", "w") as zout:
+        zout.writestr(project.NOTEBOOK_NAME, notebook)
+        zout.writestr(project.RESULTS_NAME, json.dumps(build_run))
+    kims = json.loads(record)
+    for run in ("ft", "scratch"):
+        kims[f"{run}_settings"]["seed"] = 777
+    with zipfile.ZipFile(inbox / "kim.zip", "w") as zout:
+        zout.writestr(project.NOTEBOOK_NAME, notebook)
+        zout.writestr(project.RESULTS_NAME, json.dumps(kims))
     out = folder / "report"
     proc = subprocess.run(
         [sys.executable, "-m", "tools.grade", str(inbox), "--out", str(out), "--timeout", "60", "--jobs", "2",
@@ -87,14 +97,18 @@ def test_scores_table_has_a_row_per_submission_with_scores_per_question(review):
     _, out = review
     table = pd.read_csv(out / "scores.csv", keep_default_na=False)
     assert list(table["submission"]) == ["alice", "bob", "carol", "dave", "eve", "frank", "grace", "heidi", "ivan",
-                                         "submission_4711"]
+                                         "judy", "kim", "submission_4711"]
     rows = table.set_index("submission")
     for q, points in POINTS.items():
         assert rows.loc["alice", q] == points, q
         assert rows.loc["bob", q] == 0, q
     assert rows.loc["alice", "total"] == sum(POINTS.values())
-    # frank edited a copy of alice's results; grace and heidi handed in copies of it
-    assert rows.loc["alice", "flags"] == "same predictions file as 3 others (frank, grace, heidi)"
+    # frank edited a copy of alice's results; grace, heidi and kim handed in copies of it; judy's is her own
+    assert rows.loc["alice", "flags"].startswith("the same training run as frank, grace, heidi, kim (identical "
+                                                 "fine-tuned predictions, fine-tuned scores, random-init scores)")
+    assert "the same training run as alice, frank, grace, heidi" in rows.loc["kim", "flags"]
+    assert rows.loc["judy", "flags"] == "" and rows.loc["judy", "total"] == sum(POINTS.values())
+    assert (rows.loc["alice", "seed"], rows.loc["judy", "seed"], rows.loc["kim", "seed"]) == (42, project.BUILD_SEED, 777)
     assert rows.loc["alice", "status"] == "graded" and rows.loc["bob", "status"] == "graded"
     assert "no lab5_results.json" in rows.loc["bob", "flags"]
     assert rows.loc["carol", "status"] == "not gradable" and "damaged" in rows.loc["carol", "flags"]
@@ -124,7 +138,12 @@ def test_report_has_every_section(review):
     for section in ("Needs a human look", "Scores by question", "Test cases failed most often",
                     "Accuracies against the expected ranges", "Written answers", "All scores"):
         assert f"<h2>{section}" in page, section
-    assert page.count("data:image/png;base64,") == 2, "the report embeds its plots"
+    assert page.count("data:image/png;base64,") == 3, "the report embeds its plots"
+    assert "<h2>The class as a seed study" in page
+    study = pd.read_csv(out / "seed-study.csv", keep_default_na=False).set_index("submission")
+    assert list(study.columns) == ["student", "seed", "acc_bow", "acc_ft", "acc_scratch", "gap"]
+    assert "carol" not in study.index and study.loc["judy", "seed"] == project.BUILD_SEED
+    assert study.loc["alice", "gap"] == pytest.approx(study.loc["alice", "acc_ft"] - study.loc["alice", "acc_scratch"], abs=1e-4)
     needs_a_look = page.split("<h2>Scores by question")[0]
     assert "carol" in needs_a_look, "the broken zip is flagged first"
     for who in ("dave", "eve", "frank", "grace", "heidi", "ivan"):

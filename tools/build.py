@@ -70,14 +70,16 @@ def autograder_requirements(requirements: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def configure_master(nb, requirements_file: str) -> None:
-    """Put the single grading configuration and the requirements into the master's config cell."""
+def configure_master(nb, requirements_file: str, autograder_files: list[str] = ()) -> None:
+    """Put the single grading configuration, the requirements and the files the build made for the
+    autograder into the master's config cell."""
     for cell in nb.cells:
         if cell.cell_type == "raw" and cell.source.lstrip().startswith(CONFIG_MARKER):
             config = yaml.safe_load(cell.source) or {}
             config["generate"] = json.loads(project.OTTER_CONFIG.read_text())
             config["requirements"] = requirements_file
             config["overwrite_requirements"] = False
+            config["autograder_files"] = [*config.get("autograder_files", []), *autograder_files]
             cell.source = CONFIG_MARKER + "\n" + yaml.safe_dump(config, sort_keys=False)
             return
     raise SystemExit(f"{project.MASTER}: no '{CONFIG_MARKER}' raw cell found.")
@@ -173,8 +175,9 @@ def build(profile: str, work: Path, out: Path = project.ROOT) -> None:
     shutil.rmtree(work, ignore_errors=True)
     source = work / "assignment"
     shutil.copytree(project.ASSIGNMENT, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    # Never carry a results file from a checkout: the build makes its own.
+    # Never carry a results file from a checkout: the build makes its own, with the build's seed.
     (source / project.RESULTS_NAME).unlink(missing_ok=True)
+    (source / project.SEED_NAME).write_text(f"{project.BUILD_SEED}\n")
     (source / "requirements-autograder.txt").write_text(
         autograder_requirements(project.REQUIREMENTS.read_text())
     )
@@ -182,7 +185,10 @@ def build(profile: str, work: Path, out: Path = project.ROOT) -> None:
 
     step(f"Executing the master notebook ({profile} profile; this trains the reference model) ...", started)
     nb = notebooks.execute(master, cwd=source)
-    configure_master(nb, "requirements-autograder.txt")
+    results = json.loads((source / project.RESULTS_NAME).read_text())
+    reference = {"profile": profile, "seed": project.BUILD_SEED, **{k: results[k] for k in ("acc_bow", "acc_ft", "acc_scratch")}}
+    (source / project.REFERENCE_RUN).write_text(json.dumps(reference, indent=1) + "\n")
+    configure_master(nb, "requirements-autograder.txt", [project.REFERENCE_RUN])
     nbformat.write(nb, master)
 
     step("Running otter assign (it grades the solution with the new autograder) ...", started)
@@ -207,9 +213,8 @@ def build(profile: str, work: Path, out: Path = project.ROOT) -> None:
     # A copy of what this build made, for the tests' fresh-build check (see ``cached``).
     publish(dist, work / "published")
     (work / "published.sha256").write_text(inputs_digest(profile) + "\n")
-    results = json.loads((source / project.RESULTS_NAME).read_text())
     step(
-        f"Done. Reference run: baseline {results['acc_bow']:.3f}, fine-tuned {results['acc_ft']:.3f}, "
+        f"Done. Reference run (training seed {project.BUILD_SEED}): baseline {results['acc_bow']:.3f}, fine-tuned {results['acc_ft']:.3f}, "
         f"random init {results['acc_scratch']:.3f}; "
         "the solution scored 100% with the new autograder.",
         started,

@@ -11,6 +11,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from tools import project
+
 # Outputs that change from run to run or only make sense live: progress widgets, stderr.
 _LIVE_ONLY_MIME = "application/vnd.jupyter.widget-view+json"
 ANSWER_TAG = "otter_answer_cell"  # otter assign's tag of the cells students fill in
@@ -90,10 +92,13 @@ def replace_in_code(nb, old: str, new: str) -> None:
     cell.source = cell.source.replace(old, new)
 
 
-def run_as_student(nb, student_dir: Path, folder: Path):
+def run_as_student(nb, student_dir: Path, folder: Path, seed: int | None = None):
     """Save ``nb`` as lab5.ipynb in a copy of ``student_dir`` at ``folder`` and run it top to bottom
-    in a kernel there, as a student would (its last cell exports the submission zip)."""
+    in a kernel there, as a student would (its last cell exports the submission zip). With ``seed``,
+    as a student whose drawn training seed is ``seed``; else the setup cell draws one."""
     shutil.copytree(student_dir, folder)
+    if seed is not None:
+        (folder / project.SEED_NAME).write_text(f"{seed}\n")
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":

@@ -1,13 +1,14 @@
-"""The TA's view of a graded batch: scores.csv and a self-contained report.html.
+"""The TA's view of a graded batch: scores.csv, seed-study.csv and a self-contained report.html.
 
 scores.csv has one row per submission (in submission order, so that re-runs give the same file):
 status and message, total, one column per question and per test case, the accuracies that were
 graded (the notebook's acc_bow, and the uploaded results file's runs scored against the true labels,
-as the autograder's entry point reports them; never a file the notebook left behind), and the
-reasons a human should look at it. report.html shows, in this
-order: what needs a human look, score distributions and pass rates per question, the test cases
-failed most often with their messages, the students' accuracies against the expected ranges, and
-every written answer.
+as the autograder's entry point reports them; never a file the notebook left behind), the training
+seed the results file records, and the reasons a human should look at it. seed-study.csv has the
+graded submissions' seeds and accuracies. report.html shows, in this order: what needs a human look
+(copies among it: two submissions with the same training run), score distributions and pass rates
+per question, the test cases failed most often with their messages, the accuracies against the
+expected ranges, the class as a seed study (for a lecture), and every written answer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import sys
 import types
 import zipfile
@@ -71,15 +73,48 @@ def written_answer(upload: Path | None) -> str | None:
     return "\n\n".join(a for a in answers if a and a != WRITTEN_PLACEHOLDER) or None
 
 
+# What two students' runs never share when each trains with a seed of their own: the scores of the
+# test tweets, and the fine-tuned model's predictions (a random-init model that calls every tweet one
+# class may well predict what another's does).
+FINGERPRINTS = {"fine-tuned scores": ("scores", "ft"), "fine-tuned predictions": ("predictions", "ft"),
+                "random-init scores": ("scores", "scratch")}
+COPY_FLAG = "the same training run as"
+
+
 def submission_facts(graded) -> dict:
     """What was graded: the results file that was uploaded as the autograder's entry point read it
-    (its accuracies on the true labels, digests of its predictions), and the written answer."""
+    (its accuracies on the true labels, its training seed, digests of its runs), and the written answer."""
     results_file = graded.extra.get("results_file") or {}
     accuracies = results_file.get("accuracies") or {}
+    fingerprints = {name: (results_file.get(kind) or {}).get(run) for name, (kind, run) in FINGERPRINTS.items()}
+    seed = results_file.get("seed")
     return {**{key: _number(accuracies.get(key)) for key in ACCURACIES},
-            "predictions": (results_file.get("predictions") or {}).get("ft"),
+            "seed": seed if isinstance(seed, int) else None,
+            "fingerprints": {name: digest for name, digest in fingerprints.items() if digest},
             "has_results": bool(results_file.get("submitted")),
             "written": written_answer(graded.upload)}
+
+
+def copy_flags(facts: dict[str, dict]) -> dict[str, str]:
+    """Submission -> why it shares a training run with others (whom, and what they share)."""
+    holders: dict[tuple[str, str], list[str]] = {}
+    for sid, f in facts.items():
+        for name, digest in f["fingerprints"].items():
+            holders.setdefault((name, digest), []).append(sid)
+    shared: dict[str, dict[str, list[str]]] = {}
+    for (name, _), sids in holders.items():
+        for sid in sids if len(sids) > 1 else ():
+            for other in sids:
+                if other != sid:
+                    shared.setdefault(sid, {}).setdefault(other, []).append(name)
+    flags = {}
+    for sid, others in shared.items():
+        what = sorted({name for names in others.values() for name in names})
+        names = sorted(others)
+        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+        flags[sid] = (f"{COPY_FLAG} {shown} (identical {', '.join(what)}): a shared {RESULTS_NAME}? Runs "
+                      "with their own training seeds never share these")
+    return flags
 
 
 def _case_order(name: str) -> tuple[str, int]:
@@ -107,6 +142,7 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
         row.update({q: g.score(q) for q in questions})
         row.update({name: case["score"] for name, case in sorted(g.cases.items(), key=lambda kv: _case_order(kv[0]))})
         row.update({key: f[key] for key in ACCURACIES})
+        row["seed"] = f["seed"]
         flags = []
         if g.status != "graded":
             flags.append(f"{g.status}: {g.message}")
@@ -121,15 +157,14 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
                 flags.append(f"{key} {f[key]:.3f} outside [{low}, {high}]")
         row["flags"] = flags
         rows.append(row)
-    same = Counter(f["predictions"] for f in facts.values() if f["predictions"])
+    copies = copy_flags(facts)
     for row in rows:
-        digest = facts[row["submission"]]["predictions"]
-        if digest and same[digest] > 1:
-            others = [r["submission"] for r in rows if r is not row and facts[r["submission"]]["predictions"] == digest]
-            shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-            row["flags"].append(f"same predictions file as {len(others)} other{'s' * (len(others) > 1)} ({shown})")
+        if row["submission"] in copies:
+            row["flags"].append(copies[row["submission"]])
         row["flags"] = "; ".join(row["flags"])
-    return pd.DataFrame(rows), facts
+    table = pd.DataFrame(rows)
+    table["seed"] = table["seed"].astype("Int64")  # a whole number, blank where unknown
+    return table, facts
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,6 +217,49 @@ def accuracy_plot(table: pd.DataFrame, lab) -> str:
     return _png(fig)
 
 
+# The seed study: what each panel shows (the column of seed-study.csv).
+SEED_STUDY = {"acc_bow": "TF-IDF + LR (from scratch)", "acc_scratch": "Transformer from random init",
+              "acc_ft": "Fine-tuned transformer", "gap": "Fine-tuned minus random init"}
+REFERENCE_RUN = "files/lab5_reference_run.json"  # in the autograder zip: the build's own run
+
+
+def reference_run(autograder_zip: Path, lab) -> dict | None:
+    """The build's reference run (its seed and accuracies), if the zip carries one of this profile."""
+    with zipfile.ZipFile(autograder_zip) as zf:
+        if REFERENCE_RUN not in zf.namelist():
+            return None
+        run = json.loads(zf.read(REFERENCE_RUN))
+    return {**run, "gap": run["acc_ft"] - run["acc_scratch"]} if run.get("profile") == lab.get_profile().name else None
+
+
+def seed_study(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per graded submission: its training seed, the three graded accuracies and the gap."""
+    study = table.loc[table["status"] == "graded", ["submission", "student", "seed", *ACCURACIES]].copy()
+    study["gap"] = study["acc_ft"] - study["acc_scratch"]
+    return study
+
+
+def seed_study_plot(study: pd.DataFrame, reference: dict | None) -> str:
+    sns.set_theme(style="whitegrid")
+    fig, axes = plt.subplots(1, len(SEED_STUDY), figsize=(18, 3.9))
+    for ax, (key, title) in zip(axes, SEED_STUDY.items()):
+        values = study[key].dropna()
+        if len(values):
+            sns.histplot(values, ax=ax, bins=min(25, max(6, len(values) // 4)), color="#6baed6")
+            ax.axvline(values.mean(), color="black", label=f"class mean {values.mean():.3f}")
+        if reference is not None:
+            ax.axvline(reference[key], color="#d62728", linestyle="--", linewidth=2,
+                       label=f"reference run (seed {reference['seed']}) {reference[key]:.3f}")
+        spread = f", sd {values.std():.3f}" if len(values) > 1 else ""
+        ax.set(title=f"{title}\n{len(values)} runs{spread}", ylabel="students",
+               xlabel="difference in test accuracy" if key == "gap" else "test accuracy")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle("The class as a seed study: the same data, each student's runs with their own training seed", fontsize=13)
+    fig.tight_layout()
+    return _png(fig)
+
+
 # --------------------------------------------------------------------------------------------
 # The report
 # --------------------------------------------------------------------------------------------
@@ -212,7 +290,7 @@ def failure_message(output: str) -> str:
     return lines[-1] if lines else ""
 
 
-def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder_zip: Path) -> str:
+def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder_zip: Path, study: pd.DataFrame) -> str:
     ok = {sid: g for sid, g in graded.items() if g.status == "graded"}
     case_max = {}
     for g in graded.values():
@@ -247,6 +325,12 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
     else:
         parts.append("<p class='muted'>No test case failed on a graded submission.</p>")
     parts += ["<h2>Accuracies against the expected ranges</h2>", accuracy_plot(table, lab),
+              "<h2>The class as a seed study</h2>",
+              "<p>Everyone trained on the same tweets; each student's two runs had a training seed of their own "
+              "(drawn once, kept in <code>lab5_seed.txt</code>). So the spread below is how much each model's test "
+              "accuracy moves with the seed alone, and the right panel how sure the advantage of pretraining is. "
+              "<code>seed-study.csv</code> holds each run's seed and accuracies.</p>",
+              seed_study_plot(study, reference_run(autograder_zip, lab)),
               "<h2>Written answers (graded by hand)</h2>"]
     for _, row in table.iterrows():
         written = facts[row["submission"]]["written"]
@@ -254,7 +338,7 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         body = f"<pre>{html.escape(written)}</pre>" if written else "<p class='muted'>(no answer)</p>"
         parts.append(f"<div class='answer'><h3>{who}</h3>{body}</div>")
     parts += ["<h2>All scores</h2>",
-              _table_html(table[["submission", "student", "status", "total", *questions, *ACCURACIES, "flags"]])]
+              _table_html(table[["submission", "student", "status", "total", *questions, *ACCURACIES, "seed", "flags"]])]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Lab 5 grading report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
 
@@ -263,7 +347,9 @@ def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) 
     """Write out/scores.csv and out/report.html for ``graded`` (submission id -> Graded)."""
     lab = lab_utils(autograder_zip)
     table, facts = scores_table(graded, names, lab)
+    study = seed_study(table)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "scores.csv", index=False, float_format="%g")  # the same row, whatever the other rows
-    (out / "report.html").write_text(render(table, graded, facts, lab, autograder_zip), encoding="utf-8")
+    study.to_csv(out / "seed-study.csv", index=False, float_format="%.4f")
+    (out / "report.html").write_text(render(table, graded, facts, lab, autograder_zip, study), encoding="utf-8")
     return table

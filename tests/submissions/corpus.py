@@ -42,6 +42,8 @@ class Submission:
     zip_bytes: bytes | None = None  # replaces the whole upload (e.g. a damaged zip)
     # more files in the upload: path in the zip ("pkg/__init__.py") -> content
     extra_files: dict[str, bytes] = field(default_factory=dict)
+    # the results file of another student's real run (with another training seed)
+    other_run: dict | None = None
 
 
 Edit = Callable[[Submission], None]
@@ -72,9 +74,10 @@ class Case:
 # --------------------------------------------------------------------------------------------
 
 
-def make_submission(case: Case, base: nbformat.NotebookNode, results: dict, dest: Path) -> Path:
-    """Write ``case``'s submission zip (as the export cell makes it) to ``dest``."""
-    sub = Submission(copy.deepcopy(base), copy.deepcopy(results))
+def make_submission(case: Case, base: nbformat.NotebookNode, results: dict, dest: Path, other_run: dict | None = None) -> Path:
+    """Write ``case``'s submission zip (as the export cell makes it) to ``dest``. ``results`` is the
+    record of a real run; ``other_run`` that of another student's (another training seed)."""
+    sub = Submission(copy.deepcopy(base), copy.deepcopy(results), other_run=other_run)
     for edit in case.edits:
         edit(sub)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -274,6 +277,12 @@ def results(change: Callable[[dict], None]) -> Edit:
         change(s.results)
 
     return edit
+
+
+def another_students_run(s: Submission) -> None:
+    """The results file of another real run, trained with another student's training seed."""
+    assert s.other_run is not None, "this case needs another student's run (make_submission's other_run)"
+    s.results = copy.deepcopy(s.other_run)
 
 
 def no_results(s: Submission) -> None:
@@ -518,6 +527,18 @@ CASES = [
                                               "    del sys.modules[name]\nimport lab5_utils as lab")]),
     Case("wrong_fine_tuned_predicts_one_class", "a fine-tuned run that calls every test tweet neutral, recorded consistently",
          [results(one_class)], scores={"q5_results": 3}, message="has not learned to tell the classes apart"),
+    # Every student's runs have their own training seed: any drawn seed passes; both runs and the
+    # notebook's args must use the one the results file records.
+    Case("right_another_seed", "a real run of another student, with another drawn training seed", [another_students_run]),
+    Case("wrong_args_seed_differs", "the notebook's args train with another seed than the submitted run's",
+         [sub("    seed=TRAIN_SEED,", "    seed=TRAIN_SEED + 1,")],
+         scores={"q4_setup": 3}, message="pass seed=TRAIN_SEED"),
+    Case("wrong_runs_with_different_seeds", "the random-init run trained with another seed than the fine-tuning run",
+         [results(lambda r: r["scratch_settings"].update(seed=r["scratch_settings"]["seed"] + 1))],
+         scores={"q7_scratch_results": 2}, message="both runs train with your training seed"),
+    Case("wrong_seed_edited_in_results", "the fine-tuning run's seed edited in the results file only",
+         [results(lambda r: r["ft_settings"].update(seed=1234))],
+         scores={"q7_scratch_results": 2}, message="the fine-tuned model with seed 1234"),
     # A results file is evidence of one real training run of the lab: what it records must add up.
     Case("wrong_log_disagrees_with_predictions", "the last epoch's eval_accuracy is 5 points above what the predictions score",
          [results(lambda r: last_eval(r).update(eval_accuracy=last_eval(r)["eval_accuracy"] + 0.05))],
