@@ -232,9 +232,20 @@ def reference_run(autograder_zip: Path, lab) -> dict | None:
     return {**run, "gap": run["acc_ft"] - run["acc_scratch"]} if run.get("profile") == lab.get_profile().name else None
 
 
-def seed_study(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per graded submission: its training seed, the three graded accuracies and the gap."""
-    study = table.loc[table["status"] == "graded", ["submission", "student", "seed", *ACCURACIES]].copy()
+def seed_study(table: pd.DataFrame, facts: dict[str, dict]) -> pd.DataFrame:
+    """One row per training run of the class: its seed, the three graded accuracies and the gap.
+
+    A run counts once: submissions whose results file was rejected or records no seed are left out,
+    and of the submissions that share a run (copies) only the first is kept, so that a handed-around
+    file does not weigh in the class's spread as many students."""
+    graded = table[(table["status"] == "graded") & table["seed"].notna()
+                   & table["acc_ft"].notna() & table["acc_scratch"].notna()]
+    seen, keep = set(), []
+    for sid in graded["submission"]:
+        prints = set(facts[sid]["fingerprints"].items())
+        keep.append(not prints & seen)
+        seen |= prints
+    study = graded.loc[keep, ["submission", "student", "seed", *ACCURACIES]].copy()
     study["gap"] = study["acc_ft"] - study["acc_scratch"]
     return study
 
@@ -347,7 +358,7 @@ def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) 
     """Write out/scores.csv and out/report.html for ``graded`` (submission id -> Graded)."""
     lab = lab_utils(autograder_zip)
     table, facts = scores_table(graded, names, lab)
-    study = seed_study(table)
+    study = seed_study(table, facts)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "scores.csv", index=False, float_format="%g")  # the same row, whatever the other rows
     study.to_csv(out / "seed-study.csv", index=False, float_format="%.4f")

@@ -530,6 +530,9 @@ CASES = [
     # Every student's runs have their own training seed: any drawn seed passes; both runs and the
     # notebook's args must use the one the results file records.
     Case("right_another_seed", "a real run of another student, with another drawn training seed", [another_students_run]),
+    Case("right_upload_carries_another_seed_file", "a lab5_seed.txt in the upload with another seed than the run's (the file was "
+         "lost and drawn again, or copied from elsewhere): grading takes the seed the results file records",
+         [add_file("lab5_seed.txt", "1234567\n")], message="Not used for grading (removed before your notebook ran): lab5_seed.txt"),
     Case("wrong_args_seed_differs", "the notebook's args train with another seed than the submitted run's",
          [sub("    seed=TRAIN_SEED,", "    seed=TRAIN_SEED + 1,")],
          scores={"q4_setup": 3}, message="pass seed=TRAIN_SEED"),
