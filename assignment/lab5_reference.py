@@ -16,6 +16,11 @@ from functools import lru_cache
 import lab5_utils as lab
 
 TRAINERS = {"ft": "trainer", "scratch": "trainer_scratch"}  # the notebook's name for each run's Trainer
+# The training seed alone moves a fine-tuned run's accuracy by about 5 points (the sd over 8 students'
+# seeds, offline), and a random-init run that calls every tweet neutral scores 0.495: a student's
+# random-init run counts as better than their fine-tuned one (q7), and their fine-tuned run as worse
+# than the baseline (q5), only beyond that.
+SEED_NOISE = 0.05
 # A fine-tuned model that calls (nearly) every test tweet the same class has not learned to tell the
 # classes apart, whatever their shares in the test subset (which decide its accuracy). The model from
 # random initialisation may end up so: that is what section 5 shows.

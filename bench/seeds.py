@@ -9,8 +9,9 @@ acc_scratch from its lab5_results.json, their mean, spread and range, how often 
 predicts its most common class, and the training times. Then grades the runs' submissions with the
 TA command (``python3 -m tools grade``), with a copy of the first run's submission added as a
 student who handed in someone else's results, and reports which submissions the report flags as
-copies: the copy and its original, and none of the honest runs, is what it must say.
-About 4.5 minutes a seed on 2 CPU cores, and a minute of grading for the batch.
+copies: the copy and its original, and none of the honest runs, is what it must say; and every
+honest run must get full points, whatever its seed. Exits 1 when either does not hold.
+About 3.5 minutes a seed on 2 CPU cores, and a minute of grading for the batch.
 """
 
 from __future__ import annotations
@@ -82,4 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     right = set(copies) == expected
     print("The copy and its original are flagged, and no honest run is." if right else
           f"WRONG: expected exactly {sorted(expected)} to be flagged as copies.")
-    return 0 if right else 1
+    # every honest run gets full points and no other flag, whatever its seed
+    lost = [f"{row.submission}: {row.total}/{row.possible} {row.flags}" for row in table.itertuples()
+            if row.submission != COPY and (row.total != row.possible or row.flags.replace(copies.get(row.submission, ""), "").strip("; "))]
+    print("Every honest run got full points and no other flag." if not lost else
+          "WRONG: honest runs lost points or were flagged:\n  " + "\n  ".join(lost))
+    return 0 if right and not lost else 1

@@ -49,9 +49,10 @@ class Profile:
     local_train_split: str  # which split of a local TweetEval copy trains the models
     train_size: int
     test_size: int
-    # Calibrated ranges (README, "Profiles"): wide enough for the spread over training seeds (the
-    # offline fine-tuning moves by up to 9 points with the seed alone), narrow enough to exclude a
-    # model that did not learn (predicting "neutral" everywhere scores about 0.48).
+    # Calibrated ranges (README, "Profiles"): wide enough for the spread over students' training
+    # seeds (offline, measured over 8: the fine-tuned model 0.53 to 0.64, the floor about 3 standard
+    # deviations below the mean), narrow enough to exclude a model that did not learn. A model that
+    # calls (nearly) every tweet one class is told so by a check of its own at grading.
     acc_bow_range: tuple[float, float]
     acc_ft_range: tuple[float, float]
     # The same transformer from random weights learns little in 2 epochs and often predicts one class
@@ -79,7 +80,7 @@ PROFILES = {
         train_size=2000,
         test_size=2000,
         acc_bow_range=(0.42, 0.53),
-        acc_ft_range=(0.50, 0.75),
+        acc_ft_range=(0.45, 0.75),
         acc_scratch_range=(0.15, 0.53),
         expected_training_time="about 4 minutes on a 2-core CPU, 1 minute on a GPU",
     ),
@@ -349,6 +350,9 @@ RESULTS_FORMAT = 2
 ACCURACY_TOLERANCE = 0.001  # 2 of 2,000 test tweets
 LOSS_TOLERANCE = 0.001
 RATE_TOLERANCE = 0.01  # samples/s x runtime vs samples: the log rounds both to 3-4 digits
+# The results file keeps the scores to 5 decimals; a model that barely tells two classes apart (a
+# random-init one, often) has scores closer than that, so that rounding may tie them or turn them.
+SCORE_DECIMALS = 5
 
 
 class ResultsError(AssertionError):
@@ -420,7 +424,7 @@ def save_results(*, trainer, predictions, acc_bow=None, path: str = RESULTS_FILE
     record.update({
         f"acc_{run}": acc,
         f"{run}_preds": [int(p) for p in logits.argmax(axis=-1)],
-        f"{run}_logits": [[round(float(v), 5) for v in row] for row in logits],
+        f"{run}_logits": [[round(float(v), SCORE_DECIMALS) for v in row] for row in logits],
         f"{run}_metrics": {k: float(v) for k, v in (getattr(predictions, "metrics", None) or {}).items()},
         f"{run}_log_history": log,
         f"{run}_settings": run_settings(trainer),
@@ -523,7 +527,9 @@ def run_problems(record: dict, run: str = "ft", more=None) -> list[str]:
     preds = np.asarray(record[f"{run}_preds"])
     logits = np.asarray(record[f"{run}_logits"], dtype=np.float64)
     log, metrics = record[f"{run}_log_history"], record[f"{run}_metrics"]
-    differ = int((logits.argmax(axis=-1) != preds).sum())
+    # a prediction is the class with the highest score, up to the rounding of the saved scores
+    chosen = np.take_along_axis(logits, preds[:, None], axis=-1)[:, 0]
+    differ = int((chosen < logits.max(axis=-1) - 10.0**-SCORE_DECIMALS).sum())
     if differ:
         problems.append(f"{differ} of its {run}_preds are not the class with the highest score in {run}_logits")
 

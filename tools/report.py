@@ -28,6 +28,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -252,20 +253,31 @@ def seed_study(table: pd.DataFrame, facts: dict[str, dict]) -> pd.DataFrame:
 
 def seed_study_plot(study: pd.DataFrame, reference: dict | None) -> str:
     sns.set_theme(style="whitegrid")
-    fig, axes = plt.subplots(1, len(SEED_STUDY), figsize=(18, 3.9))
+    fig, axes = plt.subplots(1, len(SEED_STUDY), figsize=(18, 4.6))
     for ax, (key, title) in zip(axes, SEED_STUDY.items()):
         values = study[key].dropna()
+        marks = [reference[key]] if reference is not None else []
         if len(values):
-            sns.histplot(values, ax=ax, bins=min(25, max(6, len(values) // 4)), color="#6baed6")
+            # bins of one width for every class size (and a narrow bar for the baseline, which no seed moves)
+            width = 0.02 if key == "gap" else 0.01
+            edges = np.arange(np.floor(values.min() / width) * width, values.max() + width, width)
+            sns.histplot(values, ax=ax, bins=edges, color="#6baed6")
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # whole students
             ax.axvline(values.mean(), color="black", label=f"class mean {values.mean():.3f}")
+            marks += [edges[0], edges[-1], values.mean() - 0.05, values.mean() + 0.05]
         if reference is not None:
             ax.axvline(reference[key], color="#d62728", linestyle="--", linewidth=2,
                        label=f"reference run (seed {reference['seed']}) {reference[key]:.3f}")
+        if key == "gap":  # the lesson: how far the class's gaps stay from no advantage at all
+            ax.axvline(0, color="grey", linestyle=":", linewidth=2, label="no advantage from pretraining")
+            marks.append(0.0)
+        if marks:  # the bars, the reference run, and at least 10 points of accuracy around the mean
+            ax.set_xlim(min(marks) - 0.005, max(marks) + 0.005)
         spread = f", sd {values.std():.3f}" if len(values) > 1 else ""
-        ax.set(title=f"{title}\n{len(values)} runs{spread}", ylabel="students",
+        ax.set(title=f"{title}\n{len(values)} run{'s' if len(values) != 1 else ''}{spread}", ylabel="students",
                xlabel="difference in test accuracy" if key == "gap" else "test accuracy")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8, loc="upper left")
+        if ax.get_legend_handles_labels()[0]:  # under the panel, where it hides no bar
+            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
     fig.suptitle("The class as a seed study: the same data, each student's runs with their own training seed", fontsize=13)
     fig.tight_layout()
     return _png(fig)
