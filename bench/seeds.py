@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
           f"WRONG: expected exactly {sorted(expected)} to be flagged as copies.")
     # every honest run gets full points and no other flag, whatever its seed
     lost = [f"{row.submission}: {row.total}/{row.possible} {row.flags}" for row in table.itertuples()
-            if row.submission != COPY and (row.total != row.possible or row.flags.replace(copies.get(row.submission, ""), "").strip("; "))]
+            if row.submission != COPY and (row.total != row.possible or any(
+                flag and not flag.startswith(report.COPY_FLAG) for flag in row.flags.split("; ")))]
     print("Every honest run got full points and no other flag." if not lost else
           "WRONG: honest runs lost points or were flagged:\n  " + "\n  ".join(lost))
     return 0 if right and not lost else 1

@@ -209,8 +209,21 @@ def gold_labels() -> list[int]:
     return list(ref.subsets().test_labels)
 
 
-def last_eval(r: dict) -> dict:
-    return [e for e in r["ft_log_history"] if "eval_accuracy" in e][-1]
+def last_eval(r: dict, run: str = "ft") -> dict:
+    return [e for e in r[f"{run}_log_history"] if "eval_accuracy" in e][-1]
+
+
+def record_consistently(r: dict, run: str, preds: list[int], logits: list[list[float]]) -> None:
+    """``run``'s predictions and scores, recorded as a real run would record them: predict's metrics,
+    the last evaluation and acc_* give the accuracy and loss that they score on the true labels."""
+    import math
+
+    gold = gold_labels()
+    loss = sum(math.log(sum(math.exp(v) for v in row)) - row[y] for row, y in zip(logits, gold)) / len(gold)
+    accuracy = sum(p == y for p, y in zip(preds, gold)) / len(gold)
+    r[f"{run}_preds"], r[f"{run}_logits"], r[f"acc_{run}"] = preds, logits, accuracy
+    last_eval(r, run).update(eval_accuracy=accuracy, eval_loss=loss)
+    r[f"{run}_metrics"].update(test_accuracy=accuracy, test_loss=loss)
 
 
 def predictions_from_labels(r: dict, consistent: bool) -> None:
@@ -238,36 +251,20 @@ def fabricated(r: dict) -> None:
 def one_class(r: dict) -> None:
     """A fine-tuned run that calls every test tweet neutral, recorded as a real run would record it:
     scores, predictions, predict's metrics and the last evaluation all agree with each other."""
-    import math
-
-    gold = gold_labels()
-    r["ft_logits"] = [[-1.0, 1.0, -0.5] for _ in gold]
-    r["ft_preds"] = [1] * len(gold)
-    norm = math.log(sum(math.exp(v) for v in (-1.0, 1.0, -0.5)))
-    loss = sum(norm - (-1.0, 1.0, -0.5)[y] for y in gold) / len(gold)
-    accuracy = gold.count(1) / len(gold)
-    last_eval(r).update(eval_accuracy=accuracy, eval_loss=loss)
-    r["ft_metrics"].update(test_accuracy=accuracy, test_loss=loss)
-    r["acc_ft"] = accuracy
+    size = len(gold_labels())
+    record_consistently(r, "ft", [1] * size, [[-1.0, 1.0, -0.5] for _ in range(size)])
 
 
 def scores_at(run: str, accuracy: float) -> Callable[[dict], None]:
     """``run``'s predictions made to score ``accuracy`` (the true labels, the first ones changed), recorded
     as a real run records them: scores, predictions, predict's metrics, the last evaluation and
     acc_* agree; the class shares stay close to the test subset's."""
-    import math
 
     def change(r: dict) -> None:
         gold = gold_labels()
         wrong = round(len(gold) * (1 - accuracy))
         preds = [(y + 1) % 3 if i < wrong else y for i, y in enumerate(gold)]
-        logits = [[2.0 if k == p else -1.0 for k in range(3)] for p in preds]
-        norm = math.log(math.exp(2.0) + 2 * math.exp(-1.0))
-        loss = sum(norm - row[y] for row, y in zip(logits, gold)) / len(gold)
-        score = (len(gold) - wrong) / len(gold)
-        r[f"{run}_preds"], r[f"{run}_logits"], r[f"acc_{run}"] = preds, logits, score
-        [e for e in r[f"{run}_log_history"] if "eval_accuracy" in e][-1].update(eval_accuracy=score, eval_loss=loss)
-        r[f"{run}_metrics"].update(test_accuracy=score, test_loss=loss)
+        record_consistently(r, run, preds, [[2.0 if k == p else -1.0 for k in range(3)] for p in preds])
 
     return change
 
