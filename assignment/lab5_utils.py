@@ -25,8 +25,13 @@ import math
 import os
 import shutil
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
+
+# Without a GPU, torch warns at every training and evaluation that the Trainer's default pin_memory=True
+# does nothing: a red box that students take for an error (seen in the browser journey, bench/journey.py).
+warnings.filterwarnings("ignore", message="'pin_memory' argument is set as true but no accelerator is found")
 
 PROFILE_ENV = "LAB5_PROFILE"
 DATA_DIR_ENV = "TWEETEVAL_DIR"
@@ -249,21 +254,27 @@ COLAB_PACKAGES = (
 
 
 def setup_environment() -> None:
-    """On Colab, install the lab's package versions; elsewhere, say which of them differ."""
+    """Say which of the lab's package versions differ from the autograder's; on Colab, install those."""
     import importlib.metadata as metadata
     import subprocess
 
-    if in_colab():
+    def differing() -> list[str]:
+        found = []
+        for pin in COLAB_PACKAGES:
+            name, version = pin.split("==")
+            try:
+                installed = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                installed = "missing"
+            if installed != version:
+                found.append(f"{name} {installed} (lab: {version})")
+        return found
+
+    differ = differing()
+    if differ and in_colab():
+        print("Installing the autograder's versions of " + ", ".join(d.split()[0] for d in differ) + " (about a minute) ...")
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", *COLAB_PACKAGES], check=True)
-    differ = []
-    for pin in COLAB_PACKAGES:
-        name, version = pin.split("==")
-        try:
-            installed = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            installed = "missing"
-        if installed != version:
-            differ.append(f"{name} {installed} (lab: {version})")
+        differ = differing()
     if differ:
         print("Versions differ from the autograder's: " + ", ".join(differ) + ".")
         print("Install the course's requirements.txt (pip install -r requirements.txt) if a cell fails.")
@@ -637,25 +648,58 @@ def in_colab() -> bool:
 
 
 def submit(grader, notebook: str = NOTEBOOK_FILE) -> None:
-    """Make the submission: a zip of the notebook and the results file (or, on Colab, the files)."""
-    if not Path(RESULTS_FILE).is_file():
+    """Make the submission: a zip of the notebook and the results file, to upload to Gradescope."""
+    results = [RESULTS_FILE] if Path(RESULTS_FILE).is_file() else []
+    if not results:
         print(
             f"Warning: {RESULTS_FILE} is missing, so the fine-tuning questions will get no points. "
             "Run section 4 first, then this cell again."
         )
     if in_colab():
-        # otter's export refuses to run on Colab: hand in the two files themselves.
-        from google.colab import files
-
-        print(
-            "On Colab: upload two files to Gradescope together: this notebook (File > Download > "
-            f"Download .ipynb) and {RESULTS_FILE} (downloading now)."
-        )
-        if Path(RESULTS_FILE).is_file():
-            files.download(RESULTS_FILE)
+        submit_from_colab(notebook, results)
         return
     # A PDF of the written answer needs LaTeX; without it the zip holds the notebook alone.
     pdf = shutil.which("xelatex") is not None
     if not pdf:
         print("No LaTeX found: the zip has no PDF; your written answer is read from the notebook.")
-    grader.export(notebook, pdf=pdf, files=[RESULTS_FILE] if Path(RESULTS_FILE).is_file() else [])
+    zip_path = submission_name(notebook)
+    grader.export(notebook, export_path=zip_path, pdf=pdf, files=results)
+    print(f"Upload {zip_path} (the link above; it is beside this notebook) to Gradescope.")
+
+
+def submission_name(notebook: str) -> str:
+    import datetime
+
+    return f"{Path(notebook).stem}_{datetime.datetime.now():%Y_%m_%dT%H_%M_%S}.zip"
+
+
+def submit_from_colab(notebook: str, results: list[str]) -> None:
+    """On Colab, otter's export refuses to run (and Colab keeps the notebook in Drive, not beside the
+    results): ask Colab for its copy of the notebook, zip it with the results file as the export
+    would, and download the zip. Without the notebook, download the results file with the reason."""
+    import zipfile
+
+    from google.colab import _message, files
+
+    try:
+        reply = _message.blocking_request("get_ipynb", request="", timeout_sec=120)
+        nb = reply["ipynb"] if isinstance(reply, dict) else None
+        if not isinstance(nb, dict) or "cells" not in nb:
+            raise ValueError("Colab did not send the notebook within 2 minutes")
+    except Exception as error:  # noqa: BLE001 (whatever Colab's frontend did: fall back, say why)
+        print(
+            f"Could not get this notebook from Colab ({error}), so no zip was made. Upload two files to "
+            f"Gradescope together instead: this notebook (File > Download > Download .ipynb) and "
+            f"{RESULTS_FILE} (downloading now)."
+        )
+        for name in results:
+            files.download(name)
+        return
+    Path(notebook).write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
+    zip_path = submission_name(notebook)
+    with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in [notebook, *results]:
+            zf.write(name)
+    print(f"Your submission is {zip_path} (this notebook as Colab has it, and {', '.join(results) or 'no results file'}): "
+          "it is downloading now. Upload that zip to Gradescope.")
+    files.download(zip_path)

@@ -7,6 +7,7 @@ import re
 import zipfile
 
 import nbformat
+import pytest
 import yaml
 
 from conftest import POINTS
@@ -97,8 +98,38 @@ def test_autograder_requirements_pin_what_we_test_with():
     assert "torch==2.13.0+cpu" in derived.splitlines()
     assert f"--extra-index-url {build.TORCH_CPU_INDEX}" in derived.splitlines()
     for name, version in pins.items():
-        if name not in ("torch", "otter-grader"):
+        if name in build.STUDENT_ONLY:
+            assert not [line for line in derived.splitlines() if line.startswith(name)], f"{name} is not for Gradescope"
+        elif name not in ("torch", "otter-grader"):
             assert f"{name}=={version}" in derived.splitlines(), f"{name} is not pinned for Gradescope"
+
+
+def test_students_get_every_pin_and_the_whole_handout_in_one_zip():
+    """student/requirements.txt pins what requirements.txt does (JupyterLab included); lab5-files.zip,
+    which Colab's setup cell fetches, holds exactly student/'s other files."""
+    required = sorted(spec for _, spec in build.pins(project.REQUIREMENTS.read_text()))
+    student = (project.STUDENT / "requirements.txt").read_text()
+    assert sorted(spec for _, spec in build.pins(student)) == required and "jupyterlab==" in student
+    with zipfile.ZipFile(project.STUDENT / build.HANDOUT_ZIP) as zf:
+        zipped = {name: zf.read(name) for name in zf.namelist()}
+    folder = {name: path.read_bytes() for name, path in files_under(project.STUDENT).items() if name != build.HANDOUT_ZIP}
+    assert zipped == folder
+
+
+def test_the_configs_files_url_reaches_the_setup_cell_and_never_otter():
+    master = nbformat.read(project.MASTER, 4)
+    assert build.set_files_url(master) == ""  # the repository's master: no course site yet
+    config = build.config_cell(master)
+    config.source = config.source.replace('lab_files_url: ""', 'lab_files_url: "https://example.edu/lab5/lab5-files.zip"')
+    assert build.set_files_url(master) == "https://example.edu/lab5/lab5-files.zip"
+    setup = next(c.source for c in master.cells if c.cell_type == "code" and "LAB_FILES_URL = " in c.source)
+    assert 'LAB_FILES_URL = "https://example.edu/lab5/lab5-files.zip"' in setup
+    build.configure_master(master, "requirements-autograder.txt")
+    assert build.FILES_URL_KEY not in yaml.safe_load(build.config_cell(master).source), "otter rejects keys it does not know"
+    master = nbformat.read(project.MASTER, 4)
+    build.config_cell(master).source += "\nlab_files_url: ftp://example.edu/x.zip"
+    with pytest.raises(SystemExit, match="must be an http"):
+        build.set_files_url(master)
 
 
 def test_colab_installs_the_versions_we_test_with():

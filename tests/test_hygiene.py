@@ -17,11 +17,16 @@ SOLUTION_MARK = re.compile(r"#\s*SOLUTION\s*$")
 
 
 def student_texts() -> dict[str, str]:
-    return {
-        p.relative_to(project.STUDENT).as_posix(): p.read_text(encoding="utf-8")
-        for p in sorted(project.STUDENT.rglob("*"))
-        if p.is_file()
-    }
+    """Every file students receive, by name: student/'s files, and the files inside its zips."""
+    texts = {}
+    for path in sorted(project.STUDENT.rglob("*")):
+        name = path.relative_to(project.STUDENT).as_posix()
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                texts.update({f"{name}:{member}": zf.read(member).decode("utf-8") for member in zf.namelist()})
+        elif path.is_file():
+            texts[name] = path.read_text(encoding="utf-8")
+    return texts
 
 
 def student_code_lines() -> dict[str, set[str]]:
@@ -110,11 +115,11 @@ def test_no_hidden_test_reaches_students():
 
 def test_no_reference_answer_or_reference_module_reaches_students():
     texts = student_texts()
-    assert "lab5_reference.py" not in texts, "the autograder-only module is in student/"
+    assert not [name for name in texts if name.endswith("lab5_reference.py")], "the autograder-only module is in student/"
     for path, text in texts.items():
         assert "lab5_reference" not in text, f"student/{path} mentions the autograder-only module"
         assert not re.search(r"quiz_q\d\s*=\s*[\"']", text), f"student/{path} assigns a quiz answer"
-    code = student_code_lines()["lab5.ipynb"]
+    code = student_code_lines()[project.NOTEBOOK_NAME]
     for name in ("quiz_q1", "quiz_q2", "quiz_q3"):
         assert f"{name} = ..." in code, f"{name} is not left blank for students"
 
@@ -142,7 +147,8 @@ def test_grader_only_code_does_not_reach_students():
     texts = student_texts()
     helper = texts["lab5_utils.py"]
     for name in config["autograder_files"]:
-        assert name not in texts and name.removesuffix(".py") not in helper, f"student/ holds or names {name}"
+        assert not [t for t in texts if t.split(":")[-1] == name] and name.removesuffix(".py") not in helper, (
+            f"student/ holds or names {name}")
         tree = ast.parse((project.ASSIGNMENT / name).read_text())
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("test"):
