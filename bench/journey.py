@@ -102,11 +102,16 @@ def unpack_handout(folder: Path) -> None:
         zf.extractall(folder)
 
 
+def student_shell() -> dict[str, str]:
+    """This process's environment without what makes it this project's (its .venv, its imports)."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH")}
+
+
 def make_venv(venv: Path, folder: Path) -> None:
     """The README's student commands, with the Python a student has (not this project's .venv)."""
     shutil.rmtree(venv, ignore_errors=True)
     python = shutil.which("python3.11") or shutil.which("python3")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = student_shell()
     subprocess.run([python, "-m", "venv", str(venv)], check=True, env=env)
     log = venv.parent / "pip-install.log"
     with log.open("w") as out:
@@ -118,7 +123,7 @@ def make_venv(venv: Path, folder: Path) -> None:
 
 def lab_env(work: Path, venv: Path) -> dict[str, str]:
     """A student's shell: the venv first on PATH, nothing of this project's, the lab's offline profile."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "JUPYTER_PATH")}
+    env = student_shell()
     env.update(project.lab_environment("offline"))
     settings = work / "lab-settings"
     for name, values in LAB_SETTINGS.items():
@@ -466,9 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     project.use_profile("offline")  # the student's kernel and the grading both run offline
     work = project.CACHE / "journey-work"
     out = args.out.resolve()
-    for folder in (out,):
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
     work.mkdir(parents=True, exist_ok=True)
     journey = Journey(out)
     started = time.perf_counter()

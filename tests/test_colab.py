@@ -60,10 +60,16 @@ def on_colab(cells: list[str], folder: Path, monkeypatch, notebook: Path | None 
         monkeypatch.setenv("COLAB_STANDIN_NOTEBOOK", str(notebook))
     else:
         monkeypatch.delenv("COLAB_STANDIN_NOTEBOOK", raising=False)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in ["import google.colab", *cells]])
+    executed = run_cells(["import google.colab", *cells], folder)
+    return executed[1:], downloads.read_text().split()
+
+
+def run_cells(sources: list[str], folder: Path):
+    """Execute ``sources`` as the cells of a notebook in a fresh kernel in ``folder``; the cells, run."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(folder)}}).execute()
-    return nb.cells[1:], downloads.read_text().split()
+    return nb.cells
 
 
 def shown(cell) -> str:
@@ -113,11 +119,9 @@ def test_first_cell_says_what_to_do_when_it_cannot_fetch_the_files(url, says, tm
 
 def test_first_cell_on_a_laptop_never_fetches(course_site, tmp_path):
     """Outside Colab the first cell does nothing: the setup cell imports the helper beside the notebook."""
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in (fetch_cell(f"{course_site}/{build.HANDOUT_ZIP}"), SETUP)])
-    NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    assert not nb.cells[0].outputs
-    assert shown(nb.cells[1]).startswith("ModuleNotFoundError: No module named 'lab5_utils'")
+    cells = run_cells([fetch_cell(f"{course_site}/{build.HANDOUT_ZIP}"), SETUP], tmp_path)
+    assert not cells[0].outputs
+    assert shown(cells[1]).startswith("ModuleNotFoundError: No module named 'lab5_utils'")
     assert not list(tmp_path.iterdir())
 
 

@@ -133,6 +133,14 @@ def gradescope_scripts(name: str, data: bytes) -> bytes:
     return data
 
 
+def zip_entry(name: str, external_attr: int) -> zipfile.ZipInfo:
+    """A zip entry dated 1980 and deflated: the same files always make the same zip."""
+    entry = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+    entry.external_attr = external_attr
+    entry.compress_type = zipfile.ZIP_DEFLATED
+    return entry
+
+
 def repack_zip(src: Path, dest: Path, edit=gradescope_scripts) -> None:
     """Copy a zip through ``edit``, entries sorted and dated 1980, keeping their permissions."""
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -140,10 +148,7 @@ def repack_zip(src: Path, dest: Path, edit=gradescope_scripts) -> None:
         for info in sorted(zin.infolist(), key=lambda i: i.filename):
             if info.is_dir():
                 continue
-            out = zipfile.ZipInfo(info.filename, date_time=ZIP_DATE)
-            out.external_attr = info.external_attr
-            out.compress_type = zipfile.ZIP_DEFLATED
-            zout.writestr(out, edit(info.filename, zin.read(info)))
+            zout.writestr(zip_entry(info.filename, info.external_attr), edit(info.filename, zin.read(info)))
 
 
 def write_handout(student: Path) -> None:
@@ -151,10 +156,7 @@ def write_handout(student: Path) -> None:
     files = sorted(p for p in student.rglob("*") if p.is_file() and p.name != HANDOUT_ZIP)
     with zipfile.ZipFile(student / HANDOUT_ZIP, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in files:
-            info = zipfile.ZipInfo(path.relative_to(student).as_posix(), date_time=ZIP_DATE)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, path.read_bytes())
+            zf.writestr(zip_entry(path.relative_to(student).as_posix(), 0o644 << 16), path.read_bytes())
 
 
 def write_html(nb, dest: Path) -> None:
