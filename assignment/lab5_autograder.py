@@ -1,31 +1,36 @@
-"""The autograder's entry point: take the upload, let otter grade the notebook, decide the results
-questions here, within a time budget.
+"""The autograder's entry point: take the upload, let otter grade the notebook on the student's side,
+decide the results questions here, within a time budget.
 
-Gradescope's run_autograder (and the local grader, tools/grade.py) runs
+Gradescope's run_autograder (as root) and the TA command (tools/grade.py, as the TA) run
 
     python /autograder/source/files/lab5_autograder.py /autograder
 
-DESIGN.md, "The trust boundary". Grading is a function of the uploaded files, in two processes:
+DESIGN.md, "The trust boundary". Grading is a function of the uploaded files, on two sides:
 
-- This one never runs the notebook's code. It
-  1. takes the upload: unpacks a zip; an unreadable upload gets zero on every test case with a
-     message that says what to upload instead; everything but the notebook and lab5_results.json is
-     removed (the student is told; code that could be imported instead of the autograder's own files
-     is flagged for the TA);
+- The grader's side, this process (root on Gradescope), never runs the notebook's code. It
+  1. takes the upload into memory: the notebook and lab5_results.json, each read with a size limit
+     (a zip is read, never unpacked to disk); an unreadable upload gets zero on every test case with a
+     message that says what to upload instead; everything else is left out (the student is told; code
+     that could be imported instead of the autograder's own files is flagged for the TA);
   2. loads, before any of the notebook's code runs, what decides the results questions: the
      autograder's modules and test files, the true labels of the test subset, and the uploaded
      lab5_results.json, kept in memory;
-  3. lets otter grade the notebook in a second process, within the time budget;
-  4. grades the results questions (RESULTS_QUESTIONS) itself, with the same test files, from the
+  3. makes the student's side (lab5_sandbox.py): a workspace holding a copy of the autograder's files
+     and of the two uploaded files, and a process that runs otter there, as an unprivileged user or in
+     a bubblewrap sandbox, within the time budget and a limit on what it writes;
+  4. ends every process of the student's side, then reads what it handed back (its report folder:
+     each test case's result in the kernel, the notebook's answers, notes) as untrusted data,
+     size-limited, no links followed;
+  5. grades the results questions (RESULTS_QUESTIONS) itself, with the same test files, from the
      upload and the notebook's answers (lab5_grading_mode.ANSWERS); takes the kernel's verdict on the
-     other questions, which need the notebook's objects; and flags a notebook whose kernel came to
-     another verdict on a results question, changed the autograder's files, or rewrote the results file;
-  5. writes Gradescope's results.json: scores and messages, and in extra_data for the TA each test
-     case, the graded results file's facts and the flags.
-- The second (``--otter``) runs otter's run_autograder with the GradingMode plugin: one cell first in
-  the notebook (lab5_grading_mode.enter: nothing trained, the submitted results file as what the
-  notebook reads, a time limit per cell) and one cell last (lab5_grading_mode.export_answers). It
-  reports each test case's result as JSON. All it reports comes from the student's kernel.
+     other questions, which need the notebook's objects; flags a notebook whose kernel came to another
+     verdict on a results question, changed its copy of the autograder's files, or rewrote the results
+     file; and writes Gradescope's results.json itself (scores, messages, and in extra_data for the TA
+     each test case, the graded results file's facts, the sandbox and the flags).
+- The student's side (``--otter``) runs otter's run_autograder with the GradingMode plugin: one cell
+  first in the notebook (lab5_grading_mode.enter: nothing trained, the submitted results file as what
+  the notebook reads, a time limit per cell, processes a cell leaves behind ended) and one cell last
+  (lab5_grading_mode.export_answers). All it reports comes from the student's kernel.
 """
 
 from __future__ import annotations
@@ -38,22 +43,35 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import zipfile
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
+
+FILES = Path(__file__).resolve().parent  # the autograder's own files: this one, the helper, the reference
+sys.path.insert(0, str(FILES))
+import lab5_sandbox as sandbox  # noqa: E402  (beside this file, in the autograder's files)
+
+sys.path.remove(str(FILES))
 
 # The time limits of grading: the one place to change them (or set the environment variables).
 CELL_LIMIT_S = float(os.environ.get("LAB5_CELL_LIMIT_S") or 60)  # one cell of the notebook
 BUDGET_S = float(os.environ.get("LAB5_GRADING_BUDGET_S") or 300)  # the whole submission; Gradescope's default is 600
 RESULTS_NAME = "lab5_results.json"
-GRADING_FOLDER = "lab5-grading"  # in /autograder, beside submission/: what the kernel reports
-GRADING_ENV = "LAB5_GRADING_DIR"  # tells the otter process where that folder is
+GRADING_ENV = "LAB5_GRADING_DIR"  # tells the student's side where its report folder is
+# What the upload may hold, unpacked: a notebook with its outputs is a few MB, a results file of this
+# lab about 0.3 MB. Anything larger is not read (a zip is never unpacked to disk).
+NOTEBOOK_LIMIT = 64 * 2**20
+RESULTS_LIMIT = 16 * 2**20
+# What the student's side may hand back (its report folder): more is not read.
+REPORT_LIMITS = {"kernel.json": 8 * 2**20, "answers.json": 2**16, "notes.jsonl": 2**18, "cell.txt": 2**10}
+LOG_TAIL = 2**16  # the last bytes of the student's side's output kept for the log
 # The questions decided in this process, from the upload: their tests read no more of the notebook
 # than its ANSWERS (a test checks this).
 RESULTS_QUESTIONS = ("q5_results", "q7_scratch_results")
-FILES = Path(__file__).resolve().parent  # the autograder's own files: this one, the helper, the reference
 MODULES = ("lab5_utils", "lab5_reference", "lab5_grading_mode")
 CODE_SUFFIXES = {".py", ".pyc", ".pyo", ".pyd", ".so", ".pth"}
 # What operating systems and Jupyter put beside a notebook by themselves: never code of the student's.
@@ -67,7 +85,7 @@ GRADING_CELL = (
     "# Added by the autograder: the notebook runs in grading mode (nothing is trained; your submitted\n"
     "# lab5_results.json is graded; a cell that runs too long is stopped).\n"
     "import lab5_grading_mode as _lab5_grading\n"
-    "_lab5_grading.enter({folder!r}, {limit})\n"
+    "_lab5_grading.enter({folder!r}, {limit}, end_leftovers={isolated})\n"
 )
 ANSWERS_CELL = (
     "# Added by the autograder: the accuracies that questions 5 and 7 compare with lab5_results.json.\n"
@@ -89,7 +107,8 @@ def _grading_mode_plugin():
             import nbformat
 
             folder = Path(os.environ[GRADING_ENV])
-            first = GRADING_CELL.format(folder=str(folder), limit=CELL_LIMIT_S)
+            isolated = os.environ.get(sandbox.ISOLATED_ENV) == "1"
+            first = GRADING_CELL.format(folder=str(folder), limit=CELL_LIMIT_S, isolated=isolated)
             submission.cells.insert(0, nbformat.v4.new_code_cell(first))
             submission.cells.append(nbformat.v4.new_code_cell(ANSWERS_CELL.format(path=str(folder / "answers.json"))))
             return submission
@@ -116,6 +135,10 @@ def test_cases(ag_dir: Path) -> dict[str, dict[str, float]]:
     return questions
 
 
+# The statuses of a submission that was not graded in full: for the TA's report, each with a flag.
+FLAGGED_STATUSES = ("timed out", "stopped")
+
+
 def zero_results(ag_dir: Path, reason: str, status: str = "not gradable") -> dict:
     """Gradescope results as otter writes them (one entry per question), all at zero, each saying
     why; ``extra_data`` tells graders what happened."""
@@ -128,7 +151,7 @@ def zero_results(ag_dir: Path, reason: str, status: str = "not gradable") -> dic
              for question in questions.values() for name, points in question.items()}
     return {"score": 0, "output": reason, "tests": tests,
             "extra_data": {"status": status, "reason": reason, "cases": cases,
-                           "flags": [reason] if status == "timed out" else []}}
+                           "flags": [reason] if status in FLAGGED_STATUSES else []}}
 
 
 def write_results(ag_dir: Path, results: dict) -> None:
@@ -137,8 +160,12 @@ def write_results(ag_dir: Path, results: dict) -> None:
     path.write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
-def _digest(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+def _sha(data: bytes | None) -> str | None:
+    return hashlib.sha256(data).hexdigest() if data is not None else None
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,77 +173,171 @@ def _digest(path: Path) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
-def unpack_zips(submission: Path) -> list[str]:
-    """Gradescope may keep an uploaded zip whole: unpack it where otter looks for the notebook.
-    Returns the names of the zips unpacked."""
-    if list(submission.glob("*.ipynb")):
-        return []
-    unpacked = []
-    for archive in sorted(submission.glob("*.zip")):
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                zf.extractall(submission)
-            unpacked.append(archive.name)
-        except zipfile.BadZipFile:
-            continue
-    return unpacked
+class Note(NamedTuple):
+    """Something that happened at grading: ``message`` tells the student (shown unless its kind is
+    "results rejected", which the failing tests explain); ``flag``, if the kind is FLAGGED, tells the
+    TA in a few words (default: the message)."""
+
+    kind: str
+    message: str
+    flag: str = ""
 
 
-def problem_with(submission: Path) -> str | None:
-    """Why the submission cannot be graded, or None if otter can take it."""
+class _Entry(NamedTuple):
+    """A file of the upload: its path (in the folder, or in a zip of it), its size, how to read it."""
+
+    name: str
+    size: int
+    read: object  # (limit) -> bytes
+    link: bool = False
+
+
+@dataclass
+class Upload:
+    """What was handed in, as grading takes it: the notebook and the results file (bytes, or None),
+    what was left out (code, and the rest), why it cannot be graded (``problem``), and notes."""
+
+    notebook_name: str = ""
+    notebook: bytes | None = None
+    results: bytes | None = None
+    code: list[str] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)
+    problem: str | None = None
+    notes: list[Note] = field(default_factory=list)
+
+
+def _folder_entries(submission: Path) -> list[_Entry]:
+    """The files of the submission folder (no link followed)."""
+    entries = []
+    for top, dirs, files in os.walk(submission, followlinks=False):
+        for name in files + [d for d in dirs if (Path(top) / d).is_symlink()]:
+            path = Path(top) / name
+            rel = path.relative_to(submission).as_posix()
+            if path.is_symlink():
+                entries.append(_Entry(rel, 0, lambda limit: b"", link=True))
+                continue
+            try:
+                size = path.stat().st_size
+            except OSError:
+                continue
+            entries.append(_Entry(rel, size, lambda limit, p=path: sandbox.read_back(p.parent, p.name, limit) or b""))
+    return entries
+
+
+def _zip_entries(archive: Path) -> list[_Entry]:
+    """The files of a zip, read on demand (a member is never read past its limit; nothing is unpacked)."""
+    zf = zipfile.ZipFile(archive)
+
+    def read(info, limit):
+        with zf.open(info) as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise sandbox.TooLarge(info.filename)
+        return data
+
+    return [_Entry(info.filename.lstrip("/"), info.file_size, lambda limit, i=info: read(i, limit))
+            for info in zf.infolist() if not info.is_dir()]
+
+
+def _is_code(name: str, entries: list[_Entry]) -> bool:
+    """Whether the top-level ``name`` (a file, or a folder of ``entries``) could be imported or run by
+    Python, unless it is an unchanged copy of one of the autograder's own files (a student's lab5_utils.py)."""
+    if name in CLUTTER:
+        return False
+
+    def code_like(rel: str) -> bool:
+        path = Path(rel)
+        return path.suffix in CODE_SUFFIXES or path.stem in ("sitecustomize", "usercustomize")
+
+    if len(entries) == 1 and entries[0].name == name:  # a file
+        entry = entries[0]
+        if not code_like(name) or entry.link:
+            return code_like(name)
+        own = FILES / name
+        if own.is_file() and entry.size == own.stat().st_size:
+            try:
+                return entry.read(entry.size) != own.read_bytes()
+            except Exception:  # noqa: BLE001 (a damaged member is not the autograder's file)
+                return True
+        return True
+    return any(code_like(e.name) for e in entries)
+
+
+def _listed(names: list[str], most: int = 12) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def take_upload(submission: Path) -> Upload:
+    """Read the upload in ``submission`` (a folder, as Gradescope keeps it): its files, or, when it
+    holds no notebook, the files of its zips (Gradescope may keep an uploaded zip whole)."""
     import nbformat
 
-    if any(p.suffix == ".zip" and not zipfile.is_zipfile(p) for p in submission.iterdir()):
-        if not list(submission.glob("*.ipynb")):
-            return f"The uploaded zip file is damaged and cannot be opened. {NOTEBOOK_HINT}"
-    notebooks = sorted(p.name for p in submission.glob("*.ipynb"))
+    upload = Upload()
+    entries = _folder_entries(submission)
+    unpacked, damaged = [], []
+    if not any("/" not in e.name and e.name.endswith(".ipynb") and not e.link for e in entries):
+        for entry in [e for e in entries if "/" not in e.name and e.name.lower().endswith(".zip") and not e.link]:
+            try:
+                entries += _zip_entries(submission / entry.name)
+                unpacked.append(entry.name)
+            except (zipfile.BadZipFile, OSError, ValueError):
+                damaged.append(entry.name)
+    entries = [e for e in entries if e.name not in unpacked]
+    notebooks = sorted(e.name for e in entries if "/" not in e.name and e.name.endswith(".ipynb") and not e.link)
     if not notebooks:
-        return f"The submission has no notebook (.ipynb file). {NOTEBOOK_HINT}"
+        upload.problem = (f"The uploaded zip file is damaged and cannot be opened. {NOTEBOOK_HINT}" if damaged
+                          else f"The submission has no notebook (.ipynb file). {NOTEBOOK_HINT}")
+        return upload
     if len(notebooks) > 1:
-        return f"The submission has {len(notebooks)} notebooks ({', '.join(notebooks)}); keep only lab5.ipynb."
-    path = submission / notebooks[0]
+        upload.problem = f"The submission has {len(notebooks)} notebooks ({', '.join(notebooks)}); keep only lab5.ipynb."
+        return upload
+    name = notebooks[0]
+    entry = next(e for e in entries if e.name == name)
+    if entry.size > NOTEBOOK_LIMIT:
+        upload.problem = (f"{name} is {_size(entry.size)}, more than the {_size(NOTEBOOK_LIMIT)} a notebook of this lab "
+                          "may be: clear its outputs (Kernel > Restart Kernel and Clear Outputs), save, and export again.")
+        return upload
     try:
-        nb = nbformat.read(path, as_version=4)
-        nbformat.validate(nb)
-    except Exception as e:  # nbformat raises several kinds for unreadable files
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return (
-            f"{notebooks[0]} is not a readable Jupyter notebook ({first_line[:200]}). Open it in "
-            f"Jupyter, save it, and submit again. {NOTEBOOK_HINT}"
-        )
-    return None
+        data = entry.read(NOTEBOOK_LIMIT)
+        nbformat.validate(nbformat.reads(data.decode("utf-8"), as_version=4))
+    except Exception as e:  # nbformat, json and zip raise several kinds for unreadable files
+        text = str(e).strip()
+        first_line = text.splitlines()[0] if text else type(e).__name__
+        upload.problem = (f"{name} is not a readable Jupyter notebook ({first_line[:200]}). Open it in "
+                          f"Jupyter, save it, and submit again. {NOTEBOOK_HINT}")
+        return upload
+    upload.notebook_name, upload.notebook = name, data
 
-
-def _is_code(path: Path) -> bool:
-    """Whether ``path`` (a file, or a folder with such files) could be imported or run by Python,
-    unless it is an unchanged copy of one of the autograder's own files (a student's lab5_utils.py)."""
-    if path.name in CLUTTER:
-        return False
-    if path.is_dir():
-        return any(p.is_file() and _is_code(p) for p in path.rglob("*"))
-    if path.suffix not in CODE_SUFFIXES and path.stem not in ("sitecustomize", "usercustomize"):
-        return False
-    return _digest(path) != _digest(FILES / path.name)
-
-
-def keep_only_graded(submission: Path, unpacked: list[str]) -> tuple[list[str], list[str]]:
-    """Remove everything from ``submission`` but its notebook and lab5_results.json (a plain file).
-    Returns what was removed: code, and the rest (without the unpacked zips and the export's own PDF)."""
-    notebook = next(submission.glob("*.ipynb"))
-    code, other = [], []
-    for path in sorted(submission.iterdir()):
-        if path.name in (notebook.name, RESULTS_NAME) and path.is_file() and not path.is_symlink():
-            continue
-        shown = path.name + ("/" if path.is_dir() and not path.is_symlink() else "")
-        if _is_code(path) and not path.is_symlink():
-            code.append(shown)
-        elif path.name not in unpacked and path.name not in (f"{notebook.stem}.pdf", ".OTTER_LOG"):
-            other.append(shown)
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
+    results = next((e for e in entries if e.name == RESULTS_NAME), None)
+    if results is not None and not results.link:
+        if results.size > RESULTS_LIMIT:
+            upload.notes.append(Note("results too large", (
+                f"The {RESULTS_NAME} you submitted is {_size(results.size)} unpacked; a results file of this lab is "
+                f"about 0.3 MB (at most {_size(RESULTS_LIMIT)} is read). It was not read: questions 5 and 7 are graded "
+                f"as if none was submitted. Submit the {RESULTS_NAME} that lab.save_results wrote."),
+                f"{RESULTS_NAME} of {_size(results.size)} not read"))
         else:
-            path.unlink()
-    return code, other
+            try:
+                upload.results = results.read(RESULTS_LIMIT)
+            except Exception:  # noqa: BLE001 (a damaged zip member: graded as not submitted)
+                upload.notes.append(Note("results too large", (
+                    f"The {RESULTS_NAME} in your zip could not be unpacked (the zip is damaged): questions 5 and 7 are "
+                    "graded as if none was submitted. Export the zip again."), f"{RESULTS_NAME} damaged in the zip"))
+
+    tops: dict[str, list[_Entry]] = {}
+    for e in entries:
+        tops.setdefault(e.name.split("/", 1)[0], []).append(e)
+    for top in sorted(tops):
+        members = tops[top]
+        is_file = len(members) == 1 and members[0].name == top
+        if top == name or (top == RESULTS_NAME and is_file and not members[0].link):
+            continue
+        shown = top + ("" if is_file else "/")
+        if _is_code(top, members) and not (is_file and members[0].link):
+            upload.code.append(shown)
+        elif top not in (f"{Path(name).stem}.pdf", ".OTTER_LOG"):
+            upload.other.append(shown)
+    return upload
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,7 +362,7 @@ class ResultsGrader:
         for name, module in modules.items():
             if Path(module.__file__).resolve().parent != FILES:
                 raise RuntimeError(f"{name} was imported from {module.__file__}, not from the autograder's files")
-        # Nothing imported from here on can come from FILES, which the notebook's kernel can write to.
+        # Nothing imported from here on comes from FILES (the student's side has its own copy of them).
         while str(FILES) in sys.path:
             sys.path.remove(str(FILES))
         self.lab, self.ref, self.mode = (modules[name] for name in MODULES)
@@ -298,83 +419,155 @@ class ResultsGrader:
         return facts
 
 
+
+
 def grader_files(ag_dir: Path) -> dict[str, str]:
-    """The digest of each of the autograder's files, by the path of otter's copy in submission/."""
+    """The digest of each of the autograder's files, by the path of otter's copy beside the notebook."""
     source = ag_dir / "source"
-    files = {p.name: _digest(p) for p in sorted((source / "files").iterdir()) if p.is_file()}
-    tests = {f"tests/{p.name}": _digest(p) for p in sorted((source / "tests").iterdir()) if p.is_file()}
+    files = {p.name: _sha(p.read_bytes()) for p in sorted((source / "files").iterdir()) if p.is_file()}
+    tests = {f"tests/{p.name}": _sha(p.read_bytes()) for p in sorted((source / "tests").iterdir()) if p.is_file()}
     return files | tests
 
 
-def changed_grader_files(ag_dir: Path, before: dict[str, str]) -> list[str]:
-    """The autograder's files that changed while the notebook ran (the originals or otter's copies
-    beside the notebook), and the Python files that appeared among them."""
-    source, submission = ag_dir / "source", ag_dir / "submission"
+def changed_grader_files(box: Path, before: dict[str, str]) -> list[str]:
+    """Otter's copies of the autograder's files beside the notebook (in the student's workspace ``box``)
+    that changed while the notebook ran, and the Python files that appeared among them."""
+    submission = box / "autograder" / "submission"
     changed = []
     for rel, digest in before.items():
-        original = source / (rel if rel.startswith("tests/") else f"files/{rel}")
-        copy = submission / rel
-        if _digest(original) != digest or (copy.exists() and _digest(copy) != digest):
+        try:
+            copy = sandbox.read_back(submission, rel, RESULTS_LIMIT)
+        except sandbox.TooLarge:
+            copy = b""
+        if copy is not None and _sha(copy) != digest:
             changed.append(rel)
-    for folder, prefix in ((source / "files", ""), (source / "tests", "tests/"), (submission, "")):
-        for path in sorted(folder.rglob("*")):
-            rel = prefix + path.relative_to(folder).as_posix()
-            if ("__pycache__" in path.parts or rel in before or rel in ("__init__.py", RESULTS_NAME)
-                    or not path.is_file() or path.suffix not in CODE_SUFFIXES):
-                continue
-            changed.append(rel)
+    seen = 0
+    try:
+        walk = os.fwalk(submission, follow_symlinks=False)
+        for folder, dirs, files, _ in walk:
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            for name in files:
+                seen += 1
+                rel = Path(os.path.relpath(os.path.join(folder, name), submission)).as_posix()
+                if rel not in before and rel not in ("__init__.py", RESULTS_NAME) and Path(name).suffix in CODE_SUFFIXES:
+                    changed.append(rel)
+            if seen > 5000:
+                break
+    except OSError:
+        pass
     return sorted(set(changed))
 
 
 # --------------------------------------------------------------------------------------------
-# 3. Otter, in a process of its own
+# 3. The student's side
 # --------------------------------------------------------------------------------------------
 
 
-def start_otter(ag_dir: Path) -> subprocess.Popen:
-    """The otter process: it imports otter, then waits until told to go (see ``otter_process``)."""
-    env = {**os.environ, GRADING_ENV: str(ag_dir / GRADING_FOLDER)}
-    return subprocess.Popen([sys.executable, str(FILES / "lab5_autograder.py"), "--otter", str(ag_dir)],
-                            stdin=subprocess.PIPE, env=env)
+class StudentSide:
+    """The otter process in its sandbox (lab5_sandbox.py): started first, so that it imports otter
+    while this process takes the upload; told to go once its workspace holds the upload."""
 
+    def __init__(self, ag_dir: Path, box: sandbox.Sandbox):
+        self.box = box
+        self.ws = ws = box.make_workspace()
+        source = ws.path("autograder", "source")
+        # otter's tree, the student's own copy (otter rewrites its otter_config.json)
+        shutil.copytree(ag_dir / "source", source, ignore=shutil.ignore_patterns("__pycache__"))
+        ws.path("autograder", "submission_metadata.json").write_text("{}")
+        box.give(ws.path("autograder"))
+        env = box.environment({GRADING_ENV: ws.seen("report"), "LAB5_CELL_LIMIT_S": f"{CELL_LIMIT_S:g}"})
+        entry = ws.seen("autograder", "source", "files", Path(__file__).name)
+        self.tail = bytearray()
+        self.proc = box.start([sys.executable, entry, "--otter", ws.seen("autograder"), ws.seen("report")],
+                              env, stdout=subprocess.PIPE)
+        self.reader = threading.Thread(target=self._read_output, daemon=True)
+        self.reader.start()
 
-def stop(proc: subprocess.Popen, folder: Path) -> None:
-    """End the otter process and every process it started: the notebook's kernel (in a session of its
-    own) and whatever the notebook started, also what outlived its parent (they all carry GRADING_ENV)."""
-    try:
-        import psutil
+    def _read_output(self) -> None:
+        """Keep the last LOG_TAIL bytes of what the student's side prints (it may print without end)."""
+        for chunk in iter(lambda: self.proc.stdout.read1(65536), b""):
+            self.tail += chunk
+            del self.tail[:-LOG_TAIL]
 
-        family = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
-        for process in psutil.process_iter():
-            try:
-                if process.pid != os.getpid() and process.environ().get(GRADING_ENV) == str(folder):
-                    family.append(process)
-            except psutil.Error:
-                continue
-    except ImportError:  # without psutil, the kernel ends by itself when otter's process is gone
-        family = []
-    for process in family:
+    def go(self, upload: Upload) -> None:
+        folder = self.ws.path("autograder", "submission")
+        (folder / upload.notebook_name).write_bytes(upload.notebook)
+        if upload.results is not None:
+            (folder / RESULTS_NAME).write_bytes(upload.results)
+        self.box.give(folder)
         try:
-            process.kill()
-        except Exception:
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):  # it stopped already; its output says why
             pass
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait()
+
+    def wait(self, started: float) -> tuple[str, str] | None:
+        """Wait for the student's side to finish; (status, reason) when it is stopped first: at the
+        time budget, or when it has written more to disk than WRITE_LIMIT."""
+        self.box.watch_start()
+        checked = 0.0
+        while self.proc.poll() is None:
+            now = time.monotonic()
+            if now - started > BUDGET_S:
+                return "timed out", budget_reason(BUDGET_S, self.cell())
+            if now - checked >= 1:
+                checked = now
+                written, where = self.box.written()
+                if written > sandbox.WRITE_LIMIT:
+                    return "stopped", (
+                        f"Your notebook wrote more than {_size(sandbox.WRITE_LIMIT)} to disk while it was graded ({where}), "
+                        f"so grading stopped there (the cell that starts with `{self.cell() or '?'}`) and nothing "
+                        "could be graded. Write no large files in the notebook, then submit again.")
+            time.sleep(0.2)
+        return None
+
+    def end(self) -> None:
+        """End every process of the student's side, then write what it printed to the log."""
+        self.box.end()
+        self.reader.join(timeout=5)
+        if self.tail:
+            sys.stdout.write(self.tail.decode("utf-8", "replace"))
+            sys.stdout.flush()
+            self.tail.clear()
+
+    def read(self, name: str) -> bytes | None:
+        """A file of the report folder, as the student's side left it (None: missing, a link, too large)."""
+        try:
+            return sandbox.read_back(self.ws.path("report"), name, REPORT_LIMITS[name])
+        except sandbox.TooLarge:
+            return None
+
+    def cell(self) -> str:
+        """The first line of the cell the notebook was running (written by the grading-mode cell)."""
+        data = self.read("cell.txt")
+        return data.decode("utf-8", "replace").strip().splitlines()[0][:90] if data and data.strip() else ""
+
+    def results_file(self) -> bytes | None:
+        """The results file beside the notebook after it ran (b"" when it is too large to read)."""
+        try:
+            return sandbox.read_back(self.ws.path("autograder", "submission"), RESULTS_NAME, RESULTS_LIMIT)
+        except sandbox.TooLarge:
+            return b""
 
 
-def otter_process(ag_dir: Path) -> int:
-    """Run otter on the notebook (with the GradingMode plugin) once the entry point says go, and
-    report each test case's result, as the kernel found it, in kernel.json."""
+def otter_process(ag_dir: Path, report: Path) -> int:
+    """The student's side: run otter on the notebook (with the GradingMode plugin) once the entry point
+    says go, and report each test case's result, as the kernel found it, in report/kernel.json."""
+    sandbox.apply_limits()
+    import tempfile
+
+    otter_tmp = report / "otter"  # otter's own temporary files: not in /tmp, which the notebook may fill
+    otter_tmp.mkdir(exist_ok=True)
+    tempfile.tempdir = str(otter_tmp)
     from otter.run.run_autograder import main as run_autograder
 
-    sys.stdin.readline()  # the entry point has loaded what it grades with
-    report = ag_dir / GRADING_FOLDER / "kernel.json"
+    sys.stdin.readline()  # the entry point has loaded what it grades with, and put the upload here
+    out = report / "kernel.json"
     try:
         overrides = {"assignment_name": None} if lost_assignment_name(ag_dir / "submission") else {}
         run_autograder(str(ag_dir), plugins=["lab5_autograder.GradingMode"], **overrides)
     except Exception as e:  # otter's own errors (e.g. another assignment's notebook): no results
-        report.write_text(json.dumps({"error": str(e).strip() or type(e).__name__}), encoding="utf-8")
+        out.write_text(json.dumps({"error": str(e).strip() or type(e).__name__}), encoding="utf-8")
         return 1
     import dill
 
@@ -384,7 +577,7 @@ def otter_process(ag_dir: Path) -> int:
     cases = {name: {r.test_case.name: {"passed": bool(r.passed), "message": r.message or ""}
                     for r in test_file.test_case_results}
              for name, test_file in results.results.items()}
-    report.write_text(json.dumps({"cases": cases, "failure": str(failure) if failure else None}), encoding="utf-8")
+    out.write_text(json.dumps({"cases": cases, "failure": str(failure) if failure else None}), encoding="utf-8")
     return 0
 
 
@@ -402,16 +595,9 @@ def lost_assignment_name(submission: Path) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def running_cell(ag_dir: Path) -> str:
-    """The first line of the cell the notebook was running (written by the grading-mode cell)."""
-    path = ag_dir / GRADING_FOLDER / "cell.txt"
-    return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
-
-
-def budget_reason(ag_dir: Path, seconds: float) -> str:
+def budget_reason(seconds: float, cell: str = "") -> str:
     """Why a submission was stopped after ``seconds``: the same words from the entry point's budget
     and from the TA command's timeout."""
-    cell = running_cell(ag_dir)
     where = f"the cell that starts with `{cell}`" if cell else "a cell"
     return (
         f"A cell never finished: grading stopped after {seconds:g} s while {where} was running (an "
@@ -420,27 +606,15 @@ def budget_reason(ag_dir: Path, seconds: float) -> str:
     )
 
 
-class Note(NamedTuple):
-    """Something that happened at grading: ``message`` tells the student (shown unless its kind is
-    "results rejected", which the failing tests explain); ``flag``, if the kind is FLAGGED, tells the
-    TA in a few words (default: the message)."""
-
-    kind: str
-    message: str
-    flag: str = ""
-
-
-def kernel_notes(ag_dir: Path) -> list[Note]:
-    """What the grading mode saw in the kernel (training called, a cell stopped)."""
+def kernel_notes(data: bytes | None) -> list[Note]:
+    """What the grading mode saw in the kernel (training called, a cell stopped, processes ended)."""
     notes = []
-    path = ag_dir / GRADING_FOLDER / "notes.jsonl"
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                note = json.loads(line)
-                notes.append(Note(str(note["kind"]), str(note["message"])))
-            except (ValueError, KeyError, TypeError):
-                continue
+    for line in (data or b"").decode("utf-8", "replace").splitlines()[:200]:
+        try:
+            note = json.loads(line)
+            notes.append(Note(str(note["kind"])[:40], str(note["message"])[:1000]))
+        except (ValueError, KeyError, TypeError, RecursionError):
+            continue
     return notes
 
 
@@ -448,7 +622,9 @@ def kernel_notes(ag_dir: Path) -> list[Note]:
 FLAGGED = {
     "results rejected": f"{RESULTS_NAME} rejected",
     "results rewritten": f"{RESULTS_NAME} rewritten at grading",
+    "results too large": f"{RESULTS_NAME} not read",
     "cell time limit": "a cell was stopped at grading",
+    "processes ended": "a cell left processes running at grading",
     "code removed": "code in the upload removed before grading",
     "checks changed": "the notebook changed the grader's checks",
     "grader files changed": "the notebook changed the autograder's files",
@@ -472,6 +648,7 @@ def add_notes(results: dict, notes: list[Note]) -> dict:
 def question_score(verdict: dict[str, tuple[bool, str]], test_file) -> tuple[float, float]:
     points = {case.name: case.points for case in test_file.test_cases}
     return sum(points[name] for name, (passed, _) in verdict.items() if passed), sum(points.values())
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,73 +699,70 @@ def graded_results(grader: ResultsGrader, kernel: dict, answers: dict) -> tuple[
 def grade(ag_dir: Path) -> dict:
     """Grade the upload in ``ag_dir``/submission; return Gradescope's results."""
     started = time.monotonic()
-    submission, folder = ag_dir / "submission", ag_dir / GRADING_FOLDER
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    proc = start_otter(ag_dir)  # it imports otter meanwhile, then waits for the go
+    box = sandbox.choose()
+    if box.user is not None:  # the grader's folders: the student's side has its own copies
+        for sub in ("source", "submission", "results"):
+            if (ag_dir / sub).is_dir():
+                os.chmod(ag_dir / sub, 0o700)
+    side = StudentSide(ag_dir, box)  # it imports otter meanwhile, then waits for the go
     try:
-        return _grade(ag_dir, proc, started)
+        results = _grade(ag_dir, side, started)
     finally:
-        stop(proc, folder)
+        side.end()
+        box.clean_up()
+    results.setdefault("extra_data", {})["sandbox"] = box.describe()
+    return results
 
 
-def _grade(ag_dir: Path, proc: subprocess.Popen, started: float) -> dict:
-    submission, folder = ag_dir / "submission", ag_dir / GRADING_FOLDER
-    unpacked = unpack_zips(submission)
-    problem = problem_with(submission)
-    if problem:
-        print(problem)
-        return zero_results(ag_dir, problem)
-    code, other = keep_only_graded(submission, unpacked)
-    notes = []
-    if code:
+def _grade(ag_dir: Path, side: StudentSide, started: float) -> dict:
+    upload = take_upload(ag_dir / "submission")
+    if upload.problem:
+        print(upload.problem)
+        return zero_results(ag_dir, upload.problem)
+    notes = list(upload.notes)
+    if upload.code:
         notes.append(Note("code removed", (
-            f"Your upload held files that Python could run instead of the autograder's own ({', '.join(code)}); "
+            f"Your upload held files that Python could run instead of the autograder's own ({_listed(upload.code)}); "
             f"they were removed before grading. Only the notebook and {RESULTS_NAME} are graded, with the "
-            "autograder's copy of lab5_utils.py."), ", ".join(code)))
-    if other:
-        notes.append(Note("removed", f"Not used for grading (removed before your notebook ran): {', '.join(other)}. "
+            "autograder's copy of lab5_utils.py."), _listed(upload.code)))
+    if upload.other:
+        notes.append(Note("removed", f"Not used for grading (removed before your notebook ran): {_listed(upload.other)}. "
                                      f"Only the notebook and {RESULTS_NAME} are graded."))
-    submitted = submission / RESULTS_NAME
-    upload = submitted.read_bytes() if submitted.is_file() else None
-    try:
-        grader = ResultsGrader(ag_dir, upload)
-        before = grader_files(ag_dir)
-        try:
-            proc.stdin.write(b"go\n")
-            proc.stdin.close()
-        except BrokenPipeError:  # it stopped already; it says why on its output
-            pass
-        proc.wait(timeout=max(BUDGET_S - (time.monotonic() - started), 1))
-    except subprocess.TimeoutExpired:
-        stop(proc, folder)
-        reason = budget_reason(ag_dir, BUDGET_S)
+    grader = ResultsGrader(ag_dir, upload.results)
+    before = grader_files(ag_dir)
+    side.go(upload)
+    stopped = side.wait(started)
+    side.end()
+    if stopped:
+        status, reason = stopped
         print(reason, flush=True)
-        return zero_results(ag_dir, reason, status="timed out")
-    stop(proc, folder)
+        return add_notes(zero_results(ag_dir, reason, status=status), notes)
 
-    try:
-        kernel = json.loads((folder / "kernel.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        kernel = {"error": f"the notebook's kernel or otter stopped without results (exit {proc.returncode})"}
-    if not isinstance(kernel, dict) or kernel.get("error"):
-        message = str(kernel.get("error")) if isinstance(kernel, dict) else "unreadable results"
+    data = side.read("kernel.json")
+    kernel = grader.lab.read_json(data) if data is not None else None
+    if not isinstance(kernel, dict) or not isinstance(kernel.get("cases", {}), dict):
+        return add_notes(zero_results(ag_dir, (
+            f"Grading stopped before the tests ran: the notebook's kernel or otter ended without results (exit "
+            f"{side.proc.returncode}), e.g. a cell that ended the grading's processes or used up the memory. Run the "
+            "notebook top to bottom, then submit again."), status="stopped"), notes)
+    if kernel.get("error"):
+        message = str(kernel["error"])[:1000]
         print(f"Grading stopped: {message}")
-        return zero_results(ag_dir, f"This submission could not be graded: {message}")
+        return add_notes(zero_results(ag_dir, f"This submission could not be graded: {message}"), notes)
 
-    answers = grader.mode.read_answers(folder / "answers.json")
+    answers = grader.mode.read_answers(side.read("answers.json"))
     results, disagreements = graded_results(grader, kernel, answers)
     facts = grader.facts(answers)
-    results["extra_data"].update(results_file=facts, removed={"code": code, "other": other})
+    results["extra_data"].update(results_file=facts, removed={"code": upload.code, "other": upload.other})
     notes += [Note("results rejected", reason) for reason in facts["rejected"]]
-    notes += kernel_notes(ag_dir) + disagreements
-    if _digest(submitted) != (hashlib.sha256(upload).hexdigest() if upload is not None else None):
-        graded = f"the {RESULTS_NAME} you submitted" if upload is not None else f"no {RESULTS_NAME} (none was submitted)"
+    notes += kernel_notes(side.read("notes.jsonl")) + disagreements
+    if _sha(side.results_file()) != _sha(upload.results):
+        graded = f"the {RESULTS_NAME} you submitted" if upload.results is not None else f"no {RESULTS_NAME} (none was submitted)"
         notes.append(Note("results rewritten", (
             f"Your notebook wrote {RESULTS_NAME} while it was graded. The autograder graded {graded}, not what the "
             "notebook wrote: results come from your own run of sections 4 and 5, submitted with the notebook."),
-            "the uploaded one was graded" if upload is not None else "none was uploaded, none was graded"))
-    changed = changed_grader_files(ag_dir, before)
+            "the uploaded one was graded" if upload.results is not None else "none was uploaded, none was graded"))
+    changed = changed_grader_files(side.ws.box, before)
     if changed:
         notes.append(Note("grader files changed", (
             f"Your notebook changed or added files of the autograder while it was graded ({', '.join(changed[:6])}). "
@@ -597,9 +771,30 @@ def _grade(ag_dir: Path, proc: subprocess.Popen, started: float) -> dict:
     return add_notes(results, notes)
 
 
+def image_setup(dest: Path) -> int:
+    """Gradescope's image (setup.sh, as root): the data set and the checkpoint in ``dest`` (readable by
+    all, writable by root), the grading user, and every folder above what that user must read
+    traversable; says whether this container allows a bubblewrap sandbox."""
+    sys.path.insert(0, str(FILES))
+    import lab5_reference
+
+    os.environ.update(lab5_reference.prefetch(dest))
+    for path in [dest, *dest.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    sandbox.open_to_grading_user()
+    problem = sandbox.bubblewrap_problem()
+    print(f"Lab 5: notebooks run at grading as {sandbox.ensure_user().pw_name}, "
+          + ("in a bubblewrap sandbox." if problem is None else f"without a bubblewrap sandbox ({problem})."))
+    return 0
+
+
 def main(ag_dir: Path) -> int:
     try:
         results = grade(ag_dir)
+    except sandbox.SandboxError as e:
+        print(f"Grading failed: no sandbox: {e}")
+        results = zero_results(ag_dir, f"The autograder could not make a sandbox for the notebook ({e}); tell your "
+                                       "instructor.", status="grader error")
     except Exception as e:  # a fault of the autograder itself: every case its zero, and the reason
         message = f"{type(e).__name__}: {e}".strip()
         print(f"Grading failed: {message}")
@@ -614,5 +809,7 @@ def main(ag_dir: Path) -> int:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--otter"]:
-        sys.exit(otter_process(Path(sys.argv[2])))
+        sys.exit(otter_process(Path(sys.argv[2]), Path(sys.argv[3])))
+    if sys.argv[1:2] == ["--image-setup"]:
+        sys.exit(image_setup(Path(sys.argv[2])))
     sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "/autograder")))

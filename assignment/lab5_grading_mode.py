@@ -10,7 +10,9 @@ put one cell first in the notebook it grades, which calls :func:`enter`, and one
   carries no seed file, and none is drawn or written at grading);
 - ``Trainer.train``/``evaluate``/``predict`` giving back the submitted run instead of computing,
   whatever the notebook's tags: nothing is trained at grading;
-- any cell stopped after the per-cell time limit (the cells after it still run and are graded).
+- any cell stopped after the per-cell time limit (the cells after it still run and are graded);
+- in a sandbox (where every process of the kernel's user is this grading's), every process a cell
+  started ended when the cell ends: nothing the notebook starts runs on between cells or after them.
 
 None of this decides a grade. The kernel is the student's territory: its code can change anything in
 it. The entry point decides the results questions in its own process, from the upload and the
@@ -20,6 +22,8 @@ notebook's answers that :func:`export_answers` writes (:func:`use_upload`, :func
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import lab5_utils as lab
@@ -194,8 +198,83 @@ def _limit_cells(seconds: float) -> None:
     shell.events.register("post_run_cell", after)
 
 
-def enter(folder: str, cell_limit: float) -> None:
-    """Called by the cell the autograder puts first in the notebook it grades, before any of its own."""
+# ---------------------------------------------------------------------------------------------
+# Processes
+# ---------------------------------------------------------------------------------------------
+
+
+def _ancestors() -> set[int]:
+    """This kernel and the processes above it (otter's, the sandbox's, its namespace's init)."""
+    found, pid = {1}, os.getpid()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return found
+
+
+def _leftovers() -> list[int]:
+    """The processes of this kernel's user that are not the kernel or above it: what cells started."""
+    keep, uid, found = _ancestors(), os.getuid(), []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) in keep:
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", encoding="ascii", errors="replace") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid and fields["State"].split()[0] != "Z":
+                found.append(int(entry.name))
+        except (OSError, ValueError, KeyError, IndexError):
+            continue
+    return found
+
+
+def _end_leftovers() -> None:
+    """After each cell, end every process it left running (a daemon, a fork bomb, a server): at
+    grading, nothing the notebook starts may run on while the grader works."""
+    try:
+        shell = get_ipython()  # noqa: F821
+    except NameError:
+        return
+    cell = {"first": ""}
+
+    def before(info):
+        cell["first"] = (info.raw_cell or "").strip().splitlines()[0][:80] if (info.raw_cell or "").strip() else ""
+
+    def after(result):
+        import time
+
+        ended = set()
+        for _ in range(50):  # what forks while it is being ended is found in the next round
+            pids = _leftovers()
+            if not pids:
+                break
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    ended.add(pid)
+                except OSError:
+                    pass
+            for pid in pids:  # the kernel's own children: reaped, or as zombies they still count as processes
+                try:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
+            time.sleep(0.01)
+        if ended:
+            _note("processes ended", f"the cell that starts with `{cell['first']}` left {len(ended)} process(es) running; "
+                  "they were ended (at grading, nothing a cell starts may run on after it).")
+
+    shell.events.register("pre_run_cell", before)
+    shell.events.register("post_run_cell", after)
+
+
+def enter(folder: str, cell_limit: float, end_leftovers: bool = False) -> None:
+    """Called by the cell the autograder puts first in the notebook it grades, before any of its own.
+    ``end_leftovers``: the kernel runs in a sandbox, where every process of its user is this grading's."""
     global _folder
     _folder = Path(folder)
     submitted = Path(lab.RESULTS_FILE)
@@ -203,6 +282,8 @@ def enter(folder: str, cell_limit: float) -> None:
     _recorded_seed()
     _no_saving()
     _limit_cells(cell_limit)
+    if end_leftovers:
+        _end_leftovers()
     _stand_in_trainer()
 
 
@@ -259,12 +340,12 @@ def export_answers(namespace: dict, path: str) -> None:
     Path(path).write_text(json.dumps(answers), encoding="utf-8")
 
 
-def read_answers(path: Path) -> dict:
-    """The notebook's answers that :func:`export_answers` wrote (nothing when the file is missing or
-    unreadable: the questions then say the names are not defined)."""
+def read_answers(data: bytes | None) -> dict:
+    """The notebook's answers that :func:`export_answers` wrote (``data``: the file's bytes; nothing
+    when it is missing or unreadable: the questions then say the names are not defined)."""
     try:
-        answers = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        answers = json.loads((data or b"").decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return {}
     if not isinstance(answers, dict):
         return {}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import lab5_utils as lab
 
@@ -233,14 +234,43 @@ def check_settings(record: dict, run: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def prefetch() -> None:
-    """Download the data set and the checkpoint into the local caches (Gradescope's image build runs
-    this, so that grading itself works with the hub offline)."""
+def prefetch(dest: Path) -> dict[str, str]:
+    """Gradescope's image: the profile's data set and checkpoint as plain folders in ``dest``, which
+    the grading user reads (the TweetEval benchmark's own file format, and the checkpoint's files), and
+    the hub's cache (HF_HOME) filled for a notebook that names the checkpoint itself. Returns the
+    environment that points grading at them (run_autograder exports the same)."""
+    import shutil
+
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     profile = lab.get_profile()
     raw = lab.load_tweeteval(profile)
-    path = lab.checkpoint_path(profile)
-    AutoTokenizer.from_pretrained(path)
-    AutoModelForSequenceClassification.from_pretrained(path, num_labels=3)
-    print(f"Cached TweetEval ({', '.join(f'{k}: {len(v)}' for k, v in raw.items())}) and {profile.checkpoint}.")
+    data = dest / "tweeteval" / "sentiment"
+    data.mkdir(parents=True, exist_ok=True)
+    names = raw["train"].features["label"].names
+    (data / "mapping.txt").write_text("".join(f"{i}\t{name}\n" for i, name in enumerate(names)), encoding="utf-8")
+    for split, file_split in (("train", profile.local_train_split), ("test", "test")):
+        texts, labels = list(raw[split]["text"]), list(raw[split]["label"])
+        if any("\n" in t or "\r" in t for t in texts):
+            raise lab.LabSetupError(f"a tweet of the {split} split has a line break: it cannot be kept one per line")
+        (data / f"{file_split}_text.txt").write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+        (data / f"{file_split}_labels.txt").write_text("".join(f"{y}\n" for y in labels), encoding="utf-8")
+    for split in ("train", "test"):  # the copy reads back as the hub's data, row for row
+        mirrored = lab.read_local(data, profile.local_train_split)[1][split]
+        if mirrored != {"text": list(raw[split]["text"]), "label": [int(y) for y in raw[split]["label"]]}:
+            raise lab.LabSetupError(f"the copy of TweetEval's {split} split differs from the data set it was made from")
+    source = lab.checkpoint_path(profile)
+    checkpoint = dest / "checkpoint"
+    shutil.rmtree(checkpoint, ignore_errors=True)
+    if Path(source).is_dir():
+        shutil.copytree(source, checkpoint)
+    else:
+        from huggingface_hub import snapshot_download
+
+        snapshot_download(source, local_dir=checkpoint, allow_patterns=["*.json", "*.txt", "*.safetensors"])
+        AutoTokenizer.from_pretrained(source)  # into the hub's cache too
+        AutoModelForSequenceClassification.from_pretrained(source, num_labels=3)
+    AutoTokenizer.from_pretrained(checkpoint)
+    AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=3)
+    print(f"Copied TweetEval ({', '.join(f'{k}: {len(v)}' for k, v in raw.items())}) and {profile.checkpoint} to {dest}.")
+    return {lab.DATA_DIR_ENV: str(dest / "tweeteval"), lab.CHECKPOINT_ENV: str(checkpoint)}

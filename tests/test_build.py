@@ -67,7 +67,7 @@ def test_autograder_zip_holds_what_grading_needs():
         names = set(zf.namelist())
         for name in ("otter_config.json", "environment.yml", "run_autograder", "setup.sh",
                      "files/lab5_utils.py", "files/lab5_reference.py", "files/lab5_grading_mode.py",
-                     "files/lab5_autograder.py"):
+                     "files/lab5_autograder.py", "files/lab5_sandbox.py"):
             assert name in names, f"{name} is missing from the autograder zip"
         tests = sorted(n for n in names if n.startswith("tests/"))
         assert tests == [f"tests/{q}.py" for q in POINTS]
@@ -81,9 +81,9 @@ def test_autograder_zip_holds_what_grading_needs():
     derived = [line for line in build.autograder_requirements(project.REQUIREMENTS.read_text()).splitlines()
                if not line.startswith("#")]
     assert pip == ["otter-grader[grading,plugins]==7.0.0", *derived]
-    # grading needs no network: the image caches data and checkpoint, grading runs with the hub off
-    assert setup.rstrip().endswith(build.PREFETCH.strip())
-    assert run.index(build.OFFLINE_GRADING) < run.index(build.LAB_ENTRY) and "run_otter.py" not in run
+    # the image makes the grading user and copies data and checkpoint; grading runs from them with the hub off
+    assert setup.rstrip().endswith(build.IMAGE_SETUP.strip())
+    assert run.index(build.GRADING_ENV) < run.index(build.LAB_ENTRY) and "run_otter.py" not in run
 
 
 def test_autograder_requirements_pin_what_we_test_with():

@@ -8,6 +8,7 @@ import json
 import sys
 import zipfile
 
+import nbformat
 import numpy as np
 import pytest
 
@@ -17,11 +18,15 @@ import lab5_utils as lab
 from tools import project
 
 
-def test_only_the_notebook_and_results_file_are_kept(tmp_path):
+NOTEBOOK = nbformat.writes(nbformat.v4.new_notebook())
+
+
+def test_only_the_notebook_and_results_file_are_taken(tmp_path):
     folder = tmp_path / "submission"
     folder.mkdir()
-    for name in ("lab5.ipynb", "lab5_results.json", "lab5.pdf", ".OTTER_LOG", "notes.txt", "lab5_x.zip",
-                 "sitecustomize.py", "extra.pth", "numpy.py"):
+    (folder / "lab5.ipynb").write_text(NOTEBOOK)
+    for name in ("lab5_results.json", "lab5.pdf", ".OTTER_LOG", "notes.txt", "lab5_x.zip", "sitecustomize.py",
+                 "extra.pth", "numpy.py"):
         (folder / name).write_text("x")
     (folder / "lab5_utils.py").write_bytes((project.ASSIGNMENT / "lab5_utils.py").read_bytes())  # the lab's own copy
     for package in ("lab5_reference", "__MACOSX", ".ipynb_checkpoints", "data"):
@@ -30,21 +35,94 @@ def test_only_the_notebook_and_results_file_are_kept(tmp_path):
     (folder / "__MACOSX" / "._lab5_utils.py").write_text("")  # AppleDouble clutter, not code
     (folder / ".ipynb_checkpoints" / "lab5_utils-checkpoint.py").write_text("")
     (folder / "data" / "notes.csv").write_text("")
-    code, other = entry.keep_only_graded(folder, unpacked=["lab5_x.zip"])
-    assert sorted(p.name for p in folder.iterdir()) == ["lab5.ipynb", "lab5_results.json"]
-    assert code == ["extra.pth", "lab5_reference/", "numpy.py", "sitecustomize.py"]
-    # the export's own files (the PDF, otter's log) and the unpacked zip go without a word
-    assert other == [".ipynb_checkpoints/", "__MACOSX/", "data/", "lab5_utils.py", "notes.txt"]
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    upload = entry.take_upload(folder)
+    assert upload.problem is None and upload.notebook_name == "lab5.ipynb" and upload.notebook == NOTEBOOK.encode()
+    assert upload.results == b"x"
+    assert upload.code == ["extra.pth", "lab5_reference/", "numpy.py", "sitecustomize.py"]
+    # the export's own files (the PDF, otter's log) go without a word; a zip beside a notebook is not opened
+    assert upload.other == [".ipynb_checkpoints/", "__MACOSX/", "data/", "lab5_utils.py", "lab5_x.zip", "notes.txt"]
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before  # the upload is never changed
 
 
-def test_a_results_file_that_is_a_folder_or_a_link_is_not_kept(tmp_path):
+def test_a_results_file_that_is_a_folder_or_a_link_is_not_taken(tmp_path):
     folder = tmp_path / "submission"
     folder.mkdir()
-    (folder / "lab5.ipynb").write_text("{}")
+    (folder / "lab5.ipynb").write_text(NOTEBOOK)
     (tmp_path / "elsewhere.json").write_text("{}")
     (folder / "lab5_results.json").symlink_to(tmp_path / "elsewhere.json")
-    _, other = entry.keep_only_graded(folder, unpacked=[])
-    assert other == ["lab5_results.json"] and [p.name for p in folder.iterdir()] == ["lab5.ipynb"]
+    upload = entry.take_upload(folder)
+    assert upload.results is None and upload.other == ["lab5_results.json"]
+
+
+def zipped(folder, files: dict[str, bytes], name="lab5_upload.zip"):
+    with zipfile.ZipFile(folder / name, "w", zipfile.ZIP_DEFLATED) as zf:
+        for member, data in files.items():
+            zf.writestr(member, data)
+
+
+def test_a_zip_is_read_not_unpacked(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    zipped(folder, {"lab5.ipynb": NOTEBOOK.encode(), "lab5_results.json": b"{}", "../../outside.py": b"x",
+                    "pkg/__init__.py": b""})
+    upload = entry.take_upload(folder)
+    assert (upload.notebook_name, upload.results) == ("lab5.ipynb", b"{}")
+    assert upload.code == ["..", "pkg/"] or upload.code == ["../", "pkg/"]
+    assert [p.name for p in folder.iterdir()] == ["lab5_upload.zip"] and not (tmp_path.parent / "outside.py").exists()
+
+
+def test_an_oversized_results_file_is_not_read(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    zipped(folder, {"lab5.ipynb": NOTEBOOK.encode(), "lab5_results.json": b"0" * (entry.RESULTS_LIMIT + 1)})
+    upload = entry.take_upload(folder)
+    assert upload.problem is None and upload.results is None
+    assert [n.kind for n in upload.notes] == ["results too large"] and "MB unpacked" in upload.notes[0].message
+
+
+@pytest.mark.parametrize("files, problem", [
+    ({}, "has no notebook"),
+    ({"a.ipynb": NOTEBOOK.encode(), "b.ipynb": NOTEBOOK.encode()}, "2 notebooks"),
+    ({"lab5.ipynb": b"{not json"}, "is not a readable Jupyter notebook"),
+    ({"lab5.ipynb": b"[" * 100_000 + b"]" * 100_000}, "is not a readable Jupyter notebook"),
+])
+def test_an_upload_that_cannot_be_graded_says_why(tmp_path, files, problem):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    zipped(folder, files)
+    assert problem in entry.take_upload(folder).problem
+
+
+def test_a_damaged_zip_says_so(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    (folder / "lab5.zip").write_bytes(b"PK\x03\x04 truncated")
+    assert "damaged" in entry.take_upload(folder).problem
+
+
+def test_what_the_student_side_hands_back_is_read_safely(tmp_path):
+    import os
+
+    import lab5_sandbox as sandbox
+
+    report = tmp_path / "report"
+    report.mkdir()
+    (tmp_path / "secret").write_text("the grader's")
+    (report / "kernel.json").write_text("{}")
+    (report / "link.json").symlink_to(tmp_path / "secret")
+    (tmp_path / "folder").mkdir()
+    (report / "through").symlink_to(tmp_path / "folder")
+    (tmp_path / "folder" / "cell.txt").write_text("x")
+    os.mkfifo(report / "pipe.json")  # opening it to read would wait for a writer
+    (report / "big.json").write_bytes(b"x" * 2000)
+    assert sandbox.read_back(report, "kernel.json", 100) == b"{}"
+    assert sandbox.read_back(report, "link.json", 100) is None
+    assert sandbox.read_back(report, "through/cell.txt", 100) is None
+    assert sandbox.read_back(report, "pipe.json", 100) is None
+    assert sandbox.read_back(report, "missing.json", 100) is None
+    with pytest.raises(sandbox.TooLarge):
+        sandbox.read_back(report, "big.json", 1000)
 
 
 @pytest.mark.parametrize("value", [0.5, 1, True, "0.57", None, ..., np.float64(0.5), np.float32(0.25), np.int64(3),
@@ -52,7 +130,7 @@ def test_a_results_file_that_is_a_folder_or_a_link_is_not_kept(tmp_path):
 def test_the_notebooks_answers_keep_what_the_checks_look_at(value, tmp_path):
     path = tmp_path / "answers.json"
     mode.export_answers({"acc_ft": value, "other": 1}, str(path))
-    got = mode.read_answers(path)
+    got = mode.read_answers(path.read_bytes())
     assert list(got) == ["acc_ft"]
     if isinstance(value, (list, dict)) or (isinstance(value, str) and len(value) > 200):
         assert isinstance(got["acc_ft"], mode.Unreadable) and repr(got["acc_ft"]) == repr(value)[:200]
@@ -64,9 +142,7 @@ def test_the_notebooks_answers_keep_what_the_checks_look_at(value, tmp_path):
 @pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"acc_ft": {"numpy": "object", "value": 1}}',
                                   '{"acc_ft": {"numpy": "no such dtype", "value": 1}}', '{"acc_ft": 3}'])
 def test_unreadable_answers_are_no_numbers(text, tmp_path):
-    path = tmp_path / "answers.json"
-    path.write_text(text)
-    got = mode.read_answers(path)
+    got = mode.read_answers(text.encode())
     assert all(isinstance(v, mode.Unreadable) for v in got.values())
 
 
@@ -120,17 +196,19 @@ def test_results_questions_read_nothing_of_the_notebook_but_its_answers(referenc
     assert facts["rejected"] == [] and facts["accuracies"]["acc_ft"] == pytest.approx(record["acc_ft"])
 
 
-def test_changed_and_added_grader_files_are_found(autograder_dir):
+def test_changed_and_added_grader_files_are_found(autograder_dir, tmp_path):
     before = entry.grader_files(autograder_dir)
-    submission = autograder_dir / "submission"
+    box = tmp_path / "box"
+    submission = box / "autograder" / "submission"
+    (submission / "tests").mkdir(parents=True)
     for name in ("lab5_utils.py", "lab5_reference.py"):  # what otter copies beside the notebook
         (submission / name).write_bytes((autograder_dir / "source" / "files" / name).read_bytes())
     (submission / "__init__.py").write_text("")  # otter's own
     (submission / "__pycache__").mkdir()
     (submission / "__pycache__" / "lab5_utils.cpython-311.pyc").write_bytes(b"")
-    assert entry.changed_grader_files(autograder_dir, before) == []
+    assert entry.changed_grader_files(box, before) == []
     (submission / "lab5_reference.py").write_text("def results(run): ...\n")
     (submission / "numpy").mkdir()
     (submission / "numpy" / "__init__.py").write_text("")
-    (autograder_dir / "source" / "tests" / "q5_results.py").write_text("")
-    assert entry.changed_grader_files(autograder_dir, before) == ["lab5_reference.py", "numpy/__init__.py", "tests/q5_results.py"]
+    (submission / "tests" / "q5_results.py").write_text("")
+    assert entry.changed_grader_files(box, before) == ["lab5_reference.py", "numpy/__init__.py", "tests/q5_results.py"]

@@ -46,16 +46,23 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed entry dates: the zip changes only when
 
 # Otter's templates have no hook for what this lab adds to the Gradescope image, so the build edits
 # the setup.sh and run_autograder that otter generates:
-# - grading needs no network: the image caches TweetEval and the checkpoint when it is built, and
-#   grading runs with the hub switched off;
-# - grading starts at lab5_autograder.py, which takes the upload (an unreadable one gets a zero with a
-#   reason instead of a crash), runs otter in a process of its own and grades the results questions.
-PREFETCH = """
-# Lab 5 (added by tools/build.py): cache TweetEval and the pretrained checkpoint in the image,
-# so that grading needs no network.
-mamba run -n otter-env python -c "import sys; sys.path.insert(0, '/autograder/source/files'); import lab5_reference; lab5_reference.prefetch()"
+# - the image (setup.sh) gets bubblewrap where its container allows one, the user that notebooks run as
+#   at grading, and, readable by that user, TweetEval and the checkpoint as plain folders and the hub's
+#   cache (lab5_autograder.py --image-setup; README, "What the autograder verifies");
+# - grading (run_autograder) needs no network: it reads those folders, with the hub switched off;
+# - grading starts at lab5_autograder.py (as root), which takes the upload (an unreadable one gets a
+#   zero with a reason instead of a crash), runs otter on the student's side (an unprivileged user, in a
+#   sandbox where the container allows one) and grades the results questions itself.
+IMAGE_DIR = "/opt/lab5"
+LAB_SETUP_BEGIN = "# Lab 5 (added by tools/build.py)"
+IMAGE_SETUP = f"""
+{LAB_SETUP_BEGIN}: the user notebooks run as at grading, bubblewrap where the container allows
+# a sandbox, and the data set and the checkpoint, readable by that user, so that grading needs no network.
+command -v bwrap >/dev/null || apt-get install -y bubblewrap || echo "Lab 5: no bubblewrap; notebooks run as the grading user alone"
+HF_HOME={IMAGE_DIR}/hf mamba run -n otter-env python /autograder/source/files/lab5_autograder.py --image-setup {IMAGE_DIR}
 """
-OFFLINE_GRADING = "export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1  # Lab 5: grade from the image's caches\n"
+GRADING_ENV = (f"export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HOME={IMAGE_DIR}/hf  # Lab 5: grade from the image's copies\n"
+               f"export TWEETEVAL_DIR={IMAGE_DIR}/tweeteval LAB5_CHECKPOINT={IMAGE_DIR}/checkpoint\n")
 OTTER_ENTRY = "python /autograder/source/run_otter.py"
 LAB_ENTRY = "python /autograder/source/files/lab5_autograder.py /autograder"
 
@@ -125,11 +132,11 @@ def gradescope_scripts(name: str, data: bytes) -> bytes:
     """Otter's setup.sh and run_autograder with this lab's additions; other files unchanged."""
     text = data.decode() if name in ("setup.sh", "run_autograder") else None
     if name == "setup.sh":
-        return (text.rstrip("\n") + "\n" + PREFETCH).encode()
+        return (text.rstrip("\n") + "\n" + IMAGE_SETUP).encode()
     if name == "run_autograder":
         if OTTER_ENTRY not in text:
             raise SystemExit(f"otter's run_autograder no longer runs '{OTTER_ENTRY}': update tools/build.py")
-        return text.replace(OTTER_ENTRY, OFFLINE_GRADING + LAB_ENTRY).encode()
+        return text.replace(OTTER_ENTRY, GRADING_ENV + LAB_ENTRY).encode()
     return data
 
 

@@ -1,6 +1,6 @@
 """Grade submissions the way Gradescope does, on this machine, with a time limit each.
 
-    python3 -m tools grade SUBMISSIONS [--autograder ZIP] [--out DIR] [--timeout S] [--jobs N]
+    python3 -m tools grade SUBMISSIONS [--autograder ZIP] [--out DIR] [--timeout S] [--jobs N] [--no-sandbox]
 
 SUBMISSIONS is a folder of submission zips (as the notebook's last cell exports them) and/or
 notebooks, or a Gradescope export (its zip, or the folder it unpacks to, with one folder per
@@ -12,6 +12,12 @@ point grades it: lab5_autograder.py, which takes the upload, runs otter in a pro
 its time budget and grades the results questions itself. The limit here is a second guard (for an
 autograder zip without one): a run that exceeds it is stopped, kernel and all, and becomes a "timed
 out" result with zeros and the same reason.
+
+Each notebook runs in a sandbox that the entry point makes with bubblewrap (lab5_sandbox.py): no
+network, the system and the Python environment read-only, no access to the TA's home folder or to
+the other submissions, its own processes ending with it; as another user when the command runs as
+root. Where no sandbox can be made (no bubblewrap, macOS), the command says so and grades only with
+--no-sandbox, the notebooks then running with the TA's own rights; the report says which way.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ENTRY = Path("source") / "files" / "lab5_autograder.py"
+SANDBOX_ENV = "LAB5_SANDBOX"
+GRADING_USERS = "lab5-student{slot}"  # as root, one per grading that runs at once
 GRADESCOPE_METADATA = "submission_metadata.yml"
 
 
@@ -73,8 +82,11 @@ class Graded:
 
 
 def _entry_module(ag_dir: Path):
-    spec = importlib.util.spec_from_file_location("lab5_autograder", ag_dir / ENTRY)
+    """The autograder zip's entry point as a module (its zero results and reasons)."""
+    name = f"lab5_autograder_of_{abs(hash(str(ag_dir)))}"
+    spec = importlib.util.spec_from_file_location(name, ag_dir / ENTRY)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -99,9 +111,11 @@ def prepare(submission: Path, autograder_zip: Path, workdir: Path) -> Path:
     return ag_dir
 
 
-def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float = 600, env: dict | None = None) -> Graded:
+def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float = 600, env: dict | None = None,
+          sandbox: str = "bubblewrap") -> Graded:
     """Grade ``submission`` with ``autograder_zip`` in ``workdir`` within ``timeout`` seconds (``env``:
-    extra environment variables for the grading, e.g. its time limits)."""
+    extra environment variables for the grading, e.g. its time limits; ``sandbox``: how the notebook
+    runs, see lab5_sandbox.py)."""
     started = time.perf_counter()
     ag_dir = prepare(submission, autograder_zip, workdir)
     entry = _entry_module(ag_dir)
@@ -112,7 +126,7 @@ def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float 
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group: a timeout stops the kernel too
-        env={**os.environ, **(env or {})},
+        env={**os.environ, SANDBOX_ENV: sandbox, **(env or {})},
     )
     try:
         log, _ = proc.communicate(timeout=timeout)
@@ -124,7 +138,7 @@ def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float 
     seconds = time.perf_counter() - started
     results_file = ag_dir / "results" / "results.json"
     if timed_out:
-        results = entry.zero_results(ag_dir, entry.budget_reason(ag_dir, timeout), status="timed out")
+        results = entry.zero_results(ag_dir, entry.budget_reason(timeout), status="timed out")
     elif results_file.is_file():
         results = json.loads(results_file.read_text())
     else:
@@ -173,17 +187,46 @@ def student_names(folder: Path) -> dict[str, str]:
     return names
 
 
-def grade_all(submissions: dict[str, Path], autograder_zip: Path, workdir: Path, timeout: float, jobs: int):
-    """Grade every submission, ``jobs`` at a time, with a progress bar; results in id order."""
+def sandbox_module(autograder_zip: Path):
+    """The lab5_sandbox module of the autograder zip (how its entry point runs notebooks)."""
+    with zipfile.ZipFile(autograder_zip) as zf:
+        source = zf.read("files/lab5_sandbox.py")
+    module = types.ModuleType("lab5_sandbox_of_autograder")
+    sys.modules[module.__name__] = module  # dataclasses look their module up there
+    exec(compile(source, "lab5_sandbox.py", "exec"), module.__dict__)
+    return module
+
+
+def grade_all(submissions: dict[str, Path], autograder_zip: Path, workdir: Path, timeout: float, jobs: int,
+              sandbox: str = "bubblewrap", env: dict[str, dict] | None = None, progress: bool = True) -> dict[str, Graded]:
+    """Grade every submission, ``jobs`` at a time, with a progress bar; results in id order. ``env``:
+    extra environment variables of some submissions' gradings. As root, each of the ``jobs`` gradings
+    that run at once runs its notebook as a grading user of its own (lab5-student, lab5-student1, ...),
+    so that one notebook's processes never count against, or end with, another's."""
+    import queue
+
     from tqdm.auto import tqdm
+
+    slots: queue.Queue = queue.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
+    own_users = sandbox != "none" and hasattr(os, "geteuid") and os.geteuid() == 0
 
     def one(item):
         name, path = item
-        return name, grade(path, autograder_zip, workdir / name, timeout)
+        slot = slots.get()
+        try:
+            extra = dict((env or {}).get(name) or {})
+            if own_users:
+                extra.setdefault("LAB5_GRADING_USER", GRADING_USERS.format(slot=slot or ""))
+            return name, grade(path, autograder_zip, workdir / name, timeout, env=extra, sandbox=sandbox)
+        finally:
+            slots.put(slot)
 
     graded = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for name, result in tqdm(pool.map(one, submissions.items()), total=len(submissions), desc="Grading", unit="submission"):
+        results = pool.map(one, submissions.items())
+        for name, result in tqdm(results, total=len(submissions), desc="Grading", unit="submission", disable=not progress):
             graded[name] = result
     return graded
 
@@ -199,6 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: the number of cores)")
     parser.add_argument("--profile", choices=["full", "offline"], default=os.environ.get("LAB5_PROFILE") or "full",
                         help="the lab profile to grade in (default: $LAB5_PROFILE, else full)")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade where no sandbox can be made: the notebooks run with your own rights")
     args = parser.parse_args(argv)
 
     if not args.autograder.is_file():
@@ -208,6 +253,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1 or args.timeout <= 0:
         parser.exit(2, "error: --jobs and --timeout must be positive\n")
     project.use_profile(args.profile)
+    try:
+        module = sandbox_module(args.autograder)
+    except KeyError:
+        parser.exit(2, f"error: {args.autograder} has no lab5_sandbox.py: rebuild it with python3 -m tools build\n")
+    if args.no_sandbox:
+        sandbox = "none"
+        print("warning: --no-sandbox: the notebooks run with your own rights (your files, the network, each other's).",
+              file=sys.stderr)
+    else:
+        sandbox = "bubblewrap"
+        try:
+            module.choose(sandbox)
+        except module.SandboxError as e:
+            parser.exit(2, f"error: cannot grade in a sandbox: {e}. Install it, or pass --no-sandbox to grade "
+                           "with the notebooks running with your own rights.\n")
 
     with tempfile.TemporaryDirectory(prefix="lab5-grading-") as scratch:
         folder = args.submissions
@@ -225,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
         if not submissions:
             parser.exit(1, f"error: no submissions in {args.submissions} (expected .zip or .ipynb files, or a Gradescope export)\n")
-        graded = grade_all(submissions, args.autograder, Path(scratch) / "work", args.timeout, args.jobs)
+        graded = grade_all(submissions, args.autograder, Path(scratch) / "work", args.timeout, args.jobs, sandbox)
         table = report.write(graded, student_names(folder), args.autograder, args.out)
     flagged = int((table["flags"] != "").sum())
     print(f"Graded {len(table)} submissions ({flagged} need a human look): {args.out / 'scores.csv'}, {args.out / 'report.html'}")

@@ -44,6 +44,8 @@ class Submission:
     extra_files: dict[str, bytes] = field(default_factory=dict)
     # the results file of another student's real run (with another training seed)
     other_run: dict | None = None
+    # zip entries of this many zero bytes (a zip bomb: megabytes in the zip, gigabytes unpacked)
+    zeros: dict[str, int] = field(default_factory=dict)
 
 
 Edit = Callable[[Submission], None]
@@ -90,6 +92,11 @@ def make_submission(case: Case, base: nbformat.NotebookNode, results: dict, dest
             zf.writestr(RESULTS, sub.results if isinstance(sub.results, str) else json.dumps(sub.results))
         for name, data in sub.extra_files.items():
             zf.writestr(name, data)
+        chunk = bytes(2**24)
+        for name, size in sub.zeros.items():
+            with zf.open(name, "w", force_zip64=True) as f:
+                for start in range(0, size, len(chunk)):
+                    f.write(chunk[: min(len(chunk), size - start)])
     return dest
 
 
@@ -333,6 +340,17 @@ def upload_bytes(data: bytes) -> Edit:
     return edit
 
 
+def zip_bomb(name: str, size: int) -> Edit:
+    """``name`` in the zip unpacks to ``size`` zero bytes (instead of what the case had there)."""
+
+    def edit(s: Submission) -> None:
+        if name == RESULTS:
+            s.results = None
+        s.zeros[name] = size
+
+    return edit
+
+
 def only_results_in_zip(s: Submission) -> None:
     import io
 
@@ -391,6 +409,158 @@ for name in [m for m in sys.modules if m.startswith("lab5")]:
 import lab5_utils as lab
 """
 SCRATCH_MODEL = "model_scratch = AutoModelForSequenceClassification.from_config(config)"
+
+# The student's side has no rights over the grader (lab5_sandbox.py): what a notebook tries at grading
+# with the operating system's rights its kernel runs with. Each cell carries on after what fails, as an
+# attacker's would.
+ESCAPE_MARKER = "lab5-corpus-escaped"  # files a notebook writes outside its folder: none may be left there
+# Modules of the Python environment that a notebook tries to append to (a test checks they are unchanged).
+ENVIRONMENT_TARGETS = ("otter", "json", "numpy")
+KILL_THE_GRADER = """\
+import json, os, pathlib, signal
+full = {"score": 25, "output": "", "tests": []}
+for candidate in ["/autograder/results/results.json", "../results/results.json"]:
+    try:
+        pathlib.Path(candidate).write_text(json.dumps(full))
+    except OSError:
+        pass
+pid = os.getppid()
+while pid > 1:  # every ancestor: otter, the grader's entry point, ...
+    with open(f"/proc/{pid}/stat") as f:
+        parent = int(f.read().rsplit(")", 1)[1].split()[1])
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    pid = parent
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+WRITE_THE_ENVIRONMENT = f"""\
+import importlib.util, pathlib, site
+targets = [pathlib.Path(importlib.util.find_spec(name).origin) for name in {ENVIRONMENT_TARGETS!r}]
+targets += [pathlib.Path(folder) / "sitecustomize.py" for folder in site.getsitepackages()]
+written = []
+for target in targets:
+    try:
+        with open(target, "a") as f:
+            f.write("\\nraise SystemExit('written by a notebook at grading')\\n")
+        written.append(str(target))
+    except OSError:
+        pass
+print("written:", written)
+"""
+LEAVE_A_REWRITER = """\
+import glob, json, os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.environ.clear()
+        end = time.time() + 900
+        while time.time() < end:
+            for path in glob.glob("/autograder/results/results.json") + glob.glob("/tmp/*/autograder/results/results.json"):
+                try:
+                    with open(path) as f:
+                        results = json.load(f)
+                    for test in results.get("tests", []):
+                        test["score"] = test.get("max_score", 0)
+                    with open(path, "w") as f:
+                        json.dump(results, f)
+                except Exception:
+                    pass
+            time.sleep(0.2)
+    os._exit(0)
+os.wait()
+"""
+WRITE_OUTSIDE = f"""\
+import os, pathlib, tempfile
+places = [pathlib.Path.home(), pathlib.Path(os.environ.get("HOME", "/")), pathlib.Path("/tmp"), pathlib.Path("/var/tmp"),
+          pathlib.Path("/dev/shm"), pathlib.Path(tempfile.gettempdir()), *pathlib.Path.cwd().parents]
+written = []
+for place in places:
+    try:
+        (place / "{ESCAPE_MARKER}.txt").write_text("a notebook was here")
+        written.append(str(place))
+    except OSError:
+        pass
+print("written in:", written)
+"""
+LOOK_FOR_OTHER_SUBMISSIONS = """\
+import os, pathlib, time
+own = pathlib.Path.cwd().resolve()
+def search(top, depth):
+    found = []
+    try:
+        entries = list(os.scandir(top))
+    except OSError:
+        return found
+    for entry in entries:
+        path = pathlib.Path(entry.path)
+        if own == path or own in path.parents or path.parts[1:2] in (("proc",), ("sys",), ("usr",)):
+            continue
+        if entry.name in ("lab5_results.json", "lab5.ipynb"):
+            found.append(entry.path)
+        elif depth and entry.is_dir(follow_symlinks=False):
+            found += search(entry.path, depth - 1)
+    return found
+found, end = [], time.time() + 10
+while not found and time.time() < end:  # other submissions are graded meanwhile
+    found = search("/", 7)
+    time.sleep(0.5)
+print("found:", found[:5])
+if found:
+    quiz_q1 = "blue"  # what another submission's files would buy: shows in the quiz's points
+"""
+FORK_UNTIL_THE_LIMIT = """\
+import os, time
+children = 0
+try:
+    while True:
+        if os.fork() == 0:
+            time.sleep(900)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print(f"{children} processes, then: {error}")
+"""
+FILL_THE_TEMPORARY_FOLDER = """\
+import os, tempfile
+block, written = bytes(2**24), 0
+try:
+    for i in range(12):  # up to 768 MB, in files of 64 MB
+        with open(os.path.join(tempfile.gettempdir(), f"cache-{i}.bin"), "wb") as f:
+            for _ in range(4):
+                f.write(block)
+                written += len(block)
+except OSError as error:
+    print(f"{written / 2**20:.0f} MB, then: {error}")
+"""
+FILL_THE_DISK = """\
+block, i = bytes(2**24), 0
+while True:
+    with open(f"big-{i}.bin", "wb") as f:
+        for _ in range(4):
+            f.write(block)
+    i += 1
+"""
+OPEN_SOCKETS = """\
+import socket
+try:
+    socket.create_connection(("pypi.org", 443), timeout=5).close()
+    print("the network is reachable")
+except OSError as error:
+    print("no network:", error)
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen()
+opened = []
+try:
+    while True:
+        opened.append(socket.socket())
+except OSError as error:
+    print(f"{len(opened)} sockets, then: {error}")
+for sock in opened:
+    sock.close()
+"""
 
 CASES = [
     # Right, but written differently: each must get full points.
@@ -555,6 +725,45 @@ CASES = [
     Case("right_cell_reimports_the_modules", "a cell that deletes the lab's modules from sys.modules and imports the helper again",
          [insert_after('quiz_q3 = "orange"', "import sys\nfor name in [m for m in sys.modules if m.startswith('lab5')]:\n"
                                               "    del sys.modules[name]\nimport lab5_utils as lab")]),
+    # The student's side has no rights over the grader: what a notebook tries with its operating system's
+    # rights at grading changes nothing of the verdict, of the grader's machine or of other submissions.
+    Case("wrong_cell_kills_the_grader", "a cell that writes full marks where results.json may be read, then kills its "
+         "ancestors (otter, the entry point) and its kernel", [insert_after(EARLY, KILL_THE_GRADER)],
+         scores=ALL_ZERO, status="stopped", message="ended without results", flag="ended without results"),
+    Case("wrong_cell_writes_into_the_python_environment", "a cell that appends to modules of the Python environment "
+         "(otter, json, numpy, a sitecustomize.py), with a fabricated run", [results(fabricated), insert_after(EARLY, WRITE_THE_ENVIRONMENT)],
+         scores={"q5_results": 0}, message="not the class with the highest score"),
+    Case("wrong_cell_leaves_a_process_that_rewrites_the_results", "a cell that leaves a process behind (double-forked, "
+         "its environment emptied) that rewrites results.json with full marks, with a fabricated run",
+         [results(fabricated), insert_after(EARLY, LEAVE_A_REWRITER)],
+         scores={"q5_results": 0}, message="left 1 process(es) running", flag="a cell left processes running at grading"),
+    Case("right_cell_writes_outside_its_folder", "a cell that writes files into the home folder, the temporary folders and "
+         "every folder above its own (none may be left there after grading)", [insert_after(EARLY, WRITE_OUTSIDE)]),
+    Case("right_cell_looks_for_other_submissions", "a cell that searches the machine for other submissions' notebooks and "
+         "results while others are graded (it would change a quiz answer if it found one)",
+         [insert_after('quiz_q3 = "orange"', LOOK_FOR_OTHER_SUBMISSIONS)]),
+    Case("right_cell_forks_until_the_limit", "a cell that forks sleeping processes until the process limit stops it: "
+         "they are ended after the cell, the rest is graded", [insert_after(EARLY, FORK_UNTIL_THE_LIMIT)],
+         message="process(es) running; they were ended", flag="a cell left processes running at grading"),
+    Case("right_cell_fills_its_temporary_folder", "a cell that writes 768 MB of files into its temporary folder "
+         "(a sandbox's is smaller: the cell gets 'no space left', the rest is graded)", [insert_after(EARLY, FILL_THE_TEMPORARY_FOLDER)]),
+    Case("bad_cell_fills_the_disk", "a cell that writes files without end: grading stops at the limit on what it writes",
+         [insert_after(EARLY, FILL_THE_DISK)], scores=ALL_ZERO, status="stopped", message="to disk while it was graded",
+         flag="to disk while it was graded", env={"LAB5_WRITE_LIMIT": str(256 * 2**20)}),
+    Case("right_cell_opens_sockets", "a cell that reaches for the network, listens on a port and opens sockets until the "
+         "limit on open files", [insert_after(EARLY, OPEN_SOCKETS)]),
+    # Bad input stays handled: zeros only where affected, with the reason, within the time budget.
+    Case("bad_results_deeply_nested", "a results file of 200,000 nested lists",
+         [lambda s: setattr(s, "results", "[" * 200_000 + "]" * 200_000)],
+         scores={"q5_results": 0, "q7_scratch_results": 0}, message="is not a results file of this lab"),
+    Case("bad_results_too_large", "a results file of 20 MB (valid JSON, padded)",
+         [results(lambda r: r.update(padding="x" * (20 * 2**20)))],
+         scores={"q5_results": 0, "q7_scratch_results": 0}, message="MB unpacked", flag="lab5_results.json not read"),
+    Case("bad_zip_bomb_results", "a zip whose lab5_results.json unpacks to 1 GiB (a megabyte in the zip)",
+         [zip_bomb(RESULTS, 2**30)],
+         scores={"q5_results": 0, "q7_scratch_results": 0}, message="1.0 GiB unpacked", flag="lab5_results.json not read"),
+    Case("right_zip_bomb_beside_the_notebook", "a zip that also holds a file unpacking to 1 GiB: left out, never unpacked",
+         [zip_bomb("data/cache.bin", 2**30)], message="Not used for grading (removed before your notebook ran): data/"),
     Case("wrong_fine_tuned_predicts_one_class", "a fine-tuned run that calls every test tweet neutral, recorded consistently",
          [results(one_class)], scores={"q5_results": 3}, message="has not learned to tell the classes apart"),
     # Every student's runs have their own training seed: any drawn seed passes; both runs and the

@@ -1,0 +1,521 @@
+"""Where the notebook runs at grading, with which rights, and how everything it started ends.
+
+Shipped in the autograder zip only. The entry point (lab5_autograder.py) runs as the grader: root on
+Gradescope, the TA's account in ``python3 -m tools grade``. Everything that runs the student's code
+(the otter process and the notebook's kernel) runs on the student's side, made here, one of three ways:
+
+- ``bubblewrap``: a sandbox made with bubblewrap (bwrap): its own process, network, IPC and host-name
+  namespaces (no network, every process ends with the sandbox), the system and the Python environment
+  read-only, the lab's data read-only, nothing else of the machine (no home folder, no other
+  submission), its workspace as the one writable folder on disk and a private, size-limited /tmp. As
+  root it also runs as GRADING_USER (a user with no home and no password), otherwise as the caller's
+  own account inside a user namespace.
+- ``user``: as GRADING_USER, without namespaces (root only; what Gradescope's own security advice
+  describes, for images whose container allows no namespaces). That user writes only its workspace
+  and the machine's temporary folders; the grader's files, the upload, /autograder/results and the
+  Python environment are not writable by it, and what it need not read it cannot read. Everything it
+  started is ended by user (kill(-1) as that user), never by something the notebook can drop.
+- ``none``: as the grader itself: only when asked for explicitly (``LAB5_SANDBOX=none``; the TA
+  command's ``--no-sandbox``).
+
+``auto`` (the default) takes bubblewrap where it works, else ``user`` as root, else refuses with what
+to install. The student's side hands back only files in its workspace's report folder; the entry
+point reads them with :func:`read_back` (no links followed, size-limited) after everything on the
+student's side has ended, and treats them as untrusted.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import pwd
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+MODE_ENV = "LAB5_SANDBOX"  # auto (default), bubblewrap, user or none
+MODES = ("auto", "bubblewrap", "user", "none")
+USER_ENV = "LAB5_GRADING_USER"
+GRADING_USER = "lab5-student"
+ISOLATED_ENV = "LAB5_ISOLATED"  # tells the grading mode that the kernel's processes are only this grading's
+INSIDE = "/grading"  # where the workspace is in a bubblewrap sandbox
+
+# Limits of the student's side (each process; its children inherit them). A grading's kernel, otter and
+# their threads are about 60 tasks on 2 cores (torch starts a thread per core): the process limit is
+# far above that and far below what would make a machine suffer.
+PROCESS_LIMIT = int(os.environ.get("LAB5_PROCESS_LIMIT") or 512)
+FILE_LIMIT = 256 * 2**20  # one file (a results file is about 0.3 MB)
+TMP_LIMIT = 512 * 2**20  # the private /tmp of a bubblewrap sandbox (memory)
+WRITE_LIMIT = int(os.environ.get("LAB5_WRITE_LIMIT") or 2**30)  # everything written to disk at grading
+OPEN_FILES_LIMIT = 4096
+# The environment the student's side gets: nothing of the grader's but these.
+PASSED_ENV = ("LAB5_PROFILE", "TWEETEVAL_DIR", "LAB5_CHECKPOINT", "LAB5_CELL_LIMIT_S", "HF_HUB_OFFLINE",
+              "HF_DATASETS_OFFLINE", "HF_HOME", "TOKENIZERS_PARALLELISM", "TRANSFORMERS_NO_ADVISORY_WARNINGS",
+              "PYTHONWARNINGS", "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# Folders the data and models are read from (read-only in a sandbox): environment variables naming them.
+DATA_ENV = ("TWEETEVAL_DIR", "LAB5_CHECKPOINT", "HF_HOME")
+# World-writable folders a user without namespaces can write to: watched, and emptied of its files after.
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+class SandboxError(RuntimeError):
+    """No sandbox of the kind asked for can be made here: the message says what to install or pass."""
+
+
+# --------------------------------------------------------------------------------------------
+# Choosing
+# --------------------------------------------------------------------------------------------
+
+
+def is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def grading_user() -> pwd.struct_passwd | None:
+    try:
+        return pwd.getpwnam(os.environ.get(USER_ENV) or GRADING_USER)
+    except KeyError:
+        return None
+
+
+def ensure_user() -> pwd.struct_passwd:
+    """The grading user, created (system user, no home, no password, no shell) when it is missing."""
+    user = grading_user()
+    if user is None:
+        name = os.environ.get(USER_ENV) or GRADING_USER
+        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
+                        "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
+        print(f"[lab5] created the user {name} that notebooks run as at grading", flush=True)
+        user = grading_user()
+    return user
+
+
+@cache
+def bubblewrap_problem() -> str | None:
+    """Why no bubblewrap sandbox can be made here (None: it can): tried with a real one."""
+    if platform.system() != "Linux":
+        return f"bubblewrap sandboxes need Linux (this is {platform.system()})"
+    if shutil.which("bwrap") is None:
+        return "bubblewrap is not installed (Debian/Ubuntu: apt install bubblewrap; Fedora: dnf install bubblewrap)"
+    if is_root() and shutil.which("setpriv") is None:
+        return "setpriv (util-linux) is not installed: as root, the sandbox needs it to run as another user"
+    probe = _bwrap_args(namespaces_only=True) + ["--", "true"]
+    try:
+        proc = subprocess.run(probe, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bubblewrap could not start ({e})"
+    if proc.returncode != 0:
+        error = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        return f"bubblewrap cannot make a sandbox here ({error}; unprivileged user namespaces may be off)"
+    return None
+
+
+def choose(requested: str | None = None) -> Sandbox:
+    """The sandbox to grade in: ``requested`` (default: $LAB5_SANDBOX, else auto), or SandboxError."""
+    mode = (requested or os.environ.get(MODE_ENV) or "auto").strip().lower()
+    if mode not in MODES:
+        raise SandboxError(f"{MODE_ENV}={mode!r} is not one of {', '.join(MODES)}")
+    if mode == "none":
+        return Sandbox("none")
+    if mode in ("auto", "bubblewrap"):
+        problem = bubblewrap_problem()
+        if problem is None:
+            return Sandbox("bubblewrap", ensure_user() if is_root() else None)
+        if mode == "bubblewrap" or not is_root():
+            raise SandboxError(problem)
+    if not is_root():
+        raise SandboxError("running notebooks as another user needs root (use bubblewrap instead)")
+    if platform.system() != "Linux":
+        raise SandboxError(f"the grading user is made for Linux only (this is {platform.system()})")
+    user = ensure_user()
+    blocked = unreachable(user)
+    if blocked:
+        raise SandboxError(f"the grading user {user.pw_name} cannot reach {', '.join(blocked)} (the Python environment "
+                           "or the lab's data): the image's setup (lab5_autograder.py --image-setup) opens them")
+    return Sandbox("user", user)
+
+
+# --------------------------------------------------------------------------------------------
+# The image: what the user must be able to reach
+# --------------------------------------------------------------------------------------------
+
+
+def python_folders() -> list[Path]:
+    """The folders the Python environment runs from (prefixes and package folders), each once."""
+    found = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    found.add(Path(sys.executable).resolve().parent.parent)
+    for entry in sys.path:
+        path = Path(entry or ".").resolve()
+        if path.name in ("site-packages", "dist-packages") and path.is_dir():
+            found.add(path)
+    return _outermost(found)
+
+
+def data_folders() -> list[Path]:
+    """The lab's data and model folders named by the environment (read-only for the student's side)."""
+    found = set()
+    for name in DATA_ENV:
+        value = os.environ.get(name, "").strip()
+        if value and Path(value).expanduser().exists():
+            found.add(Path(value).expanduser().resolve())
+    return _outermost(found)
+
+
+def _outermost(paths) -> list[Path]:
+    kept = []
+    for path in sorted(paths, key=lambda p: len(p.parts)):
+        if not any(path == k or k in path.parents for k in kept) and path != Path("/"):
+            kept.append(path)
+    return kept
+
+
+def unreachable(user: pwd.struct_passwd) -> list[str]:
+    """The folders of the Python environment and the data that ``user`` cannot reach (a parent it
+    cannot traverse, or the folder itself it cannot read)."""
+    def allowed(st: os.stat_result, bits: int) -> bool:
+        if st.st_uid == user.pw_uid:
+            return bool(st.st_mode & (bits << 6))
+        if st.st_gid == user.pw_gid:
+            return bool(st.st_mode & (bits << 3))
+        return bool(st.st_mode & bits)
+
+    problems = []
+    for folder in python_folders() + data_folders():
+        for parent in [*reversed(folder.parents), folder]:
+            if not allowed(os.stat(parent), 1 if parent != folder else 5):
+                problems.append(str(parent))
+                break
+    return problems
+
+
+def open_to_grading_user() -> None:
+    """Make the Python environment and the data reachable by the grading user: every folder above them
+    traversable (o+x; nothing listed), as the image's setup does (e.g. /root above /root/miniforge3)."""
+    user = ensure_user()
+    for folder in python_folders() + data_folders():
+        for parent in reversed(folder.parents):
+            mode = os.stat(parent).st_mode
+            if not mode & stat.S_IXOTH:
+                os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
+                print(f"[lab5] {parent}: traversable by others (o+x), so that {user.pw_name} reaches {folder}")
+    left = unreachable(user)
+    if left:
+        raise SandboxError(f"{user.pw_name} still cannot read {', '.join(left)}: make them world-readable")
+
+
+# --------------------------------------------------------------------------------------------
+# The workspace
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Workspace:
+    """``base`` (the grader's, not writable by the student's side) holds ``box``, the one folder on disk
+    the student's side writes: autograder/ (otter's tree: source/, submission/, results/), home/, tmp/,
+    report/ (what the student's side hands back). ``inside`` is where the student's side sees ``box``."""
+
+    base: Path
+    box: Path
+    inside: Path
+
+    def path(self, *parts: str) -> Path:
+        return self.box.joinpath(*parts)
+
+    def seen(self, *parts: str) -> str:
+        """A path of the box as the student's side sees it."""
+        return str(self.inside.joinpath(*parts))
+
+
+# --------------------------------------------------------------------------------------------
+# The sandbox
+# --------------------------------------------------------------------------------------------
+
+
+class Sandbox:
+    def __init__(self, mode: str, user: pwd.struct_passwd | None = None):
+        self.mode = mode
+        self.user = user
+        self.workspace: Workspace | None = None
+        self.proc: subprocess.Popen | None = None
+        self._tmp_free: dict[int, int] = {}
+
+    @property
+    def isolated(self) -> bool:
+        """Whether every process the notebook can see of its own uid is this grading's."""
+        return self.mode != "none"
+
+    def describe(self) -> str:
+        if self.mode == "none":
+            return "no sandbox: the notebook ran with the grader's own rights"
+        who = f"as user {self.user.pw_name}" if self.user else "as the grader's account in a user namespace"
+        if self.mode == "bubblewrap":
+            return f"bubblewrap sandbox ({who}; no network, no home folder, the system read-only)"
+        return f"unprivileged user {self.user.pw_name} (no namespaces)"
+
+    # -- workspace ------------------------------------------------------------------------------
+
+    def make_workspace(self) -> Workspace:
+        base = Path(tempfile.mkdtemp(prefix="lab5-sandbox-"))
+        box = base / "box"
+        for sub in ("", "autograder", "autograder/submission", "autograder/results", "home", "tmp", "report"):
+            (box / sub).mkdir(exist_ok=True)
+        if self.user is not None:
+            os.chmod(base, 0o711)  # the user reaches its box, lists nothing
+            for path in [box, *box.rglob("*")]:
+                os.chown(path, self.user.pw_uid, self.user.pw_gid)
+        self.workspace = Workspace(base, box, Path(INSIDE) if self.mode == "bubblewrap" else box)
+        return self.workspace
+
+    def give(self, path: Path) -> None:
+        """Hand ``path`` (a file or folder the grader put in the box) to the student's side."""
+        if self.user is None:
+            return
+        for p in [path, *(path.rglob("*") if path.is_dir() else [])]:
+            os.chown(p, self.user.pw_uid, self.user.pw_gid, follow_symlinks=False)
+
+    # -- starting -------------------------------------------------------------------------------
+
+    def environment(self, extra: dict[str, str]) -> dict[str, str]:
+        ws = self.workspace
+        home = ws.seen("home")
+        tmp = "/tmp" if self.mode == "bubblewrap" else ws.seen("tmp")
+        env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+        env.update(PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", HOME=home, TMPDIR=tmp,
+                   MPLCONFIGDIR=f"{home}/.matplotlib", PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
+                   LANG=env.get("LANG", "C.UTF-8"))
+        if self.isolated:
+            env[ISOLATED_ENV] = "1"
+        if self.mode == "none":  # the grader's own environment, as before there were sandboxes
+            env = {**os.environ, **env}
+        return {**env, **extra}
+
+    def start(self, argv: list[str], env: dict[str, str], stdout) -> subprocess.Popen:
+        """Start ``argv`` (a python command) on the student's side, in the workspace's autograder/."""
+        ws = self.workspace
+        cwd = ws.seen("autograder")
+        if self.mode == "bubblewrap":
+            command = _bwrap_args(ws) + ["--chdir", cwd, "--clearenv"]
+            for key, value in env.items():
+                command += ["--setenv", key, value]
+            command += ["--", *self._drop(), *argv]
+            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        else:
+            self.proc = subprocess.Popen([*self._drop(), *argv], cwd=cwd, env=env, stdin=subprocess.PIPE,
+                                         stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True)
+        return self.proc
+
+    def _drop(self) -> list[str]:
+        """The command prefix that gives up root for the grading user (nothing without one)."""
+        if self.user is None:
+            return []
+        return ["setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}", "--clear-groups",
+                "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--"]
+
+    # -- while it runs --------------------------------------------------------------------------
+
+    def written(self) -> tuple[int, str]:
+        """How much the student's side has written to disk (bytes, and where), as far as it can be
+        seen: the box (walked, no links followed; too many files count as too much) and, without
+        namespaces, what the machine's shared temporary folders lost of their free space."""
+        total, count = 0, 0
+        for _, _, files, dir_fd in os.fwalk(self.workspace.box, follow_symlinks=False):
+            for name in files:
+                count += 1
+                if count > 50_000:
+                    return WRITE_LIMIT + 1, f"more than 50,000 files in its folder"
+                try:
+                    total += os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_blocks * 512
+                except OSError:
+                    continue
+        worst, where = total, "its folder"
+        if self.mode == "user":
+            for folder in SHARED_TMP:
+                try:
+                    st = os.statvfs(folder)
+                except OSError:
+                    continue
+                free = st.f_bavail * st.f_frsize
+                device = os.stat(folder).st_dev
+                start = self._tmp_free.setdefault(device, free)
+                if start - free > worst:
+                    worst, where = start - free, folder
+        return worst, where
+
+    def watch_start(self) -> None:
+        if self.mode == "user":
+            self.written()  # the shared folders' free space when grading starts
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def end(self) -> None:
+        """End every process of the student's side (and wait for them), however they were started."""
+        proc = self.proc
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)  # bwrap (and with it its pid namespace), or otter's session
+            except OSError:
+                pass
+            try:
+                proc.kill()
+            except OSError:
+                pass
+        if proc is not None:
+            proc.wait()
+        if self.mode == "user":
+            end_user_processes(self.user.pw_uid)
+
+    def clean_up(self) -> None:
+        """Remove the workspace and, without namespaces, what the user left in the shared temporary folders."""
+        if self.workspace is not None:
+            shutil.rmtree(self.workspace.base, ignore_errors=True)
+        if self.mode == "user":
+            for folder in SHARED_TMP:
+                try:
+                    entries = list(os.scandir(folder))
+                except OSError:
+                    continue
+                for entry in entries:
+                    try:
+                        if entry.stat(follow_symlinks=False).st_uid != self.user.pw_uid:
+                            continue
+                        if entry.is_dir(follow_symlinks=False):
+                            shutil.rmtree(entry.path, ignore_errors=True)
+                        else:
+                            os.unlink(entry.path)
+                    except OSError:
+                        continue
+
+
+def user_processes(uid: int) -> list[int]:
+    """The processes whose real user is ``uid`` (from /proc)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status", encoding="ascii", errors="replace") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid:
+                            found.append(int(entry.name))
+                        break
+                    if line.startswith("State:") and line.split()[1] == "Z":
+                        break  # a zombie is gone already
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def end_user_processes(uid: int) -> None:
+    """End every process of ``uid``: kill(-1, SIGKILL) as that user, which the kernel sends to all of
+    them at once (no fork escapes it), until none is left."""
+    for _ in range(50):
+        if not user_processes(uid):
+            return
+        subprocess.run([sys.executable, "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"],
+                       user=uid, group=pwd.getpwuid(uid).pw_gid, extra_groups=[], env={}, check=False)
+        time.sleep(0.05)
+    left = user_processes(uid)
+    if left:
+        raise RuntimeError(f"processes of uid {uid} survived the end of grading: {left[:10]}")
+
+
+# --------------------------------------------------------------------------------------------
+# bubblewrap
+# --------------------------------------------------------------------------------------------
+
+
+def _bwrap_args(ws: Workspace | None = None, namespaces_only: bool = False) -> list[str]:
+    args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session"]
+    if not is_root():
+        args.append("--unshare-user")  # the caller's own account, mapped; no capabilities
+    for top in ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = Path("/") / top
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            args += ["--ro-bind", str(path), str(path)]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    if namespaces_only:
+        return args
+    made = {Path("/"), Path("/usr"), Path("/etc"), Path("/tmp")}
+    for folder in python_folders() + data_folders():
+        if folder == Path("/usr") or Path("/usr") in folder.parents:
+            continue
+        for parent in reversed(folder.parents):  # readable parents (as root bwrap makes them 0700)
+            if parent not in made:
+                args += ["--perms", "0755", "--dir", str(parent)]
+                made.add(parent)
+        args += ["--ro-bind", str(folder), str(folder)]
+    args += ["--perms", "1777", "--size", str(TMP_LIMIT), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(64 * 2**20), "--tmpfs", "/dev/shm",
+             "--bind", str(ws.box), INSIDE]
+    return args
+
+
+def apply_limits() -> None:
+    """The student's side limits itself before any of the notebook's code runs (its children inherit
+    the limits; none can be raised again): processes, one file's size, open files, no core dumps."""
+    import resource
+
+    for limit, value in ((resource.RLIMIT_NPROC, PROCESS_LIMIT), (resource.RLIMIT_FSIZE, FILE_LIMIT),
+                         (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT), (resource.RLIMIT_CORE, 0)):
+        soft, hard = resource.getrlimit(limit)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(limit, (value, value))
+
+
+# --------------------------------------------------------------------------------------------
+# Reading what the student's side handed back
+# --------------------------------------------------------------------------------------------
+
+
+class TooLarge(ValueError):
+    pass
+
+
+def read_back(root: Path, relative: str, limit: int) -> bytes | None:
+    """The bytes of ``root``/``relative`` if it is a regular file of at most ``limit`` bytes reached
+    without following any link (None: missing, a link, a folder, a pipe...); TooLarge beyond ``limit``."""
+    parts = [p for p in relative.split("/") if p]
+    flags = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(root, flags | os.O_DIRECTORY)
+    except OSError:
+        return None
+    try:
+        for part in parts[:-1]:
+            try:
+                next_fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
+            except OSError:
+                return None
+            os.close(fd)
+            fd = next_fd
+        try:
+            file_fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(file_fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            if st.st_size > limit:
+                raise TooLarge(f"{relative} is {st.st_size:,} bytes (at most {limit:,})")
+            with os.fdopen(file_fd, "rb", closefd=False) as f:
+                data = f.read(limit + 1)
+            if len(data) > limit:
+                raise TooLarge(f"{relative} is more than {limit:,} bytes")
+            return data
+        finally:
+            os.close(file_fd)
+    finally:
+        os.close(fd)
