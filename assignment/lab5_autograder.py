@@ -374,6 +374,8 @@ class ResultsGrader:
             test_file = ExceptionTestFile.from_file(str(path))
             self.test_files[test_file.name] = test_file
         self.ref.subsets()  # the true labels, read now
+        from otter.test_files import GradingResults  # noqa: F401  (what grading imports, imported before the notebook runs)
+        from otter.test_files.abstract_test import TestCaseResult  # noqa: F401
         # A first run with the accuracies the upload claims: whatever the checks import, they import now.
         record = self.lab.read_json(upload) if upload is not None else None
         self.grade({name: record.get(name) for name in self.mode.ANSWERS} if isinstance(record, dict) else {})
@@ -714,11 +716,8 @@ def grade(ag_dir: Path) -> dict:
     return results
 
 
-def _grade(ag_dir: Path, side: StudentSide, started: float) -> dict:
-    upload = take_upload(ag_dir / "submission")
-    if upload.problem:
-        print(upload.problem)
-        return zero_results(ag_dir, upload.problem)
+def upload_notes(upload: Upload) -> list[Note]:
+    """What the student and the TA are told of the upload itself: what was left out, and why."""
     notes = list(upload.notes)
     if upload.code:
         notes.append(Note("code removed", (
@@ -728,6 +727,25 @@ def _grade(ag_dir: Path, side: StudentSide, started: float) -> dict:
     if upload.other:
         notes.append(Note("removed", f"Not used for grading (removed before your notebook ran): {_listed(upload.other)}. "
                                      f"Only the notebook and {RESULTS_NAME} are graded."))
+    return notes
+
+
+def verdict(grader: ResultsGrader, upload: Upload, kernel: dict, answers: dict, notes: list[Note]) -> dict:
+    """Gradescope's results from what the kernel reported (``kernel``, ``answers``) and what this process
+    decided from the upload (the results questions, the results file's facts), with the ``notes``."""
+    results, disagreements = graded_results(grader, kernel, answers)
+    facts = grader.facts(answers)
+    results["extra_data"].update(results_file=facts, removed={"code": upload.code, "other": upload.other})
+    notes = notes + [Note("results rejected", reason) for reason in facts["rejected"]] + disagreements
+    return add_notes(results, notes)
+
+
+def _grade(ag_dir: Path, side: StudentSide, started: float) -> dict:
+    upload = take_upload(ag_dir / "submission")
+    if upload.problem:
+        print(upload.problem)
+        return zero_results(ag_dir, upload.problem)
+    notes = upload_notes(upload)
     grader = ResultsGrader(ag_dir, upload.results)
     before = grader_files(ag_dir)
     side.go(upload)
@@ -750,12 +768,7 @@ def _grade(ag_dir: Path, side: StudentSide, started: float) -> dict:
         print(f"Grading stopped: {message}")
         return add_notes(zero_results(ag_dir, f"This submission could not be graded: {message}"), notes)
 
-    answers = grader.mode.read_answers(side.read("answers.json"))
-    results, disagreements = graded_results(grader, kernel, answers)
-    facts = grader.facts(answers)
-    results["extra_data"].update(results_file=facts, removed={"code": upload.code, "other": upload.other})
-    notes += [Note("results rejected", reason) for reason in facts["rejected"]]
-    notes += kernel_notes(side.read("notes.jsonl")) + disagreements
+    notes += kernel_notes(side.read("notes.jsonl"))
     if _sha(side.results_file()) != _sha(upload.results):
         graded = f"the {RESULTS_NAME} you submitted" if upload.results is not None else f"no {RESULTS_NAME} (none was submitted)"
         notes.append(Note("results rewritten", (
@@ -768,7 +781,7 @@ def _grade(ag_dir: Path, side: StudentSide, started: float) -> dict:
             f"Your notebook changed or added files of the autograder while it was graded ({', '.join(changed[:6])}). "
             "Questions 5 and 7 were graded outside the notebook; the others as the notebook's own run of the tests found them."),
             ", ".join(changed[:6])))
-    return add_notes(results, notes)
+    return verdict(grader, upload, kernel, grader.mode.read_answers(side.read("answers.json")), notes)
 
 
 def image_setup(dest: Path) -> int:

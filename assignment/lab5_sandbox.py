@@ -195,10 +195,9 @@ def unreachable(user: pwd.struct_passwd) -> list[str]:
     return problems
 
 
-def open_to_grading_user() -> None:
-    """Make the Python environment and the data reachable by the grading user: every folder above them
+def open_to(user: pwd.struct_passwd) -> None:
+    """Make the Python environment and the data reachable by ``user``: every folder above them
     traversable (o+x; nothing listed), as the image's setup does (e.g. /root above /root/miniforge3)."""
-    user = ensure_user()
     for folder in python_folders() + data_folders():
         for parent in reversed(folder.parents):
             mode = os.stat(parent).st_mode
@@ -208,6 +207,10 @@ def open_to_grading_user() -> None:
     left = unreachable(user)
     if left:
         raise SandboxError(f"{user.pw_name} still cannot read {', '.join(left)}: make them world-readable")
+
+
+def open_to_grading_user() -> None:
+    open_to(ensure_user())
 
 
 # --------------------------------------------------------------------------------------------

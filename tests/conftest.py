@@ -1,8 +1,11 @@
-"""Shared fixtures: a fresh build, and grading through the real `otter run`."""
+"""Shared fixtures and checks: a fresh build, grading through the real `otter run`, a corpus case's
+verdict, and what gradings may not leave on the machine."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +16,7 @@ import nbformat
 import pytest
 
 from tools import build, notebooks, project
-from tools.grade import Graded
+from tools.grade import Graded, grade_all
 
 # Every kernel and otter process the tests start runs the lab offline, on the local TweetEval copy.
 project.use_profile("offline")
@@ -21,7 +24,65 @@ project.use_profile("offline")
 sys.path.insert(0, str(project.ASSIGNMENT))
 
 
-from submissions.corpus import POINTS  # noqa: E402  (the autograded questions and their points)
+from submissions.corpus import ENVIRONMENT_TARGETS, ESCAPE_MARKER, POINTS, make_group_submission, submissions  # noqa: E402
+
+SUBMISSIONS = submissions()  # what the corpus grades through the whole autograder (corpus.GROUPS)
+
+
+def need(condition: bool, what: str) -> None:
+    """Skip where ``what`` is missing on a developer's machine; fail in CI, where nothing may be skipped."""
+    if condition:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must run this test, and it needs {what}")
+    pytest.skip(f"needs {what}")
+
+
+def check_verdict(case, graded: Graded, others=(), questions=POINTS) -> None:
+    """``graded`` is what corpus ``case`` must get: its status, points per question, what the student is
+    told and what the TA's flags say (a right submission: no flag). ``others``: the cases graded in the
+    same submission (corpus.GROUPS), whose questions are theirs to check; ``questions``: those checked."""
+    assert graded.status == case.status, f"{case.why}: {graded.message}\n{graded.log[-3000:]}"
+    theirs = {q for other in others for q in other.scores}
+    got = {q: graded.score(q) for q in questions if q not in theirs or q in case.scores}
+    want = {q: case.scores.get(q, POINTS[q]) for q in got}
+    assert {q: graded.max_score(q) for q in questions} == {q: POINTS[q] for q in questions}
+    assert got == want, f"{case.why}: failures {json.dumps(graded.failures(), indent=1)}"
+    if case.message:  # what the student is shown: the tests' messages and the notes from grading
+        shown = "\n".join([graded.message, graded.results.get("output") or "", *graded.failures().values()])
+        assert case.message in shown, f"{case.why}: no message says {case.message!r}:\n{shown}"
+    flags = "\n".join((graded.results.get("extra_data") or {}).get("flags") or [])
+    if case.flag:
+        assert case.flag in flags, f"{case.why}: no flag for the TA says {case.flag!r}:\n{flags}"
+    elif case.right and not any(other.flag or not other.right for other in others):
+        assert not flags, f"{case.why}: a right submission is flagged:\n{flags}"
+
+
+def grading_user_processes() -> list[str]:
+    """The processes of the grading users (lab5-student...) still running: none may outlive grading."""
+    import pwd
+
+    import lab5_sandbox
+
+    users = {u.pw_uid: u.pw_name for u in pwd.getpwall() if u.pw_name.startswith(lab5_sandbox.GRADING_USER)}
+    return [f"{name}: {pid}" for uid, name in users.items() for pid in lab5_sandbox.user_processes(uid)]
+
+
+def escaped_files(work: Path) -> list[str]:
+    """The files a corpus notebook wrote outside its folder that are still there: in the home folder, the
+    machine's temporary folders, and every folder above ``work`` (where the gradings ran)."""
+    places = {Path.home(), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), *work.parents, work}
+    return sorted(str(p / f"{ESCAPE_MARKER}.txt") for p in places if (p / f"{ESCAPE_MARKER}.txt").exists())
+
+
+def python_environment() -> dict[str, str]:
+    """A digest of each module a corpus notebook tries to append to, and of sitecustomize.py if any."""
+    import importlib.util
+    import site
+
+    paths = [Path(importlib.util.find_spec(name).origin) for name in ENVIRONMENT_TARGETS]
+    paths += [Path(folder) / "sitecustomize.py" for folder in site.getsitepackages()]
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "" for p in paths}
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +148,35 @@ def reference_run(tmp_path_factory) -> ReferenceRun:
     zips = sorted(folder.glob("lab5_*.zip"))
     assert len(zips) == 1, "the export cell did not write one submission zip"
     return ReferenceRun(folder, executed, zips[0])
+
+
+# --------------------------------------------------------------------------------------------
+# The corpus, graded once per session (test_corpus.py checks each case, test_review.py the report)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sandbox_mode() -> str:
+    """bubblewrap where it works; elsewhere (a developer's machine without it) no sandbox, and the cases
+    that hold only in one are skipped."""
+    import lab5_sandbox
+
+    return "bubblewrap" if lab5_sandbox.bubblewrap_problem() is None else "none"
+
+
+@pytest.fixture(scope="session")
+def corpus_grades(reference_run, build_run, sandbox_mode, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
+    results = json.loads((reference_run.folder / project.RESULTS_NAME).read_text())
+    chosen = {name: group for name, group in SUBMISSIONS.items()
+              if sandbox_mode != "none" or not any(case.sandboxed for case in group)}
+    uploads = {name: make_group_submission(group, base, results, folder / "uploads" / f"{name}.zip", build_run)
+               for name, group in chosen.items()}
+    environment = python_environment()
+    env = {name: {k: v for case in group for k, v in case.env.items()} for name, group in chosen.items()}
+    graded = grade_all(uploads, project.AUTOGRADER_ZIP, folder / "work", timeout=600, jobs=2,
+                       sandbox=sandbox_mode, env=env, progress=False)
+    return graded, environment, folder
+
+

@@ -1,37 +1,65 @@
-"""The corpus of submissions (tests/submissions/corpus.py), each graded through the built autograder.
+"""The corpus of submissions (tests/submissions/corpus.py), graded by the built autograder.
 
-Every submission goes through what Gradescope runs: the autograder zip's entry point, which checks
-the upload and runs otter (tools/grade.py). The gradings run in parallel, once per test session.
+Every submission goes through what the TA command runs (tools/grade.py): the autograder zip's entry
+point, which takes the upload, runs the notebook in a sandbox (lab5_sandbox.py) and grades the results
+questions itself; two at a time, each notebook in a sandbox of its own; afterwards nothing of theirs
+may be left on the machine. Cases whose faults sit in different questions share a submission
+(corpus.GROUPS). A case that changes nothing but the results file is also graded the way the entry
+point decides the results questions for every upload, without a kernel: its intake, its results
+grader and its verdict, with the answers the reference notebook gives for that file.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from concurrent.futures import ThreadPoolExecutor
+import shutil
+import zipfile
 
 import pytest
 
-from conftest import POINTS
+from conftest import POINTS, SUBMISSIONS, check_verdict, escaped_files, grading_user_processes, need, python_environment
 from submissions.corpus import CASES, make_submission
-from tools import grade, notebooks, project
+from tools import notebooks, project
+from tools.grade import Graded
+
+IN = {case.name: (name, group) for name, group in SUBMISSIONS.items() for case in group}
+RESULTS_QUESTIONS = {"q5_results": POINTS["q5_results"], "q7_scratch_results": POINTS["q7_scratch_results"]}
+
+
+def notebook_answers(record, acc_bow: float) -> dict:
+    """What the reference notebook exports at grading for an uploaded ``record``: its own baseline's
+    acc_bow, and the accuracies its read-back cells take from the file (none where it holds no such run)."""
+    answers = {"acc_bow": acc_bow}
+    if isinstance(record, dict) and record.get("lab") == "lab5":
+        answers.update({key: record[key] for key in ("acc_ft", "acc_scratch") if key in record})
+    return answers
 
 
 @pytest.fixture(scope="session")
-def corpus_grades(reference_run, build_run, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("corpus")
+def results_grades(reference_run, build_run, tmp_path_factory):
+    import lab5_autograder as entry
+    import lab5_utils as lab
+
+    folder = tmp_path_factory.mktemp("results-cases")
+    with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
+        zf.extractall(folder / "autograder" / "source")
     base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
-    results = json.loads((reference_run.folder / project.RESULTS_NAME).read_text())
-    uploads = {case.name: make_submission(case, base, results, folder / "uploads" / f"{case.name}.zip", build_run)
-               for case in CASES}
-
-    env = {case.name: case.env for case in CASES}
-
-    def run(name):
-        return name, grade.grade(uploads[name], project.AUTOGRADER_ZIP, folder / "work" / name, timeout=600, env=env[name])
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        return dict(pool.map(run, uploads))
+    record = json.loads((reference_run.folder / project.RESULTS_NAME).read_text())
+    kept = lab.load_results  # the results grader points the helper at each upload
+    graded = {}
+    try:
+        for case in [case for case in CASES if case.results_only]:
+            submission = folder / case.name / "submission"
+            make_submission(case, base, record, submission / "upload.zip", build_run)
+            upload = entry.take_upload(submission)
+            grader = entry.ResultsGrader(folder / "autograder", upload.results)
+            answers = notebook_answers(lab.read_json(upload.results) if upload.results else None, record["acc_bow"])
+            results = entry.verdict(grader, upload, {"cases": {}}, answers, entry.upload_notes(upload))
+            graded[case.name] = Graded(case.name, "graded", "", results)
+            shutil.rmtree(submission)
+    finally:
+        lab.load_results = kept
+    return graded
 
 
 def test_corpus_has_enough_cases_of_each_kind():
@@ -40,19 +68,38 @@ def test_corpus_has_enough_cases_of_each_kind():
     assert len({case.name for case in CASES}) == len(CASES)
 
 
+def test_grouped_cases_leave_each_other_alone():
+    """A group's cases each lose points on questions of their own, are graded, and share their settings."""
+    for name, group in SUBMISSIONS.items():
+        questions = [q for case in group for q in case.scores]
+        assert len(questions) == len(set(questions)), f"{name}: two cases lose points on one question"
+        if len(group) > 1:
+            assert {case.status for case in group} == {"graded"}, name
+            assert len({json.dumps(case.env, sort_keys=True) for case in group if case.env}) <= 1, name
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_case_gets_its_expected_points(case, corpus_grades):
-    graded = corpus_grades[case.name]
-    assert graded.status == case.status, f"{case.why}: {graded.message}\n{graded.log[-3000:]}"
-    got = {q: graded.score(q) for q in POINTS}
-    want = {q: case.scores.get(q, points) for q, points in POINTS.items()}
-    assert {q: graded.max_score(q) for q in POINTS} == POINTS
-    assert got == want, f"{case.why}: failures {json.dumps(graded.failures(), indent=1)}"
-    if case.message:  # what the student is shown: the tests' messages and the notes from grading
-        shown = "\n".join([graded.message, graded.results.get("output") or "", *graded.failures().values()])
-        assert case.message in shown, f"{case.why}: no message says {case.message!r}:\n{shown}"
-    flags = "\n".join((graded.results.get("extra_data") or {}).get("flags") or [])
-    if case.flag:
-        assert case.flag in flags, f"{case.why}: no flag for the TA says {case.flag!r}:\n{flags}"
-    elif case.right:
-        assert not flags, f"{case.why}: a right submission is flagged:\n{flags}"
+def test_case_gets_its_expected_points(case, corpus_grades, results_grades, sandbox_mode):
+    if case.sandboxed:
+        need(sandbox_mode != "none", "bubblewrap, for the cases that hold only in a sandbox")
+    if case.name in IN:
+        name, group = IN[case.name]
+        check_verdict(case, corpus_grades[0][name], others=[other for other in group if other is not case])
+    if case.results_only:
+        check_verdict(case, results_grades[case.name], questions=RESULTS_QUESTIONS)
+
+
+def test_every_notebook_ran_in_a_sandbox(corpus_grades, sandbox_mode):
+    need(sandbox_mode != "none", "bubblewrap")
+    ways = {name: graded.extra.get("sandbox", "") for name, graded in corpus_grades[0].items() if graded.status == "graded"}
+    assert all(way.startswith("bubblewrap sandbox") for way in ways.values()), ways
+
+
+def test_nothing_of_the_notebooks_is_left_on_the_machine(corpus_grades, sandbox_mode):
+    """No process of theirs runs on, no file they wrote outside their folder is left, and the Python
+    environment is as it was (a notebook tried to append to it)."""
+    need(sandbox_mode != "none", "bubblewrap")
+    _, environment, folder = corpus_grades
+    assert grading_user_processes() == []
+    assert escaped_files(folder / "work") == []
+    assert python_environment() == environment

@@ -119,6 +119,9 @@ def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float 
     started = time.perf_counter()
     ag_dir = prepare(submission, autograder_zip, workdir)
     entry = _entry_module(ag_dir)
+    # The entry point's own budget is the TA's limit: it then ends the notebook and cleans up itself;
+    # the kill below is for an entry point that does not.
+    env = {"LAB5_GRADING_BUDGET_S": f"{timeout:g}", **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, str(ag_dir / ENTRY), str(ag_dir)],
         cwd=ag_dir,
@@ -126,10 +129,10 @@ def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float 
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group: a timeout stops the kernel too
-        env={**os.environ, SANDBOX_ENV: sandbox, **(env or {})},
+        env={**os.environ, SANDBOX_ENV: sandbox, **env},
     )
     try:
-        log, _ = proc.communicate(timeout=timeout)
+        log, _ = proc.communicate(timeout=timeout + 60)
         timed_out = False
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -187,13 +190,13 @@ def student_names(folder: Path) -> dict[str, str]:
     return names
 
 
-def sandbox_module(autograder_zip: Path):
-    """The lab5_sandbox module of the autograder zip (how its entry point runs notebooks)."""
+def autograder_module(autograder_zip: Path, name: str):
+    """One of the autograder zip's own modules (files/``name``.py), e.g. its profiles, its sandbox."""
     with zipfile.ZipFile(autograder_zip) as zf:
-        source = zf.read("files/lab5_sandbox.py")
-    module = types.ModuleType("lab5_sandbox_of_autograder")
+        source = zf.read(f"files/{name}.py")
+    module = types.ModuleType(f"{name}_of_autograder")
     sys.modules[module.__name__] = module  # dataclasses look their module up there
-    exec(compile(source, "lab5_sandbox.py", "exec"), module.__dict__)
+    exec(compile(source, f"{name}.py", "exec"), module.__dict__)
     return module
 
 
@@ -238,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("submissions", type=Path, help="folder (or Gradescope export zip) of submissions")
     parser.add_argument("--autograder", type=Path, default=project.AUTOGRADER_ZIP, help="the autograder zip (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("grading-report"), help="where to write scores.csv and report.html (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds one submission may take (default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=300,
+                        help="seconds one submission may take, as on Gradescope (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: the number of cores)")
     parser.add_argument("--profile", choices=["full", "offline"], default=os.environ.get("LAB5_PROFILE") or "full",
                         help="the lab profile to grade in (default: $LAB5_PROFILE, else full)")
@@ -254,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, "error: --jobs and --timeout must be positive\n")
     project.use_profile(args.profile)
     try:
-        module = sandbox_module(args.autograder)
+        module = autograder_module(args.autograder, "lab5_sandbox")
     except KeyError:
         parser.exit(2, f"error: {args.autograder} has no lab5_sandbox.py: rebuild it with python3 -m tools build\n")
     if args.no_sandbox:

@@ -17,8 +17,6 @@ import base64
 import html
 import io
 import json
-import sys
-import types
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -41,12 +39,9 @@ WRITTEN_PLACEHOLDER = "_Type your answer here, replacing this text._"
 
 def lab_utils(autograder_zip: Path):
     """The lab5_utils module inside the autograder zip (its profiles and ranges are the grader's)."""
-    with zipfile.ZipFile(autograder_zip) as zf:
-        source = zf.read("files/lab5_utils.py")
-    module = types.ModuleType("lab5_utils_of_autograder")
-    sys.modules[module.__name__] = module  # dataclasses look their module up there
-    exec(compile(source, "lab5_utils.py", "exec"), module.__dict__)
-    return module
+    from tools.grade import autograder_module
+
+    return autograder_module(autograder_zip, "lab5_utils")
 
 
 def written_answer(upload: Path | None) -> str | None:
@@ -144,6 +139,7 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
         row.update({name: case["score"] for name, case in sorted(g.cases.items(), key=lambda kv: _case_order(kv[0]))})
         row.update({key: f[key] for key in ACCURACIES})
         row["seed"] = f["seed"]
+        row["sandbox"] = (g.results.get("extra_data") or {}).get("sandbox") or ""
         flags = []
         if g.status != "graded":
             flags.append(f"{g.status}: {g.message}")
@@ -296,6 +292,7 @@ th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
 .flag td { background: #fff4e5 !important; } pre { white-space: pre-wrap; margin: 0; font-family: inherit; }
 .answer { border-left: 4px solid #6baed6; padding: 0.3em 1em; margin: 0.8em 0; background: #f7fbff; }
 .answer h3 { margin: 0.2em 0; font-size: 1em; } .muted { color: #888; }
+.warn { background: #fdecea; border-left: 4px solid #d62728; padding: 0.3em 1em; }
 img { max-width: 100%; }
 """
 
@@ -313,6 +310,16 @@ def failure_message(output: str) -> str:
     return lines[-1] if lines else ""
 
 
+def sandbox_summary(table: pd.DataFrame) -> str:
+    """How the notebooks ran at grading (lab5_sandbox.py), as the entry point reported it per submission."""
+    counts = Counter(s for s in table["sandbox"] if s)
+    if not counts:
+        return ""
+    lines = "".join(f"<li>{html.escape(way)}: {n} submission{'s' if n != 1 else ''}</li>" for way, n in counts.most_common())
+    warn = any(way.startswith("no sandbox") for way in counts)
+    return (f"<div class='{'warn' if warn else 'muted'}'><p>How the notebooks ran at grading:</p><ul>{lines}</ul></div>")
+
+
 def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder_zip: Path, study: pd.DataFrame) -> str:
     ok = {sid: g for sid, g in graded.items() if g.status == "graded"}
     case_max = {}
@@ -327,6 +334,7 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         f"<h1>Lab 5 grading report</h1><p class='summary'>{len(table)} submissions, {len(ok)} graded, "
         f"{len(flagged)} to look at; mean score {table['total'].mean():.2f} of {possible:g} "
         f"({html.escape(lab.get_profile().name)} profile; autograder {html.escape(autograder_zip.name)}).</p>",
+        sandbox_summary(table),
         "<h2>Needs a human look</h2>",
         _table_html(flagged.sort_values("status", key=lambda st: st == "graded", kind="stable")
                     [["submission", "student", "status", "total", "flags"]]) if len(flagged)

@@ -65,10 +65,21 @@ class Case:
     flag: str = ""
     # Environment of the grading (e.g. shorter time limits, so that the corpus stays quick).
     env: dict[str, str] = field(default_factory=dict)
+    # Its verdict holds only where the notebook runs in a sandbox (lab5_sandbox.py).
+    sandboxed: bool = False
+    # Also graded as on Gradescope's image: the image's setup and run_autograder, a root entry point,
+    # the notebook as an unprivileged user without namespaces (tests/test_gradescope.py).
+    gradescope: bool = False
 
     @property
     def right(self) -> bool:
         return not self.scores and self.status == "graded"
+
+    @property
+    def results_only(self) -> bool:
+        """The case changes nothing but the uploaded results file: the notebook is the reference's, so that
+        the entry point's results grader decides it alone (tests/test_corpus.py grades it in-process too)."""
+        return bool(self.edits) and all(getattr(edit, "results_only", False) for edit in self.edits)
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,19 +320,36 @@ def assignment_name(name: str) -> Edit:
     return edit
 
 
+def results_only(edit: Edit) -> Edit:
+    """Mark ``edit`` as changing nothing but the uploaded results file (see ``Case.results_only``)."""
+    edit.results_only = True
+    return edit
+
+
 def results(change: Callable[[dict], None]) -> Edit:
     def edit(s: Submission) -> None:
         change(s.results)
 
-    return edit
+    return results_only(edit)
 
 
+def results_text(text: str) -> Edit:
+    """The uploaded results file is ``text`` (e.g. not JSON at all)."""
+
+    def edit(s: Submission) -> None:
+        s.results = text
+
+    return results_only(edit)
+
+
+@results_only
 def another_students_run(s: Submission) -> None:
     """The results file of another real run, trained with another student's training seed."""
     assert s.other_run is not None, "this case needs another student's run (make_submission's other_run)"
     s.results = copy.deepcopy(s.other_run)
 
 
+@results_only
 def no_results(s: Submission) -> None:
     s.results = None
 
@@ -348,7 +376,7 @@ def zip_bomb(name: str, size: int) -> Edit:
             s.results = None
         s.zeros[name] = size
 
-    return edit
+    return results_only(edit) if name == RESULTS else edit
 
 
 def only_results_in_zip(s: Submission) -> None:
@@ -729,32 +757,36 @@ CASES = [
     # rights at grading changes nothing of the verdict, of the grader's machine or of other submissions.
     Case("wrong_cell_kills_the_grader", "a cell that writes full marks where results.json may be read, then kills its "
          "ancestors (otter, the entry point) and its kernel", [insert_after(EARLY, KILL_THE_GRADER)],
-         scores=ALL_ZERO, status="stopped", message="ended without results", flag="ended without results"),
+         scores=ALL_ZERO, status="stopped", message="ended without results", flag="ended without results",
+         sandboxed=True, gradescope=True),
     Case("wrong_cell_writes_into_the_python_environment", "a cell that appends to modules of the Python environment "
          "(otter, json, numpy, a sitecustomize.py), with a fabricated run", [results(fabricated), insert_after(EARLY, WRITE_THE_ENVIRONMENT)],
-         scores={"q5_results": 0}, message="not the class with the highest score"),
+         scores={"q5_results": 0}, message="not the class with the highest score", sandboxed=True, gradescope=True),
     Case("wrong_cell_leaves_a_process_that_rewrites_the_results", "a cell that leaves a process behind (double-forked, "
          "its environment emptied) that rewrites results.json with full marks, with a fabricated run",
          [results(fabricated), insert_after(EARLY, LEAVE_A_REWRITER)],
-         scores={"q5_results": 0}, message="left 1 process(es) running", flag="a cell left processes running at grading"),
+         scores={"q5_results": 0}, message="left 1 process(es) running", flag="a cell left processes running at grading",
+         sandboxed=True, gradescope=True),
     Case("right_cell_writes_outside_its_folder", "a cell that writes files into the home folder, the temporary folders and "
-         "every folder above its own (none may be left there after grading)", [insert_after(EARLY, WRITE_OUTSIDE)]),
+         "every folder above its own (none may be left there after grading)", [insert_after(EARLY, WRITE_OUTSIDE)],
+         sandboxed=True, gradescope=True),
     Case("right_cell_looks_for_other_submissions", "a cell that searches the machine for other submissions' notebooks and "
          "results while others are graded (it would change a quiz answer if it found one)",
-         [insert_after('quiz_q3 = "orange"', LOOK_FOR_OTHER_SUBMISSIONS)]),
+         [insert_after('quiz_q3 = "orange"', LOOK_FOR_OTHER_SUBMISSIONS)], sandboxed=True),
     Case("right_cell_forks_until_the_limit", "a cell that forks sleeping processes until the process limit stops it: "
          "they are ended after the cell, the rest is graded", [insert_after(EARLY, FORK_UNTIL_THE_LIMIT)],
-         message="process(es) running; they were ended", flag="a cell left processes running at grading"),
+         message="process(es) running; they were ended", flag="a cell left processes running at grading",
+         sandboxed=True, gradescope=True),
     Case("right_cell_fills_its_temporary_folder", "a cell that writes 768 MB of files into its temporary folder "
-         "(a sandbox's is smaller: the cell gets 'no space left', the rest is graded)", [insert_after(EARLY, FILL_THE_TEMPORARY_FOLDER)]),
+         "(a sandbox's is smaller: the cell gets 'no space left', the rest is graded)", [insert_after(EARLY, FILL_THE_TEMPORARY_FOLDER)], sandboxed=True),
     Case("bad_cell_fills_the_disk", "a cell that writes files without end: grading stops at the limit on what it writes",
          [insert_after(EARLY, FILL_THE_DISK)], scores=ALL_ZERO, status="stopped", message="to disk while it was graded",
-         flag="to disk while it was graded", env={"LAB5_WRITE_LIMIT": str(256 * 2**20)}),
+         flag="to disk while it was graded", env={"LAB5_WRITE_LIMIT": str(256 * 2**20)}, sandboxed=True),
     Case("right_cell_opens_sockets", "a cell that reaches for the network, listens on a port and opens sockets until the "
-         "limit on open files", [insert_after(EARLY, OPEN_SOCKETS)]),
+         "limit on open files", [insert_after(EARLY, OPEN_SOCKETS)], sandboxed=True),
     # Bad input stays handled: zeros only where affected, with the reason, within the time budget.
     Case("bad_results_deeply_nested", "a results file of 200,000 nested lists",
-         [lambda s: setattr(s, "results", "[" * 200_000 + "]" * 200_000)],
+         [results_text("[" * 200_000 + "]" * 200_000)],
          scores={"q5_results": 0, "q7_scratch_results": 0}, message="is not a results file of this lab"),
     Case("bad_results_too_large", "a results file of 20 MB (valid JSON, padded)",
          [results(lambda r: r.update(padding="x" * (20 * 2**20)))],
@@ -771,7 +803,7 @@ CASES = [
     Case("right_another_seed", "a real run of another student, with another drawn training seed", [another_students_run]),
     Case("right_upload_carries_another_seed_file", "a lab5_seed.txt in the upload with another seed than the run's (the file was "
          "lost and drawn again, or copied from elsewhere): grading takes the seed the results file records",
-         [add_file("lab5_seed.txt", "1234567\n")], message="Not used for grading (removed before your notebook ran): lab5_seed.txt"),
+         [add_file("lab5_seed.txt", "1234567\n")], message="lab5_seed.txt. Only the notebook and lab5_results.json are graded"),
     # An unlucky seed costs nothing: the fine-tuned run near its range's floor, below a random-init run
     # that calls every tweet neutral (within the seed's noise); beyond that noise, q7 says so.
     Case("right_unlucky_seed", "a fine-tuned run at 0.47 and a random-init run at 0.495, each recorded consistently",
@@ -911,7 +943,7 @@ CASES = [
          [results(lambda r: r.update(ft_log_history="see the notebook"))],
          scores={"q5_results": 0}, message="must be the trainer's log"),
     Case("bad_results_not_json", "the results file is not JSON",
-         [lambda s: setattr(s, "results", "not json")],
+         [results_text("not json")],
          scores={"q5_results": 0, "q7_scratch_results": 0}, message="is not a results file of this lab"),
     Case("bad_endless_extra_cell", "an extra cell that never ends: stopped, the cells after it graded",
          [insert_after("num_labels = len(label_names)", "while True:\n    pass")],
@@ -930,3 +962,56 @@ CASES = [
          scores=ALL_ZERO,
          message="damaged", status="not gradable"),
 ]
+
+
+# Cases graded together, as one submission: their faults sit in different questions and leave each
+# other alone, so that each still gets its expected points (and the others theirs) from one kernel run
+# instead of one run each (the suite's time, README "Performance"). The first edits go first (a case that
+# replaces the results file, one that rebuilds the notebook last). Any other case that is not results-only
+# is a submission of its own; every results-only case is also graded by the entry point's results grader
+# alone (tests/test_corpus.py).
+GROUPS = {
+    "right_written_differently_1": ["right_another_seed", "right_pad_to_max_length", "right_sklearn_pipeline",
+                                    "right_quiz_case_and_spaces", "right_subsets_via_pandas", "right_metrics_by_hand",
+                                    "right_scratch_config_of_model_ft", "right_tags_stripped"],
+    "right_written_differently_2": ["right_unlucky_seed", "right_args_from_dict", "right_extra_cells_and_prints",
+                                    "right_scratch_args_spelled_out", "right_cell_reimports_the_modules"],
+    "right_trains_at_grading": ["right_scores_tied_by_rounding", "right_train_in_setup_cell",
+                                "right_train_predict_save_elsewhere", "right_fresh_notebook"],
+    "right_upload_extras": ["right_upload_carries_another_seed_file", "right_zip_bomb_beside_the_notebook"],
+    "sandboxed_cells": ["wrong_cell_leaves_a_process_that_rewrites_the_results", "right_cell_writes_outside_its_folder",
+                        "right_cell_fills_its_temporary_folder", "right_cell_forks_until_the_limit",
+                        "right_cell_opens_sockets", "right_cell_looks_for_other_submissions"],
+    "wrong_in_several_places_1": ["wrong_learning_rate", "wrong_subset_seed", "wrong_no_truncation", "wrong_scratch_pretrained",
+                            "wrong_quiz_q1", "wrong_results_written_at_grading"],
+    "wrong_in_several_places_2": ["wrong_seed_edited_in_results", "wrong_five_epochs", "wrong_vectorizer_fit_on_test",
+                               "wrong_scratch_other_learning_rate", "wrong_quiz_q2", "wrong_results_rewritten_over_bad_upload"],
+    "wrong_in_several_places_3": ["wrong_runs_with_different_seeds", "wrong_random_init", "wrong_vectorizer_fit_on_train_and_test",
+                               "wrong_scratch_shares_args", "wrong_quiz_q3", "wrong_upload_shadows_the_helper"],
+    "wrong_in_several_places_4": ["wrong_scratch_results_missing", "wrong_num_labels_2", "wrong_acc_bow_hardcoded",
+                               "wrong_quiz_not_a_color", "wrong_upload_shadows_modules"],
+    "wrong_in_several_places_5": ["wrong_scratch_fine_tuned_predictions", "wrong_eval_steps_with_checkpoints",
+                               "wrong_subset_size", "wrong_cell_patches_the_checks"],
+    "wrong_in_several_places_6": ["wrong_scratch_run_is_the_fine_tuned_run", "wrong_metric_error_rate",
+                               "wrong_labels_shuffled_separately", "wrong_cell_empties_run_problems"],
+    "wrong_in_several_places_7": ["wrong_metric_macro_f1", "bad_cell_raises", "wrong_cell_writes_a_reference_package"],
+    "wrong_in_several_places_8": ["wrong_args_seed_differs", "wrong_cell_writes_into_the_python_environment"],
+    "bad_endless_cells": ["bad_endless_extra_cell", "bad_endless_baseline_cell"],
+}
+BY_NAME = {case.name: case for case in CASES}
+
+
+def submissions() -> dict[str, list[Case]]:
+    """What is graded through the whole autograder: each group, and every case that is neither grouped
+    nor results-only, by the submission's name."""
+    grouped = {name for names in GROUPS.values() for name in names}
+    found = {group: [BY_NAME[name] for name in names] for group, names in GROUPS.items()}
+    found.update({case.name: [case] for case in CASES if case.name not in grouped and not case.results_only})
+    return found
+
+
+def make_group_submission(cases: list[Case], base: nbformat.NotebookNode, results: dict, dest: Path,
+                          other_run: dict | None = None) -> Path:
+    """One submission with the edits of every case in ``cases``, in order (see GROUPS)."""
+    together = Case("+".join(case.name for case in cases), "", [edit for case in cases for edit in case.edits])
+    return make_submission(together, base, results, dest, other_run)
