@@ -78,22 +78,23 @@ def is_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def grading_user() -> pwd.struct_passwd | None:
+def grading_user(name: str | None = None) -> pwd.struct_passwd | None:
     try:
-        return pwd.getpwnam(os.environ.get(USER_ENV) or GRADING_USER)
+        return pwd.getpwnam(name or os.environ.get(USER_ENV) or GRADING_USER)
     except KeyError:
         return None
 
 
-def ensure_user() -> pwd.struct_passwd:
-    """The grading user, created (system user, no home, no password, no shell) when it is missing."""
-    user = grading_user()
+def ensure_user(name: str | None = None) -> pwd.struct_passwd:
+    """The grading user (``name``, else $LAB5_GRADING_USER, else GRADING_USER), created (a system user:
+    no home, no password, no login shell) when it is missing."""
+    name = name or os.environ.get(USER_ENV) or GRADING_USER
+    user = grading_user(name)
     if user is None:
-        name = os.environ.get(USER_ENV) or GRADING_USER
         subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
                         "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
         print(f"[lab5] created the user {name} that notebooks run as at grading", flush=True)
-        user = grading_user()
+        user = grading_user(name)
     return user
 
 
@@ -333,7 +334,7 @@ class Sandbox:
             for name in files:
                 count += 1
                 if count > 50_000:
-                    return WRITE_LIMIT + 1, f"more than 50,000 files in its folder"
+                    return WRITE_LIMIT + 1, "more than 50,000 files in its folder"
                 try:
                     total += os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_blocks * 512
                 except OSError:

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import nbformat
 import pytest
 
 from tools import build, notebooks, project
+import tools.grade as grading
 from tools.grade import Graded, grade_all
 
 # Every kernel and otter process the tests start runs the lab offline, on the local TweetEval copy.
@@ -59,7 +61,8 @@ def check_verdict(case, graded: Graded, others=(), questions=POINTS) -> None:
 
 
 def grading_user_processes() -> list[str]:
-    """The processes of the grading users (lab5-student...) still running: none may outlive grading."""
+    """The processes of the grading users (lab5-student, lab5-student1, ...) still running: none may
+    outlive its grading (ask when no grading runs)."""
     import pwd
 
     import lab5_sandbox
@@ -151,8 +154,37 @@ def reference_run(tmp_path_factory) -> ReferenceRun:
 
 
 # --------------------------------------------------------------------------------------------
-# The corpus, graded once per session (test_corpus.py checks each case, test_review.py the report)
+# Gradings in the background: the corpus (test_corpus.py, test_review.py) and Gradescope's image
+# (test_gradescope.py) take minutes of gradings that need only the build; they start when the session
+# does and run while the reference student's notebook trains (most of the time of grading is a kernel
+# waiting on one core)
 # --------------------------------------------------------------------------------------------
+
+
+class Background:
+    """Named jobs, each in a thread of its own; ``result`` waits for one and gives back its value."""
+
+    def __init__(self):
+        self.threads, self.values = {}, {}
+
+    def start(self, name: str, job) -> None:
+        def run():
+            try:
+                self.values[name] = (True, job())
+            except BaseException as e:  # noqa: BLE001 (raised again in the test that waits for it)
+                self.values[name] = (False, e)
+
+        self.threads[name] = threading.Thread(target=run, name=name, daemon=True)
+        self.threads[name].start()
+
+    def result(self, name: str):
+        if name not in self.threads:
+            raise RuntimeError(f"{name} was not started: no selected test needed it at the session's start")
+        self.threads[name].join()
+        ok, value = self.values[name]
+        if not ok:
+            raise value
+        return value
 
 
 @pytest.fixture(scope="session")
@@ -164,19 +196,61 @@ def sandbox_mode() -> str:
     return "bubblewrap" if lab5_sandbox.bubblewrap_problem() is None else "none"
 
 
-@pytest.fixture(scope="session")
-def corpus_grades(reference_run, build_run, sandbox_mode, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("corpus")
+@pytest.fixture(scope="session", autouse=True)
+def background(request, tmp_path_factory) -> Background:
+    """Starts the corpus's gradings, and (as root) the image's, when a selected test needs them."""
+    import gradescope_image as image
+
+    jobs = Background()
+    needed = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    if not needed & {"corpus_grades", "image_grades"}:
+        return jobs
+    build_run = request.getfixturevalue("build_run")
+    environment = python_environment()  # before any notebook ran
     base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
-    results = json.loads((reference_run.folder / project.RESULTS_NAME).read_text())
-    chosen = {name: group for name, group in SUBMISSIONS.items()
-              if sandbox_mode != "none" or not any(case.sandboxed for case in group)}
-    uploads = {name: make_group_submission(group, base, results, folder / "uploads" / f"{name}.zip", build_run)
-               for name, group in chosen.items()}
-    environment = python_environment()
-    env = {name: {k: v for case in group for k, v in case.env.items()} for name, group in chosen.items()}
-    graded = grade_all(uploads, project.AUTOGRADER_ZIP, folder / "work", timeout=600, jobs=2,
-                       sandbox=sandbox_mode, env=env, progress=False)
-    return graded, environment, folder
+    if "corpus_grades" in needed:
+        mode = request.getfixturevalue("sandbox_mode")
+        folder = tmp_path_factory.mktemp("corpus")
+        chosen = {name: group for name, group in SUBMISSIONS.items()
+                  if mode != "none" or not any(case.sandboxed for case in group)}
+
+        def corpus():
+            uploads = {name: make_group_submission(group, base, build_run, folder / "uploads" / f"{name}.zip")
+                       for name, group in chosen.items()}
+            env = {name: {k: v for case in group for k, v in case.env.items()} for name, group in chosen.items()}
+            graded = grade_all(uploads, project.AUTOGRADER_ZIP, folder / "work", timeout=600, jobs=2, sandbox=mode,
+                               env=env, progress=False)
+            return graded, environment, folder
+
+        jobs.start("corpus", corpus)
+    if "image_grades" in needed and image.is_root():
+        folder = tmp_path_factory.mktemp("gradescope")
+        jobs.start("image", lambda: image.grade_cases(folder, base, build_run) + (environment,))
+    return jobs
 
 
+@pytest.fixture(scope="session")
+def corpus_grades(background):
+    """Each corpus submission (corpus.GROUPS, and every other case that is not results-only) as the TA
+    command grades it, its notebook in a sandbox; the Python environment's digests from before; the folder."""
+    return background.result("corpus")
+
+
+@pytest.fixture(scope="session")
+def image_grades(background):
+    """Each of corpus.SUBMISSIONS_ON_THE_IMAGE as Gradescope's image grades it (gradescope_image.py), the
+    folder, what the image's setup printed, the Python environment's digests from before."""
+    import gradescope_image
+
+    need(gradescope_image.is_root(), "root (Gradescope's image is set up and graded as root)")
+    return background.result("image")
+
+
+@pytest.fixture(scope="session")
+def reference_graded(reference_run, tmp_path_factory) -> Graded:
+    """The reference student's exported zip graded through the autograder's entry point, in a sandbox."""
+    import lab5_sandbox
+
+    mode = "bubblewrap" if lab5_sandbox.bubblewrap_problem() is None else "none"
+    return grading.grade(reference_run.submission, project.AUTOGRADER_ZIP, tmp_path_factory.mktemp("reference-graded"),
+                         sandbox=mode)

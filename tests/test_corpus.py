@@ -2,8 +2,9 @@
 
 Every submission goes through what the TA command runs (tools/grade.py): the autograder zip's entry
 point, which takes the upload, runs the notebook in a sandbox (lab5_sandbox.py) and grades the results
-questions itself; two at a time, each notebook in a sandbox of its own; afterwards nothing of theirs
-may be left on the machine. Cases whose faults sit in different questions share a submission
+questions itself; two at a time, each notebook in a sandbox of its own, while the session goes on
+(conftest.Background); afterwards nothing of theirs may be left on the machine. The submissions are
+built on the build's own run (another student's, training seed 43). Cases whose faults sit in different questions share a submission
 (corpus.GROUPS). A case that changes nothing but the results file is also graded the way the entry
 point decides the results questions for every upload, without a kernel: its intake, its results
 grader and its verdict, with the answers the reference notebook gives for that file.
@@ -95,11 +96,16 @@ def test_every_notebook_ran_in_a_sandbox(corpus_grades, sandbox_mode):
     assert all(way.startswith("bubblewrap sandbox") for way in ways.values()), ways
 
 
-def test_nothing_of_the_notebooks_is_left_on_the_machine(corpus_grades, sandbox_mode):
+def test_nothing_of_the_notebooks_is_left_on_the_machine(corpus_grades, sandbox_mode, request):
     """No process of theirs runs on, no file they wrote outside their folder is left, and the Python
-    environment is as it was (a notebook tried to append to it)."""
+    environment is as it was (a notebook tried to append to it): here, and (as root) on the image."""
+    import gradescope_image
+
     need(sandbox_mode != "none", "bubblewrap")
     _, environment, folder = corpus_grades
+    places = [folder / "work"]
+    if gradescope_image.is_root():
+        places.append(request.getfixturevalue("image_grades")[1] / "runs")
     assert grading_user_processes() == []
-    assert escaped_files(folder / "work") == []
+    assert [f for place in places for f in escaped_files(place)] == []
     assert python_environment() == environment

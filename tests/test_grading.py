@@ -1,4 +1,6 @@
-"""Grading for real: the reference solution as a student would run and export it, and a blank notebook."""
+"""Grading for real: the reference solution as a student would run and export it (through the
+autograder's entry point, as Gradescope grades it), and a blank notebook (through otter's own `otter
+run`, which the zip also serves)."""
 
 from __future__ import annotations
 
@@ -23,9 +25,10 @@ def test_export_zip_holds_notebook_and_results(reference_run):
     assert project.NOTEBOOK_NAME in names and project.RESULTS_NAME in names, names
 
 
-def test_reference_solution_gets_full_points(reference_run, grade, tmp_path):
-    graded = grade(reference_run.submission, tmp_path)
+def test_reference_solution_gets_full_points(reference_graded):
+    graded = reference_graded
     assert graded.status == "graded", graded.log
+    assert not graded.extra.get("flags"), graded.extra.get("flags")
     for question, points in POINTS.items():
         assert graded.max_score(question) == points, f"{question} is not worth {points} points"
         failed = [f"{n}: {t.get('output', '')}" for n, t in graded.tests.items()

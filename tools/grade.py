@@ -23,6 +23,7 @@ root. Where no sandbox can be made (no bubblewrap, macOS), the command says so a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -31,6 +32,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
 import zipfile
@@ -116,12 +118,42 @@ def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float 
     """Grade ``submission`` with ``autograder_zip`` in ``workdir`` within ``timeout`` seconds (``env``:
     extra environment variables for the grading, e.g. its time limits; ``sandbox``: how the notebook
     runs, see lab5_sandbox.py)."""
+    with _grading_user(sandbox, env) as user:
+        return _grade(submission, autograder_zip, workdir, timeout, {**user, **(env or {})}, sandbox)
+
+
+# As root, every grading that runs at once runs its notebook as a grading user of its own, taken from
+# these and given back after (Gradescope's own user, lab5-student, is none of them): so that no process
+# limit is shared and ending one grading's processes by user never reaches another's.
+GRADING_USERS = "lab5-student{slot}"
+_free_users: list[int] = []
+_users_lock = threading.Lock()
+_next_user = [1]
+
+
+@contextlib.contextmanager
+def _grading_user(sandbox: str, env: dict | None):
+    if sandbox == "none" or not (hasattr(os, "geteuid") and os.geteuid() == 0) or "LAB5_GRADING_USER" in (env or {}):
+        yield {}
+        return
+    with _users_lock:
+        slot = _free_users.pop(0) if _free_users else _next_user[0]
+        _next_user[0] = max(_next_user[0], slot + 1)
+    try:
+        yield {"LAB5_GRADING_USER": GRADING_USERS.format(slot=slot)}
+    finally:
+        with _users_lock:
+            _free_users.append(slot)
+            _free_users.sort()
+
+
+def _grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float, env: dict, sandbox: str) -> Graded:
     started = time.perf_counter()
     ag_dir = prepare(submission, autograder_zip, workdir)
     entry = _entry_module(ag_dir)
     # The entry point's own budget is the TA's limit: it then ends the notebook and cleans up itself;
     # the kill below is for an entry point that does not.
-    env = {"LAB5_GRADING_BUDGET_S": f"{timeout:g}", **(env or {})}
+    env = {"LAB5_GRADING_BUDGET_S": f"{timeout:g}", **env}
     proc = subprocess.Popen(
         [sys.executable, str(ag_dir / ENTRY), str(ag_dir)],
         cwd=ag_dir,
@@ -202,29 +234,13 @@ def autograder_module(autograder_zip: Path, name: str):
 
 def grade_all(submissions: dict[str, Path], autograder_zip: Path, workdir: Path, timeout: float, jobs: int,
               sandbox: str = "bubblewrap", env: dict[str, dict] | None = None, progress: bool = True) -> dict[str, Graded]:
-    """Grade every submission, ``jobs`` at a time, with a progress bar; results in id order. ``env``:
-    extra environment variables of some submissions' gradings. As root, each of the ``jobs`` gradings
-    that run at once runs its notebook as a grading user of its own (lab5-student, lab5-student1, ...),
-    so that one notebook's processes never count against, or end with, another's."""
-    import queue
-
+    """Grade every submission, ``jobs`` at a time, with a progress bar; results in the order given.
+    ``env``: extra environment variables of some submissions' gradings."""
     from tqdm.auto import tqdm
-
-    slots: queue.Queue = queue.Queue()
-    for slot in range(jobs):
-        slots.put(slot)
-    own_users = sandbox != "none" and hasattr(os, "geteuid") and os.geteuid() == 0
 
     def one(item):
         name, path = item
-        slot = slots.get()
-        try:
-            extra = dict((env or {}).get(name) or {})
-            if own_users:
-                extra.setdefault("LAB5_GRADING_USER", GRADING_USERS.format(slot=slot or ""))
-            return name, grade(path, autograder_zip, workdir / name, timeout, env=extra, sandbox=sandbox)
-        finally:
-            slots.put(slot)
+        return name, grade(path, autograder_zip, workdir / name, timeout, env=(env or {}).get(name), sandbox=sandbox)
 
     graded = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -235,7 +251,7 @@ def grade_all(submissions: dict[str, Path], autograder_zip: Path, workdir: Path,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tools import project, report
+    from tools import project
 
     parser = argparse.ArgumentParser(prog="python3 -m tools grade", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", type=Path, help="folder (or Gradescope export zip) of submissions")
@@ -290,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         if not submissions:
             parser.exit(1, f"error: no submissions in {args.submissions} (expected .zip or .ipynb files, or a Gradescope export)\n")
         graded = grade_all(submissions, args.autograder, Path(scratch) / "work", args.timeout, args.jobs, sandbox)
+        from tools import report  # pandas, matplotlib, seaborn: not for a bad argument's one line
+
         table = report.write(graded, student_names(folder), args.autograder, args.out)
     flagged = int((table["flags"] != "").sum())
     print(f"Graded {len(table)} submissions ({flagged} need a human look): {args.out / 'scores.csv'}, {args.out / 'report.html'}")

@@ -677,7 +677,7 @@ CASES = [
          [sub('args_scratch = dataclasses.replace(args, output_dir="lab5-scratch")',
               'args_scratch = TrainingArguments(\n    output_dir="lab5-scratch", eval_strategy="epoch", save_strategy="no",\n'
               "    learning_rate=2e-5, per_device_train_batch_size=16, per_device_eval_batch_size=32, num_train_epochs=2,\n"
-              '    weight_decay=0.01, logging_steps=50, report_to="none", fp16=torch.cuda.is_available(), seed=SEED,\n)')]),
+              '    weight_decay=0.01, logging_steps=50, report_to="none", fp16=torch.cuda.is_available(), seed=TRAIN_SEED,\n)')]),
     Case("wrong_scratch_pretrained", "model_scratch loaded with the checkpoint's pretrained weights",
          [sub(SCRATCH_MODEL, "model_scratch = AutoModelForSequenceClassification.from_pretrained(CHECKPOINT, num_labels=num_labels)")],
          scores={"q6_scratch_setup": 2}, message="holds the pretrained weights"),
@@ -719,8 +719,7 @@ CASES = [
          [add_file("__MACOSX/._lab5.ipynb", b"\x00\x05\x16\x07"), add_file(".ipynb_checkpoints/lab5-checkpoint.ipynb", "{}"),
           add_file("lab5_results (1).json", "{}"), add_file(".DS_Store", b"\x00"),
           add_file("lab5_utils.py", (Path(__file__).parents[2] / "student" / "lab5_utils.py").read_bytes())],
-         message="Not used for grading (removed before your notebook ran): .DS_Store, .ipynb_checkpoints/, __MACOSX/, "
-                 "lab5_results (1).json, lab5_utils.py"),
+         message="Not used for grading (removed before your notebook ran): .DS_Store, .ipynb_checkpoints/, __MACOSX/, "),
     Case("wrong_upload_shadows_the_helper", "a lab5_utils/ package in the upload that switches the run checks off, with a fabricated run",
          [results(fabricated), add_file("lab5_utils/__init__.py", SHADOW_HELPER)],
          scores={"q5_results": 0}, message="not the class with the highest score", flag="code in the upload removed before grading"),
@@ -759,9 +758,9 @@ CASES = [
          "ancestors (otter, the entry point) and its kernel", [insert_after(EARLY, KILL_THE_GRADER)],
          scores=ALL_ZERO, status="stopped", message="ended without results", flag="ended without results",
          sandboxed=True, gradescope=True),
-    Case("wrong_cell_writes_into_the_python_environment", "a cell that appends to modules of the Python environment "
-         "(otter, json, numpy, a sitecustomize.py), with a fabricated run", [results(fabricated), insert_after(EARLY, WRITE_THE_ENVIRONMENT)],
-         scores={"q5_results": 0}, message="not the class with the highest score", sandboxed=True, gradescope=True),
+    Case("right_cell_writes_into_the_python_environment", "a cell that appends to modules of the Python environment "
+         "(otter, json, numpy, a sitecustomize.py) that the grader imports: the writes fail, the environment is "
+         "unchanged after grading", [insert_after(EARLY, WRITE_THE_ENVIRONMENT)], sandboxed=True, gradescope=True),
     Case("wrong_cell_leaves_a_process_that_rewrites_the_results", "a cell that leaves a process behind (double-forked, "
          "its environment emptied) that rewrites results.json with full marks, with a fabricated run",
          [results(fabricated), insert_after(EARLY, LEAVE_A_REWRITER)],
@@ -795,7 +794,7 @@ CASES = [
          [zip_bomb(RESULTS, 2**30)],
          scores={"q5_results": 0, "q7_scratch_results": 0}, message="1.0 GiB unpacked", flag="lab5_results.json not read"),
     Case("right_zip_bomb_beside_the_notebook", "a zip that also holds a file unpacking to 1 GiB: left out, never unpacked",
-         [zip_bomb("data/cache.bin", 2**30)], message="Not used for grading (removed before your notebook ran): data/"),
+         [zip_bomb("data/cache.bin", 2**30)], message="__MACOSX/, data/, lab5_results (1).json"),
     Case("wrong_fine_tuned_predicts_one_class", "a fine-tuned run that calls every test tweet neutral, recorded consistently",
          [results(one_class)], scores={"q5_results": 3}, message="has not learned to tell the classes apart"),
     # Every student's runs have their own training seed: any drawn seed passes; both runs and the
@@ -803,7 +802,7 @@ CASES = [
     Case("right_another_seed", "a real run of another student, with another drawn training seed", [another_students_run]),
     Case("right_upload_carries_another_seed_file", "a lab5_seed.txt in the upload with another seed than the run's (the file was "
          "lost and drawn again, or copied from elsewhere): grading takes the seed the results file records",
-         [add_file("lab5_seed.txt", "1234567\n")], message="lab5_seed.txt. Only the notebook and lab5_results.json are graded"),
+         [add_file("lab5_seed.txt", "1234567\n")], message="lab5_results (1).json, lab5_seed.txt, lab5_utils.py"),
     # An unlucky seed costs nothing: the fine-tuned run near its range's floor, below a random-init run
     # that calls every tweet neutral (within the seed's noise); beyond that noise, q7 says so.
     Case("right_unlucky_seed", "a fine-tuned run at 0.47 and a random-init run at 0.495, each recorded consistently",
@@ -947,17 +946,17 @@ CASES = [
          scores={"q5_results": 0, "q7_scratch_results": 0}, message="is not a results file of this lab"),
     Case("bad_endless_extra_cell", "an extra cell that never ends: stopped, the cells after it graded",
          [insert_after("num_labels = len(label_names)", "while True:\n    pass")],
-         message="a cell never finished", flag="a cell was stopped", env={"LAB5_CELL_LIMIT_S": "10"}),
+         message="a cell never finished", flag="a cell was stopped", env={"LAB5_CELL_LIMIT_S": "20"}),
     Case("bad_endless_baseline_cell", "the baseline cell never ends: it loses its points, the rest is graded",
          [sub("tfidf = TfidfVectorizer(", "import time\nwhile True:\n    time.sleep(0.1)\ntfidf = TfidfVectorizer(")],
          scores={"q2_baseline": 0}, message="a cell never finished", flag="a cell was stopped",
-         env={"LAB5_CELL_LIMIT_S": "10"}),
+         env={"LAB5_CELL_LIMIT_S": "20"}),
     Case("bad_endless_cell_swallows_the_stop", "a loop that catches every exception: the budget ends grading",
          [insert_after("num_labels = len(label_names)",
                        "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass")],
          scores=ALL_ZERO,
          message="A cell never finished", status="timed out", flag="A cell never finished",
-         env={"LAB5_CELL_LIMIT_S": "10", "LAB5_GRADING_BUDGET_S": "30"}),
+         env={"LAB5_CELL_LIMIT_S": "20", "LAB5_GRADING_BUDGET_S": "45"}),
     Case("bad_damaged_zip", "an upload that is not a zip file at all", [upload_bytes(b"PK\x03\x04 truncated")],
          scores=ALL_ZERO,
          message="damaged", status="not gradable"),
@@ -971,34 +970,37 @@ CASES = [
 # is a submission of its own; every results-only case is also graded by the entry point's results grader
 # alone (tests/test_corpus.py).
 GROUPS = {
-    "right_written_differently_1": ["right_another_seed", "right_pad_to_max_length", "right_sklearn_pipeline",
-                                    "right_quiz_case_and_spaces", "right_subsets_via_pandas", "right_metrics_by_hand",
-                                    "right_scratch_config_of_model_ft", "right_tags_stripped"],
+    "right_written_differently_1": ["right_pad_to_max_length", "right_sklearn_pipeline", "right_quiz_case_and_spaces",
+                                    "right_subsets_via_pandas", "right_metrics_by_hand", "right_scratch_config_of_model_ft",
+                                    "right_tags_stripped"],
     "right_written_differently_2": ["right_unlucky_seed", "right_args_from_dict", "right_extra_cells_and_prints",
                                     "right_scratch_args_spelled_out", "right_cell_reimports_the_modules"],
     "right_trains_at_grading": ["right_scores_tied_by_rounding", "right_train_in_setup_cell",
                                 "right_train_predict_save_elsewhere", "right_fresh_notebook"],
-    "right_upload_extras": ["right_upload_carries_another_seed_file", "right_zip_bomb_beside_the_notebook"],
-    "sandboxed_cells": ["wrong_cell_leaves_a_process_that_rewrites_the_results", "right_cell_writes_outside_its_folder",
+    "right_upload_extras": ["right_upload_with_clutter", "right_upload_carries_another_seed_file",
+                            "right_zip_bomb_beside_the_notebook"],
+    "sandboxed_cells": ["wrong_cell_leaves_a_process_that_rewrites_the_results", "wrong_args_seed_differs",
+                        "right_cell_writes_into_the_python_environment", "right_cell_writes_outside_its_folder",
                         "right_cell_fills_its_temporary_folder", "right_cell_forks_until_the_limit",
                         "right_cell_opens_sockets", "right_cell_looks_for_other_submissions"],
     "wrong_in_several_places_1": ["wrong_learning_rate", "wrong_subset_seed", "wrong_no_truncation", "wrong_scratch_pretrained",
-                            "wrong_quiz_q1", "wrong_results_written_at_grading"],
+                                  "wrong_quiz_q1", "wrong_results_written_at_grading"],
     "wrong_in_several_places_2": ["wrong_seed_edited_in_results", "wrong_five_epochs", "wrong_vectorizer_fit_on_test",
-                               "wrong_scratch_other_learning_rate", "wrong_quiz_q2", "wrong_results_rewritten_over_bad_upload"],
+                                  "wrong_scratch_other_learning_rate", "wrong_quiz_q2", "wrong_results_rewritten_over_bad_upload"],
     "wrong_in_several_places_3": ["wrong_runs_with_different_seeds", "wrong_random_init", "wrong_vectorizer_fit_on_train_and_test",
-                               "wrong_scratch_shares_args", "wrong_quiz_q3", "wrong_upload_shadows_the_helper"],
+                                  "wrong_scratch_shares_args", "wrong_quiz_q3", "wrong_upload_shadows_the_helper"],
     "wrong_in_several_places_4": ["wrong_scratch_results_missing", "wrong_num_labels_2", "wrong_acc_bow_hardcoded",
-                               "wrong_quiz_not_a_color", "wrong_upload_shadows_modules"],
+                                  "wrong_quiz_not_a_color", "wrong_upload_shadows_modules"],
     "wrong_in_several_places_5": ["wrong_scratch_fine_tuned_predictions", "wrong_eval_steps_with_checkpoints",
-                               "wrong_subset_size", "wrong_cell_patches_the_checks"],
+                                  "wrong_subset_size", "wrong_cell_patches_the_checks"],
     "wrong_in_several_places_6": ["wrong_scratch_run_is_the_fine_tuned_run", "wrong_metric_error_rate",
-                               "wrong_labels_shuffled_separately", "wrong_cell_empties_run_problems"],
+                                  "wrong_labels_shuffled_separately", "wrong_cell_empties_run_problems"],
     "wrong_in_several_places_7": ["wrong_metric_macro_f1", "bad_cell_raises", "wrong_cell_writes_a_reference_package"],
-    "wrong_in_several_places_8": ["wrong_args_seed_differs", "wrong_cell_writes_into_the_python_environment"],
     "bad_endless_cells": ["bad_endless_extra_cell", "bad_endless_baseline_cell"],
 }
 BY_NAME = {case.name: case for case in CASES}
+# Also graded as on Gradescope's image (tests/test_gradescope.py): the reference, and every submission
+# that holds a case marked ``gradescope`` (the notebook's operating system rights at grading).
 
 
 def submissions() -> dict[str, list[Case]]:
@@ -1015,3 +1017,7 @@ def make_group_submission(cases: list[Case], base: nbformat.NotebookNode, result
     """One submission with the edits of every case in ``cases``, in order (see GROUPS)."""
     together = Case("+".join(case.name for case in cases), "", [edit for case in cases for edit in case.edits])
     return make_submission(together, base, results, dest, other_run)
+
+
+SUBMISSIONS_ON_THE_IMAGE = {name: group for name, group in submissions().items()
+                            if name == "right_reference" or any(case.gradescope for case in group)}
