@@ -712,7 +712,11 @@ def grade(ag_dir: Path) -> dict:
     finally:
         side.end()
         box.clean_up()
-    results.setdefault("extra_data", {})["sandbox"] = box.describe()
+    extra = results.setdefault("extra_data", {})
+    extra["sandbox"] = box.describe()
+    if box.survivors:  # cannot write the results (not theirs to write), but a TA should know
+        extra.setdefault("flags", []).append(f"{len(box.survivors)} process(es) of the grading user were still "
+                                             "ending when the results were written")
     return results
 
 

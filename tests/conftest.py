@@ -155,9 +155,8 @@ def reference_run(tmp_path_factory) -> ReferenceRun:
 
 # --------------------------------------------------------------------------------------------
 # Gradings in the background: the corpus (test_corpus.py, test_review.py) and Gradescope's image
-# (test_gradescope.py) take minutes of gradings that need only the build; they start when the session
-# does and run while the reference student's notebook trains (most of the time of grading is a kernel
-# waiting on one core)
+# (test_gradescope.py) take minutes of gradings; they start once the reference student's notebook has
+# trained, and run while the rest of the session does (a grading keeps about one core busy)
 # --------------------------------------------------------------------------------------------
 
 
@@ -207,6 +206,10 @@ def background(request, tmp_path_factory) -> Background:
         return jobs
     build_run = request.getfixturevalue("build_run")
     environment = python_environment()  # before any notebook ran
+    # The reference student trains first, alone: torch's threads wait on each other when anything else
+    # runs beside them (a training beside gradings took twice as long). The gradings then share the cores
+    # with the rest of the session.
+    request.getfixturevalue("reference_run")
     base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
     if "corpus_grades" in needed:
         mode = request.getfixturevalue("sandbox_mode")
