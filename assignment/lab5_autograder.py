@@ -506,7 +506,6 @@ class StudentSide:
     def wait(self, started: float) -> tuple[str, str] | None:
         """Wait for the student's side to finish; (status, reason) when it is stopped first: at the
         time budget, or when it has written more to disk than WRITE_LIMIT."""
-        self.box.watch_start()
         checked = 0.0
         while self.proc.poll() is None:
             now = time.monotonic()
@@ -706,12 +705,17 @@ def grade(ag_dir: Path) -> dict:
         for sub in ("source", "submission", "results"):
             if (ag_dir / sub).is_dir():
                 os.chmod(ag_dir / sub, 0o700)
-    side = StudentSide(ag_dir, box)  # it imports otter meanwhile, then waits for the go
-    try:
-        results = _grade(ag_dir, side, started)
-    finally:
-        side.end()
-        box.clean_up()
+    upload = take_upload(ag_dir / "submission")
+    if upload.problem:
+        print(upload.problem)
+        results = zero_results(ag_dir, upload.problem)
+    else:
+        side = StudentSide(ag_dir, box)  # it imports otter while this process loads what it grades with
+        try:
+            results = _grade(ag_dir, upload, side, started)
+        finally:
+            side.end()
+            box.clean_up()
     extra = results.setdefault("extra_data", {})
     extra["sandbox"] = box.describe()
     if box.survivors:  # cannot write the results (not theirs to write), but a TA should know
@@ -744,11 +748,7 @@ def verdict(grader: ResultsGrader, upload: Upload, kernel: dict, answers: dict, 
     return add_notes(results, notes)
 
 
-def _grade(ag_dir: Path, side: StudentSide, started: float) -> dict:
-    upload = take_upload(ag_dir / "submission")
-    if upload.problem:
-        print(upload.problem)
-        return zero_results(ag_dir, upload.problem)
+def _grade(ag_dir: Path, upload: Upload, side: StudentSide, started: float) -> dict:
     notes = upload_notes(upload)
     grader = ResultsGrader(ag_dir, upload.results)
     before = grader_files(ag_dir)

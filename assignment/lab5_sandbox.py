@@ -255,7 +255,6 @@ class Sandbox:
         self.workspace: Workspace | None = None
         self.proc: subprocess.Popen | None = None
         self.survivors: list[int] = []  # processes still ending when grading ended (see end_user_processes)
-        self._tmp_free: dict[int, int] = {}
 
     @property
     def isolated(self) -> bool:
@@ -265,7 +264,7 @@ class Sandbox:
     def describe(self) -> str:
         if self.mode == "none":
             return "no sandbox: the notebook ran with the grader's own rights"
-        who = f"as user {self.user.pw_name}" if self.user else "as the grader's account in a user namespace"
+        who = "as an unprivileged user" if self.user else "as the grader's account in a user namespace"
         if self.mode == "bubblewrap":
             return f"bubblewrap sandbox ({who}; no network, no home folder, the system read-only)"
         return f"unprivileged user {self.user.pw_name} (no namespaces)"
@@ -333,36 +332,39 @@ class Sandbox:
     # -- while it runs --------------------------------------------------------------------------
 
     def written(self) -> tuple[int, str]:
-        """How much the student's side has written to disk (bytes, and where), as far as it can be
-        seen: the box (walked, no links followed; too many files count as too much) and, without
-        namespaces, what the machine's shared temporary folders lost of their free space."""
-        total, count = 0, 0
-        for _, _, files, dir_fd in os.fwalk(self.workspace.box, follow_symlinks=False):
-            for name in files:
-                count += 1
-                if count > 50_000:
-                    return WRITE_LIMIT + 1, "more than 50,000 files in its folder"
-                try:
-                    total += os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_blocks * 512
-                except OSError:
-                    continue
-        worst, where = total, "its folder"
+        """How much the student's side has written to disk (bytes, and where): its box and, without
+        namespaces, its own files in the machine's shared temporary folders (walked, no links followed;
+        too many files count as too much)."""
+        places = [(self.workspace.box, "its folder", None)]
         if self.mode == "user":
             for folder in SHARED_TMP:
                 try:
-                    st = os.statvfs(folder)
+                    entries = list(os.scandir(folder))
                 except OSError:
                     continue
-                free = st.f_bavail * st.f_frsize
-                device = os.stat(folder).st_dev
-                start = self._tmp_free.setdefault(device, free)
-                if start - free > worst:
-                    worst, where = start - free, folder
-        return worst, where
-
-    def watch_start(self) -> None:
-        if self.mode == "user":
-            self.written()  # the shared folders' free space when grading starts
+                for entry in entries:
+                    try:
+                        if entry.stat(follow_symlinks=False).st_uid == self.user.pw_uid:
+                            places.append((Path(entry.path), folder, entry))
+                    except OSError:
+                        continue
+        sizes: dict[str, int] = {}
+        count = 0
+        for path, where, entry in places:
+            if entry is not None and not entry.is_dir(follow_symlinks=False):
+                sizes[where] = sizes.get(where, 0) + entry.stat(follow_symlinks=False).st_blocks * 512
+                continue
+            for _, _, files, dir_fd in os.fwalk(path, follow_symlinks=False):
+                for name in files:
+                    count += 1
+                    if count > 50_000:
+                        return WRITE_LIMIT + 1, f"more than 50,000 files ({where})"
+                    try:
+                        sizes[where] = sizes.get(where, 0) + os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_blocks * 512
+                    except OSError:
+                        continue
+        where = max(sizes, key=sizes.get, default="its folder")
+        return sum(sizes.values()), where
 
     # -- ending ---------------------------------------------------------------------------------
 

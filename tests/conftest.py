@@ -221,7 +221,7 @@ def background(request, tmp_path_factory) -> Background:
             uploads = {name: make_group_submission(group, base, build_run, folder / "uploads" / f"{name}.zip")
                        for name, group in chosen.items()}
             env = {name: {k: v for case in group for k, v in case.env.items()} for name, group in chosen.items()}
-            graded = grade_all(uploads, project.AUTOGRADER_ZIP, folder / "work", timeout=600, jobs=2, sandbox=mode,
+            graded = grade_all(uploads, project.AUTOGRADER_ZIP, folder / "work", timeout=600, jobs=4, sandbox=mode,
                                env=env, progress=False)
             return graded, environment, folder
 
