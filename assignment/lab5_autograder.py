@@ -554,6 +554,7 @@ class StudentSide:
 def otter_process(ag_dir: Path, report: Path) -> int:
     """The student's side: run otter on the notebook (with the GradingMode plugin) once the entry point
     says go, and report each test case's result, as the kernel found it, in report/kernel.json."""
+    sandbox.keep_priority(own_session=True)  # Sandbox.start gives it a session of its own
     sandbox.apply_limits()
     import tempfile
 
@@ -806,6 +807,7 @@ def image_setup(dest: Path) -> int:
 
 
 def main(ag_dir: Path) -> int:
+    sandbox.keep_priority()
     try:
         results = grade(ag_dir)
     except sandbox.SandboxError as e:

@@ -336,18 +336,7 @@ class Sandbox:
         namespaces, its own files in the machine's shared temporary folders (walked, no links followed;
         too many files count as too much)."""
         places = [(self.workspace.box, "its folder", None)]
-        if self.mode == "user":
-            for folder in SHARED_TMP:
-                try:
-                    entries = list(os.scandir(folder))
-                except OSError:
-                    continue
-                for entry in entries:
-                    try:
-                        if entry.stat(follow_symlinks=False).st_uid == self.user.pw_uid:
-                            places.append((Path(entry.path), folder, entry))
-                    except OSError:
-                        continue
+        places += [(Path(entry.path), folder, entry) for folder, entry in self._shared_files()]
         sizes: dict[str, int] = {}
         count = 0
         for path, where, entry in places:
@@ -389,22 +378,31 @@ class Sandbox:
         """Remove the workspace and, without namespaces, what the user left in the shared temporary folders."""
         if self.workspace is not None:
             shutil.rmtree(self.workspace.base, ignore_errors=True)
-        if self.mode == "user":
-            for folder in SHARED_TMP:
+        for _, entry in self._shared_files():
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                continue
+
+    def _shared_files(self) -> list[tuple[str, os.DirEntry]]:
+        """Without namespaces: what the grading user made in the machine's shared temporary folders
+        (each folder, and the entry at its top)."""
+        found = []
+        for folder in SHARED_TMP if self.mode == "user" else ():
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
                 try:
-                    entries = list(os.scandir(folder))
+                    if entry.stat(follow_symlinks=False).st_uid == self.user.pw_uid:
+                        found.append((folder, entry))
                 except OSError:
                     continue
-                for entry in entries:
-                    try:
-                        if entry.stat(follow_symlinks=False).st_uid != self.user.pw_uid:
-                            continue
-                        if entry.is_dir(follow_symlinks=False):
-                            shutil.rmtree(entry.path, ignore_errors=True)
-                        else:
-                            os.unlink(entry.path)
-                    except OSError:
-                        continue
+        return found
 
 
 def user_processes(uid: int) -> list[int]:
@@ -471,6 +469,22 @@ def _bwrap_args(ws: Workspace) -> list[str]:
              "--perms", "1777", "--size", str(64 * 2**20), "--tmpfs", "/dev/shm",
              "--bind", str(ws.box), INSIDE]
     return args
+
+
+def keep_priority(own_session: bool = False) -> None:
+    """Carry this process's nice value over to its session's scheduling group. Linux (autogroup) puts
+    each new session in a group of its own, weighed against the machine's other groups whatever the nice
+    values in it: without this, the entry point, the student's side and the kernel, each a new session,
+    would escape a `nice python3 -m tools grade` (a TA keeping their machine usable; the tests' gradings
+    beside their other work). Only in a session of this grading's own: where this process leads it, or
+    ``own_session`` (the student's side, in bubblewrap's session); never the caller's terminal session.
+    Only to lower the priority, which needs no rights."""
+    try:
+        nice = os.getpriority(os.PRIO_PROCESS, 0)
+        if nice > 0 and (own_session or os.getsid(0) == os.getpid()):
+            Path("/proc/self/autogroup").write_text(str(nice))
+    except (OSError, AttributeError):  # no autogroup (other kernels, other systems): nothing to carry over
+        pass
 
 
 def apply_limits() -> None:

@@ -155,19 +155,34 @@ def reference_run(tmp_path_factory) -> ReferenceRun:
 
 # --------------------------------------------------------------------------------------------
 # Gradings in the background: the corpus (test_corpus.py, test_review.py) and Gradescope's image
-# (test_gradescope.py) take minutes of gradings; they start once the reference student's notebook has
-# trained, and run while the rest of the session does (a grading keeps about one core busy)
+# (test_gradescope.py) take many minutes of gradings. They start once the reference student has trained,
+# alone: torch's threads wait on each other when anything runs beside them (a training beside gradings
+# took twice as long; on one thread beside them, almost three times). The tests that wait for them run last
+# (pytest_collection_modifyitems), the others meanwhile.
 # --------------------------------------------------------------------------------------------
+
+WAIT_FOR_BACKGROUND = {"corpus_grades", "image_grades"}
+# The gradings run at a lower priority than the session's own tests, and on a busy machine: their
+# cells get more time than Gradescope's 60 s (the endless cases set their own).
+GRADING_NICENESS = 5
+BUSY_MACHINE_ENV = {"LAB5_CELL_LIMIT_S": "150"}
+
+
+def pytest_collection_modifyitems(items):
+    """The tests that wait for the background gradings last, in their order; the others first."""
+    items.sort(key=lambda item: bool(WAIT_FOR_BACKGROUND & set(getattr(item, "fixturenames", ()))))
 
 
 class Background:
-    """Named jobs, each in a thread of its own; ``result`` waits for one and gives back its value."""
+    """Named jobs, each in a thread of its own at a lower priority (Linux: a thread's niceness is its
+    own, and what it starts inherits it); ``result`` waits for one and gives back its value."""
 
     def __init__(self):
         self.threads, self.values = {}, {}
 
     def start(self, name: str, job) -> None:
         def run():
+            os.nice(GRADING_NICENESS)
             try:
                 self.values[name] = (True, job())
             except BaseException as e:  # noqa: BLE001 (raised again in the test that waits for it)
@@ -202,13 +217,10 @@ def background(request, tmp_path_factory) -> Background:
 
     jobs = Background()
     needed = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
-    if not needed & {"corpus_grades", "image_grades"}:
+    if not needed & WAIT_FOR_BACKGROUND:
         return jobs
     build_run = request.getfixturevalue("build_run")
     environment = python_environment()  # before any notebook ran
-    # The reference student trains first, alone: torch's threads wait on each other when anything else
-    # runs beside them (a training beside gradings took twice as long). The gradings then share the cores
-    # with the rest of the session.
     request.getfixturevalue("reference_run")
     base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
     if "corpus_grades" in needed:
@@ -216,11 +228,14 @@ def background(request, tmp_path_factory) -> Background:
         folder = tmp_path_factory.mktemp("corpus")
         chosen = {name: group for name, group in SUBMISSIONS.items()
                   if mode != "none" or not any(case.sandboxed for case in group)}
+        # those with limits of their own first: the endless ones mostly wait, each in a slot of its own
+        chosen = dict(sorted(chosen.items(), key=lambda item: not any(case.env for case in item[1])))
 
         def corpus():
             uploads = {name: make_group_submission(group, base, build_run, folder / "uploads" / f"{name}.zip")
                        for name, group in chosen.items()}
-            env = {name: {k: v for case in group for k, v in case.env.items()} for name, group in chosen.items()}
+            env = {name: {**BUSY_MACHINE_ENV, **{k: v for case in group for k, v in case.env.items()}}
+                   for name, group in chosen.items()}
             graded = grade_all(uploads, project.AUTOGRADER_ZIP, folder / "work", timeout=600, jobs=4, sandbox=mode,
                                env=env, progress=False)
             return graded, environment, folder
@@ -228,7 +243,7 @@ def background(request, tmp_path_factory) -> Background:
         jobs.start("corpus", corpus)
     if "image_grades" in needed and image.is_root():
         folder = tmp_path_factory.mktemp("gradescope")
-        jobs.start("image", lambda: image.grade_cases(folder, base, build_run) + (environment,))
+        jobs.start("image", lambda: image.grade_cases(folder, base, build_run, BUSY_MACHINE_ENV) + (environment,))
     return jobs
 
 

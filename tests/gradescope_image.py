@@ -81,12 +81,13 @@ def run_autograder(upload: Path, folder: Path, shim: Path, image: Path, env: dic
                   log=proc.stdout + proc.stderr, upload=upload)
 
 
-def grade_cases(folder: Path, base, record: dict) -> tuple[dict[str, Graded], Path, str]:
-    """Set the image up in ``folder``, then grade each of SUBMISSIONS_ON_THE_IMAGE there, one at a time."""
+def grade_cases(folder: Path, base, record: dict, env: dict[str, str]) -> tuple[dict[str, Graded], Path, str]:
+    """Set the image up in ``folder``, then grade each of SUBMISSIONS_ON_THE_IMAGE there, one at a time,
+    with ``env`` and each case's own variables."""
     shim, image, printed = set_up(folder)
     graded = {}
     for name, group in SUBMISSIONS_ON_THE_IMAGE.items():
         upload = make_group_submission(group, base, record, folder / "uploads" / f"{name}.zip")
-        env = {k: v for case in group for k, v in case.env.items()}
-        graded[name] = run_autograder(upload, folder / "runs", shim, image, env)
+        own = {k: v for case in group for k, v in case.env.items()}
+        graded[name] = run_autograder(upload, folder / "runs", shim, image, {**env, **own})
     return graded, folder, printed

@@ -2,10 +2,10 @@
 
 Every submission goes through what the TA command runs (tools/grade.py): the autograder zip's entry
 point, which takes the upload, runs the notebook in a sandbox (lab5_sandbox.py) and grades the results
-questions itself; two at a time, each notebook in a sandbox of its own, while the session goes on
-(conftest.Background); afterwards nothing of theirs may be left on the machine. The submissions are
-built on the build's own run (another student's, training seed 43). Cases whose faults sit in different questions share a submission
-(corpus.GROUPS). A case that changes nothing but the results file is also graded the way the entry
+questions itself; four at a time, each notebook in a sandbox of its own, beside the reference student's
+training and the rest of the session (conftest.Background); afterwards nothing of theirs may be left on
+the machine. The submissions are built on the build's own run (another student's, training seed 43).
+Cases whose faults sit in different questions share a submission (corpus.GROUPS). A case that changes nothing but the results file is also graded the way the entry
 point decides the results questions for every upload, without a kernel: its intake, its results
 grader and its verdict, with the answers the reference notebook gives for that file.
 """
