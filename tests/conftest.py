@@ -225,25 +225,25 @@ def background(request, tmp_path_factory) -> Background:
     base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
     if "corpus_grades" in needed:
         mode = request.getfixturevalue("sandbox_mode")
-        folder = tmp_path_factory.mktemp("corpus")
+        corpus_folder = tmp_path_factory.mktemp("corpus")
         chosen = {name: group for name, group in SUBMISSIONS.items()
                   if mode != "none" or not any(case.sandboxed for case in group)}
         # those with limits of their own first: the endless ones mostly wait, each in a slot of its own
         chosen = dict(sorted(chosen.items(), key=lambda item: not any(case.env for case in item[1])))
 
         def corpus():
-            uploads = {name: make_group_submission(group, base, build_run, folder / "uploads" / f"{name}.zip")
+            uploads = {name: make_group_submission(group, base, build_run, corpus_folder / "uploads" / f"{name}.zip")
                        for name, group in chosen.items()}
             env = {name: {**BUSY_MACHINE_ENV, **{k: v for case in group for k, v in case.env.items()}}
                    for name, group in chosen.items()}
-            graded = grade_all(uploads, project.AUTOGRADER_ZIP, folder / "work", timeout=600, jobs=4, sandbox=mode,
-                               env=env, progress=False)
-            return graded, environment, folder
+            graded = grade_all(uploads, project.AUTOGRADER_ZIP, corpus_folder / "work", timeout=600, jobs=4,
+                               sandbox=mode, env=env, progress=False)
+            return graded, environment, corpus_folder
 
         jobs.start("corpus", corpus)
     if "image_grades" in needed and image.is_root():
-        folder = tmp_path_factory.mktemp("gradescope")
-        jobs.start("image", lambda: image.grade_cases(folder, base, build_run, BUSY_MACHINE_ENV) + (environment,))
+        image_folder = tmp_path_factory.mktemp("gradescope")  # a name of its own: the jobs read theirs later
+        jobs.start("image", lambda: image.grade_cases(image_folder, base, build_run, BUSY_MACHINE_ENV) + (environment,))
     return jobs
 
 

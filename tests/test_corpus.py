@@ -79,8 +79,9 @@ def test_grouped_cases_leave_each_other_alone():
             assert len({json.dumps(case.env, sort_keys=True) for case in group if case.env}) <= 1, name
 
 
+# results_grades before corpus_grades: the results-only cases are graded here while the corpus still is
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_case_gets_its_expected_points(case, corpus_grades, results_grades, sandbox_mode):
+def test_case_gets_its_expected_points(case, results_grades, corpus_grades, sandbox_mode):
     if case.sandboxed:
         need(sandbox_mode != "none", "bubblewrap, for the cases that hold only in a sandbox")
     if case.name in IN:
