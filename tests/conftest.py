@@ -26,7 +26,9 @@ project.use_profile("offline")
 sys.path.insert(0, str(project.ASSIGNMENT))
 
 
-from submissions.corpus import ENVIRONMENT_TARGETS, ESCAPE_MARKER, POINTS, make_group_submission, submissions  # noqa: E402
+from submissions.corpus import (  # noqa: E402
+    ENVIRONMENT_TARGETS, ESCAPE_MARKER, POINTS, group_env, make_group_submission, submissions,
+)
 
 SUBMISSIONS = submissions()  # what the corpus grades through the whole autograder (corpus.GROUPS)
 
@@ -234,8 +236,7 @@ def background(request, tmp_path_factory) -> Background:
         def corpus():
             uploads = {name: make_group_submission(group, base, build_run, corpus_folder / "uploads" / f"{name}.zip")
                        for name, group in chosen.items()}
-            env = {name: {**BUSY_MACHINE_ENV, **{k: v for case in group for k, v in case.env.items()}}
-                   for name, group in chosen.items()}
+            env = {name: {**BUSY_MACHINE_ENV, **group_env(group)} for name, group in chosen.items()}
             graded = grade_all(uploads, project.AUTOGRADER_ZIP, corpus_folder / "work", timeout=600, jobs=4,
                                sandbox=mode, env=env, progress=False)
             return graded, environment, corpus_folder

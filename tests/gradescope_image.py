@@ -15,7 +15,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from submissions.corpus import SUBMISSIONS_ON_THE_IMAGE, make_group_submission
+from submissions.corpus import SUBMISSIONS_ON_THE_IMAGE, group_env, make_group_submission
 from tools import build, project
 from tools.grade import Graded
 
@@ -88,6 +88,5 @@ def grade_cases(folder: Path, base, record: dict, env: dict[str, str]) -> tuple[
     graded = {}
     for name, group in SUBMISSIONS_ON_THE_IMAGE.items():
         upload = make_group_submission(group, base, record, folder / "uploads" / f"{name}.zip")
-        own = {k: v for case in group for k, v in case.env.items()}
-        graded[name] = run_autograder(upload, folder / "runs", shim, image, {**env, **own})
+        graded[name] = run_autograder(upload, folder / "runs", shim, image, {**env, **group_env(group)})
     return graded, folder, printed

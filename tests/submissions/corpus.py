@@ -945,7 +945,7 @@ CASES = [
          [results_text("not json")],
          scores={"q5_results": 0, "q7_scratch_results": 0}, message="is not a results file of this lab"),
     # The endless cases' limits leave room for their other cells on a busy machine (the suite grades them
-    # beside the reference student's training); their loops wait instead of spinning, so that they cost
+    # four at a time, beside its other tests); their loops wait instead of spinning, so that they cost
     # the suite wall time in a slot of their own, not a core.
     Case("bad_endless_extra_cell", "an extra cell that waits for a file that never comes: stopped, the cells after it graded",
          [insert_after("num_labels = len(label_names)",
@@ -1016,6 +1016,11 @@ def submissions() -> dict[str, list[Case]]:
     found = {group: [BY_NAME[name] for name in names] for group, names in GROUPS.items()}
     found.update({case.name: [case] for case in CASES if case.name not in grouped and not case.results_only})
     return found
+
+
+def group_env(cases: list[Case]) -> dict[str, str]:
+    """The grading's environment variables that the cases of one submission set (see GROUPS)."""
+    return {key: value for case in cases for key, value in case.env.items()}
 
 
 def make_group_submission(cases: list[Case], base: nbformat.NotebookNode, results: dict, dest: Path,
