@@ -393,8 +393,9 @@ class ResultsGrader:
     def facts(self, answers: dict) -> dict:
         """What the TA report shows of the graded results file: whether it was submitted, why it was
         rejected, the accuracies of its accepted runs on the true labels (and the notebook's acc_bow),
-        the training seed it records, and digests of each run's predictions and scores (which two
-        students' runs never share: each has its own seed)."""
+        the training seed it records, digests of each run's predictions and scores (which two
+        students' runs never share: each has its own seed), and each run's predictions and scores
+        themselves (``run_vectors``: how much two students' runs agree tells a copy, tools/agreement.py)."""
         lab, ref = self.lab, self.ref
         facts = {"submitted": self.upload is not None, "rejected": [], "accuracies": {}, "seed": None,
                  "predictions": {}, "scores": {}}
@@ -414,11 +415,35 @@ class ResultsGrader:
         if not isinstance(record, dict):
             return facts
         facts["seed"] = lab.recorded_seed(record)
+        facts["runs"] = {}
         for run in lab.RUNS:
             for kind, key in (("predictions", f"{run}_preds"), ("scores", f"{run}_logits")):
                 if isinstance(record.get(key), list) and record[key]:
                     facts[kind][run] = hashlib.sha256(json.dumps(record[key]).encode()).hexdigest()
+            vectors = run_vectors(record, run, lab.get_profile().test_size)
+            if vectors is not None:
+                facts["runs"][run] = vectors
         return facts
+
+
+def run_vectors(record: dict, run: str, test_size: int) -> dict | None:
+    """``run``'s test predictions and scores, compact, for the TA report's comparison of students' runs
+    (tools/agreement.py): the predictions as one digit per tweet, the scores as little-endian float32
+    in base64. None unless both are shaped as the helper writes them."""
+    import base64
+    import struct
+
+    preds, logits = record.get(f"{run}_preds"), record.get(f"{run}_logits")
+    if not (isinstance(preds, list) and len(preds) == test_size
+            and all(type(p) is int and 0 <= p <= 2 for p in preds)):
+        return None
+    if not (isinstance(logits, list) and len(logits) == test_size and all(
+            isinstance(row, list) and len(row) == 3 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) < 1e30
+                for v in row) for row in logits)):
+        return None
+    scores = struct.pack(f"<{3 * test_size}f", *(float(v) for row in logits for v in row))
+    return {"predictions": "".join(map(str, preds)), "scores": base64.b64encode(scores).decode()}
 
 
 

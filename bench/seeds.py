@@ -1,17 +1,20 @@
 """The three models' test accuracies over students' training seeds, and the TA report on those runs.
 
-    python3 -m tools bench seeds [--seeds 8] [--first 42] [--keep DIR]
+    python3 -m tools bench seeds [--seeds 8] [--first 42] [--keep DIR] [--again]
 
 Runs the student notebook, filled in with the reference solution, top to bottom as a student would
 (offline profile, on this machine), once per training seed ``first`` .. ``first + seeds - 1``: each
 run is a student whose drawn seed that is (lab5_seed.txt). Reports each run's acc_bow, acc_ft and
 acc_scratch from its lab5_results.json, their mean, spread and range, how often each transformer
 predicts its most common class, and the training times. Then grades the runs' submissions with the
-TA command (``python3 -m tools grade``), with a copy of the first run's submission added as a
-student who handed in someone else's results, and reports which submissions the report flags as
-copies: the copy and its original, and none of the honest runs, is what it must say; and every
-honest run must get full points, whatever its seed. Exits 1 when either does not hold.
-About 3.5 minutes a seed on 2 CPU cores, and a minute of grading for the batch.
+TA command (``python3 -m tools grade``), with copies of the first run's submission added as students
+who handed in someone else's results (bench/copies.py): one as it is, three with 1%, 3% and 10% of
+each run's predictions changed consistently, one with every score moved a little. Reports how much
+every two honest runs agree, as the report compares them (tools/agreement.py: the figures its flag is
+set from), and which submissions the report flags as copies: every copy, naming the original, and
+none of the honest runs, is what it must say; and every honest run must get full points, whatever its
+seed. Exits 1 when either does not hold. About 3.5 minutes a seed on 2 CPU cores, and two minutes of
+grading for the batch; ``--again`` grades the runs kept in ``--keep`` instead of running them again.
 """
 
 from __future__ import annotations
@@ -20,20 +23,33 @@ import argparse
 import json
 import shutil
 import statistics
+import sys
 import tempfile
+import time
+import zipfile
 from collections import Counter
 from pathlib import Path
 
-from bench import machine
-from tools import grade, notebooks, project, report
+import pandas as pd
 
-COPY = "copied"  # the submission that is someone else's file
+from bench import copies, machine
+from tools import agreement, grade, notebooks, project, report
+
+COPY = "copied"  # the submissions that are someone else's file: this one as it is, and NEAR_COPIES
+NEAR_COPIES = {"flipped-1pct": lambda r, gold: copies.flipped(r, 0.01, gold),
+               "flipped-3pct": lambda r, gold: copies.flipped(r, 0.03, gold),
+               "flipped-10pct": lambda r, gold: copies.flipped(r, 0.10, gold),
+               "rescored": lambda r, gold: copies.rescored(r, gold)}
 
 
 def run(seed: int, folder: Path) -> dict:
     nb = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
     notebooks.run_as_student(nb, project.STUDENT, folder, seed=seed)
-    record = json.loads((folder / project.RESULTS_NAME).read_text())
+    return summary(seed, json.loads((folder / project.RESULTS_NAME).read_text()))
+
+
+def summary(seed: int, record: dict) -> dict:
+    """A run's accuracies, how often each transformer predicts its most common class, its training times."""
     train = {run: next(e for e in record[f"{run}_log_history"] if "train_runtime" in e)["train_runtime"] for run in ("ft", "scratch")}
     top = {run: Counter(record[f"{run}_preds"]).most_common(1)[0][1] / len(record[f"{run}_preds"]) for run in ("ft", "scratch")}
     return {"seed": seed, "acc_bow": record["acc_bow"], "acc_ft": record["acc_ft"], "acc_scratch": record["acc_scratch"],
@@ -41,31 +57,64 @@ def run(seed: int, folder: Path) -> dict:
             "ft_top_class_share": top["ft"], "scratch_top_class_share": top["scratch"]}
 
 
+def add_copies(inbox: Path, original: Path) -> None:
+    """The copies of ``original`` (a submission zip) that the report must flag, beside it in ``inbox``."""
+    import lab5_reference
+
+    gold = list(lab5_reference.subsets().test_labels)
+    shutil.copy(original, inbox / f"{COPY}.zip")
+    with zipfile.ZipFile(original) as zf:
+        files = {name: zf.read(name) for name in zf.namelist()}
+    record = json.loads(files[project.RESULTS_NAME])
+    for name, edit in NEAR_COPIES.items():
+        with zipfile.ZipFile(inbox / f"{name}.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+            for entry, data in files.items():
+                zf.writestr(entry, json.dumps(edit(record, gold)) if entry == project.RESULTS_NAME else data)
+
+
+def honest_agreement(graded: dict, honest: list[str]) -> pd.DataFrame:
+    """Every two honest runs' agreement, from what the autograder graded (as the report compares them)."""
+    facts = {sid: report.submission_facts(graded[sid]) for sid in honest}
+    return agreement.pairs({sid: f["runs"] for sid, f in facts.items()})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools bench seeds", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=8, help="students' training seeds to run (default: 8)")
     parser.add_argument("--first", type=int, default=42, help="the first training seed (default: 42)")
     parser.add_argument("--keep", type=Path, help="keep the submissions and the TA report here")
+    parser.add_argument("--again", action="store_true", help="grade the submissions kept in --keep, without running them")
     args = parser.parse_args(argv)
     if args.seeds < 2:
         parser.exit(2, "error: --seeds must be at least 2 (a spread needs two runs)\n")
+    if args.again and not (args.keep and (args.keep / "submissions").is_dir()):
+        parser.exit(2, "error: --again grades the runs of an earlier --keep DIR: give that folder with --keep\n")
     project.use_profile("offline")
+    sys.path.insert(0, str(project.ASSIGNMENT))
+    seeds = range(args.first, args.first + args.seeds)
+    honest = [f"seed-{seed}" for seed in seeds]
     runs = []
     with tempfile.TemporaryDirectory() as scratch:
         inbox = args.keep / "submissions" if args.keep else Path(scratch) / "submissions"
-        shutil.rmtree(inbox, ignore_errors=True)
-        inbox.mkdir(parents=True)
-        for seed in range(args.first, args.first + args.seeds):
+        if not args.again:
+            shutil.rmtree(inbox, ignore_errors=True)
+            inbox.mkdir(parents=True)
+        for seed in seeds:
+            if args.again:
+                with zipfile.ZipFile(inbox / f"seed-{seed}.zip") as zf:
+                    runs.append(summary(seed, json.loads(zf.read(project.RESULTS_NAME))))
+                continue
             print(f"Running the notebook as a student whose training seed is {seed} ...", flush=True)
             folder = Path(scratch) / str(seed)
             runs.append(run(seed, folder))
             shutil.copy(next(folder.glob("lab5_*.zip")), inbox / f"seed-{seed}.zip")
             print(json.dumps(runs[-1]), flush=True)
-        shutil.copy(inbox / f"seed-{args.first}.zip", inbox / f"{COPY}.zip")
+        add_copies(inbox, inbox / f"seed-{args.first}.zip")
         print("Grading the batch with the TA command ...", flush=True)
         out = args.keep / "report" if args.keep else Path(scratch) / "report"
         graded = grade.grade_all(grade.collect(inbox)[0], project.AUTOGRADER_ZIP, Path(scratch) / "grading", 600, 2)
         table = report.write(graded, {}, project.AUTOGRADER_ZIP, out)
+        pairs = honest_agreement(graded, honest)
 
     print(f"\nMachine: {machine()}\n")
     print("| training seed | TF-IDF + LR | fine-tuned | random init | most common class: fine-tuned / random init | training: fine-tuned / random init |")
@@ -77,16 +126,37 @@ def main(argv: list[str] | None = None) -> int:
     gaps = [r["acc_ft"] - r["acc_scratch"] for r in runs]
     for name, values in [(key, [r[key] for r in runs]) for key in ("acc_bow", "acc_ft", "acc_scratch")] + [("acc_ft - acc_scratch", gaps)]:
         print(f"| {name} | {statistics.mean(values):.3f} | {statistics.stdev(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
-    copies = {row.submission: row.flags for row in table.itertuples() if report.COPY_FLAG in row.flags}
-    print(f"\nFlagged as copies by the TA report: {sorted(copies) or 'none'}")
-    expected = {COPY, f"seed-{args.first}"}
-    right = set(copies) == expected
-    print("The copy and its original are flagged, and no honest run is." if right else
-          f"WRONG: expected exactly {sorted(expected)} to be flagged as copies.")
-    # every honest run gets full points and no other flag, whatever its seed
+
+    print(f"\nHow much the {len(pairs)} pairs of honest runs agree (agreement.MEASURES: agree, a share of the "
+          "test tweets; corr, a correlation; gap, a median in standard deviations), and where the report's flag starts:\n")
+    print("| measure | min | mean | max | flagged |\n|---|---|---|---|---|")
+    for m in agreement.MEASURES.values():
+        shares = m.share(pairs[m.column], pairs["n"])
+        flag = "never (shown)" if m.flag_at is None else f"{'below' if m.closer_is_less else 'above'} {m.flag_at:.4f}"
+        print(f"| {m.column} | {shares.min():.4f} | {shares.mean():.4f} | {shares.max():.4f} | {flag} |")
+    false = agreement.beyond(pairs).any(axis=1).sum()
+    print(f"\nHonest pairs flagged: {false} of {len(pairs)}")
+
+    batch = 300  # a class: each honest run's facts handed in by 37 or 38 students (the worst case for the comparison)
+    facts = {sid: report.submission_facts(graded[sid]) for sid in honest}
+    started = time.perf_counter()
+    report.near_copy_flags({f"student-{i}": facts[honest[i % len(honest)]] for i in range(batch)})
+    print(f"\nComparing every two of {batch} submissions ({batch * (batch - 1) // 2:,} pairs; each of the {len(honest)} "
+          f"runs handed in {batch // len(honest)} times or more): {time.perf_counter() - started:.1f} s")
+
+    flagged = {row.submission: row.flags for row in table.itertuples()
+               if report.COPY_FLAG in row.flags or agreement.NEAR_COPY_FLAG in row.flags}
+    print("\nFlagged as copies by the TA report:")
+    for sid, flags in sorted(flagged.items()):
+        print(f"  {sid}: {flags}")
+    original = f"seed-{args.first}"
+    expected = {COPY, *NEAR_COPIES, original}
+    right = set(flagged) == expected and all(original in flagged[name] for name in [COPY, *NEAR_COPIES])
+    print("Every copy is flagged, naming its original, and no honest run but the original is." if right else
+          f"WRONG: expected exactly {sorted(expected)} to be flagged as copies, each copy naming {original}.")
+    # every honest run gets full points, and no flag but the original's as a copy's original
     lost = [f"{row.submission}: {row.total}/{row.possible} {row.flags}" for row in table.itertuples()
-            if row.submission != COPY and (row.total != row.possible or any(
-                flag and not flag.startswith(report.COPY_FLAG) for flag in row.flags.split("; ")))]
+            if row.submission in honest and (row.total != row.possible or (row.submission != original and row.flags))]
     print("Every honest run got full points and no other flag." if not lost else
           "WRONG: honest runs lost points or were flagged:\n  " + "\n  ".join(lost))
     return 0 if right and not lost else 1

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ sys.path.insert(0, str(project.ASSIGNMENT))
 
 
 from submissions.corpus import (  # noqa: E402
-    ENVIRONMENT_TARGETS, ESCAPE_MARKER, POINTS, group_env, make_group_submission, submissions,
+    CASES, ENVIRONMENT_TARGETS, ESCAPE_MARKER, POINTS, group_env, make_group_submission, make_submission, submissions,
 )
 
 SUBMISSIONS = submissions()  # what the corpus grades through the whole autograder (corpus.GROUPS)
@@ -263,6 +264,42 @@ def image_grades(background):
 
     need(gradescope_image.is_root(), "root (Gradescope's image is set up and graded as root)")
     return background.result("image")
+
+
+def notebook_answers(record, acc_bow: float) -> dict:
+    """What the reference notebook exports at grading for an uploaded ``record``: its own baseline's
+    acc_bow, and the accuracies its read-back cells take from the file (none where it holds no such run)."""
+    answers = {"acc_bow": acc_bow}
+    if isinstance(record, dict) and record.get("lab") == "lab5":
+        answers.update({key: record[key] for key in ("acc_ft", "acc_scratch") if key in record})
+    return answers
+
+
+@pytest.fixture(scope="session")
+def results_grades(reference_run, build_run, tmp_path_factory):
+    import lab5_autograder as entry
+    import lab5_utils as lab
+
+    folder = tmp_path_factory.mktemp("results-cases")
+    with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
+        zf.extractall(folder / "autograder" / "source")
+    base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
+    record = json.loads((reference_run.folder / project.RESULTS_NAME).read_text())
+    kept = lab.load_results  # the results grader points the helper at each upload
+    graded = {}
+    try:
+        for case in [case for case in CASES if case.results_only]:
+            submission = folder / case.name / "submission"
+            make_submission(case, base, record, submission / "upload.zip", build_run)
+            upload = entry.take_upload(submission)
+            grader = entry.ResultsGrader(folder / "autograder", upload.results)
+            answers = notebook_answers(lab.read_json(upload.results) if upload.results else None, record["acc_bow"])
+            results = entry.verdict(grader, upload, {"cases": {}}, answers, entry.upload_notes(upload))
+            graded[case.name] = Graded(case.name, "graded", "", results)
+            shutil.rmtree(submission)
+    finally:
+        lab.load_results = kept
+    return graded
 
 
 @pytest.fixture(scope="session")

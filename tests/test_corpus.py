@@ -13,54 +13,14 @@ grader and its verdict, with the answers the reference notebook gives for that f
 from __future__ import annotations
 
 import json
-import shutil
-import zipfile
 
 import pytest
 
 from conftest import POINTS, SUBMISSIONS, check_verdict, escaped_files, grading_user_processes, need, python_environment
-from submissions.corpus import CASES, make_submission
-from tools import notebooks, project
-from tools.grade import Graded
+from submissions.corpus import CASES
 
 IN = {case.name: (name, group) for name, group in SUBMISSIONS.items() for case in group}
 RESULTS_QUESTIONS = {"q5_results": POINTS["q5_results"], "q7_scratch_results": POINTS["q7_scratch_results"]}
-
-
-def notebook_answers(record, acc_bow: float) -> dict:
-    """What the reference notebook exports at grading for an uploaded ``record``: its own baseline's
-    acc_bow, and the accuracies its read-back cells take from the file (none where it holds no such run)."""
-    answers = {"acc_bow": acc_bow}
-    if isinstance(record, dict) and record.get("lab") == "lab5":
-        answers.update({key: record[key] for key in ("acc_ft", "acc_scratch") if key in record})
-    return answers
-
-
-@pytest.fixture(scope="session")
-def results_grades(reference_run, build_run, tmp_path_factory):
-    import lab5_autograder as entry
-    import lab5_utils as lab
-
-    folder = tmp_path_factory.mktemp("results-cases")
-    with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
-        zf.extractall(folder / "autograder" / "source")
-    base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
-    record = json.loads((reference_run.folder / project.RESULTS_NAME).read_text())
-    kept = lab.load_results  # the results grader points the helper at each upload
-    graded = {}
-    try:
-        for case in [case for case in CASES if case.results_only]:
-            submission = folder / case.name / "submission"
-            make_submission(case, base, record, submission / "upload.zip", build_run)
-            upload = entry.take_upload(submission)
-            grader = entry.ResultsGrader(folder / "autograder", upload.results)
-            answers = notebook_answers(lab.read_json(upload.results) if upload.results else None, record["acc_bow"])
-            results = entry.verdict(grader, upload, {"cases": {}}, answers, entry.upload_notes(upload))
-            graded[case.name] = Graded(case.name, "graded", "", results)
-            shutil.rmtree(submission)
-    finally:
-        lab.load_results = kept
-    return graded
 
 
 def test_corpus_has_enough_cases_of_each_kind():

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import POINTS, need
-from tools import project, report
+from tools import agreement, project, report
 
 TA = "lab5-ta"  # an unprivileged account, as most TAs grade with
 
@@ -176,18 +176,76 @@ def test_the_report_flags_what_needs_a_look(class_report):
 def test_report_has_every_section(class_report):
     rows, out = class_report
     page = (out / "report.html").read_text()
-    for section in ("Needs a human look", "Scores by question", "Test cases failed most often",
+    for section in ("Needs a human look", "How much the students' runs agree", "Scores by question", "Test cases failed most often",
                     "Accuracies against the expected ranges", "Written answers", "All scores"):
         assert f"<h2>{section}" in page, section
-    assert page.count("data:image/png;base64,") == 3, "the report embeds its plots"
+    assert page.count("data:image/png;base64,") == 4, "the report embeds its plots"
     assert "<h2>The class as a seed study" in page
     assert "How the notebooks ran at grading" in page and "bubblewrap sandbox" in page
     study = pd.read_csv(out / "seed-study.csv", keep_default_na=False).set_index("submission")
     assert list(study.columns) == ["student", "seed", "acc_bow", "acc_ft", "acc_scratch", "gap"]
     # one row per training run: alice's, and the build's run however many submissions carry it (a copy
-    # whose predictions were edited counts as a run of its own: near-copies are not told apart)
+    # whose predictions were edited counts as a run of its own: near copies are flagged, not merged)
     assert study.loc["alice", "seed"] == 42 and set(study["seed"]) == {42, project.BUILD_SEED}
     assert (study["seed"] == project.BUILD_SEED).sum() < (rows["seed"] == project.BUILD_SEED).sum()
     needs_a_look = page.split("<h2>Scores by question")[0]
     for who in ("bad_damaged_zip", "bad_endless_cells", "wrong_in_several_places_2", "wrong_cell_kills_the_grader"):
         assert who in needs_a_look, f"{who} needs a human look"
+
+
+# --------------------------------------------------------------------------------------------
+# Copies among the submissions: the report's flags, from what the autograder graded
+# --------------------------------------------------------------------------------------------
+
+COPIES = ["copy_as_it_is", "copy_flipped_1pct", "copy_flipped_3pct", "copy_flipped_10pct", "copy_rescored"]
+
+
+@pytest.fixture(scope="session")
+def copies_report(results_grades, reference_graded, corpus_grades, tmp_path_factory):
+    """A batch of two honest runs with their own training seeds (alice: the reference student's, 42;
+    bob: the build's, 43) and the corpus's copies of alice's results file (corpus.py, "copy_")."""
+    out = tmp_path_factory.mktemp("copies-report")
+    graded = {"alice": reference_graded, "bob": corpus_grades[0]["right_reference"],
+              **{name: results_grades[name] for name in COPIES}}
+    return report.write(graded, {}, project.AUTOGRADER_ZIP, out).set_index("submission"), out
+
+
+def test_the_report_flags_each_copy_naming_its_original_and_no_honest_pair(copies_report):
+    rows, out = copies_report
+    assert rows.loc["bob", "flags"] == "", "two runs with their own training seeds are nobody's copies"
+    assert "alice" in rows.loc["copy_as_it_is", "flags"] and report.COPY_FLAG in rows.loc["copy_as_it_is", "flags"]
+    # the same seed recorded: a seed file handed around gives the same run, and the flag says so
+    assert "the same training seed (42)" in rows.loc["copy_as_it_is", "flags"]
+    for name in COPIES[1:]:
+        assert name in rows.loc["alice", "flags"], "the original is flagged too, naming its copy"
+    # predictions changed: no run shared byte for byte, but as close to the original as no honest pair is
+    for name in ("copy_flipped_1pct", "copy_flipped_3pct", "copy_flipped_10pct"):
+        flags = rows.loc[name, "flags"]
+        assert f"{agreement.NEAR_COPY_FLAG} alice:" in flags and "honest runs with their own seeds:" in flags, flags
+        assert report.COPY_FLAG not in flags, f"{name} shares no run byte for byte: {flags}"
+    # a tenth of the predictions changed: within what honest pairs agree on, but the rest as close as the original
+    assert "the fine-tuned runs' test scores differ by a median of" in rows.loc["copy_flipped_10pct", "flags"]
+    # every score moved, no prediction changed: the predictions are the original's to the last one
+    assert f"{report.COPY_FLAG} alice" in rows.loc["copy_rescored", "flags"]
+    assert "identical fine-tuned predictions" in rows.loc["copy_rescored", "flags"]
+    assert not any("bob" in rows.loc[name, "flags"] for name in rows.index), "bob is nobody's copy"
+    page = (out / "report.html").read_text()
+    assert "<h2>How much the students' runs agree" in page and "No two submissions hold runs" not in page
+
+
+def test_what_is_not_a_run_is_left_out_of_the_comparison():
+    """The report decodes what the entry point handed over; anything else compares with nothing."""
+    import base64
+
+    import numpy as np
+
+    scores = base64.b64encode(np.zeros((2, 3), dtype="<f4").tobytes()).decode()
+    assert agreement.decode({"predictions": "01", "scores": scores}) is not None
+    for broken in (None, {}, {"predictions": "03", "scores": scores}, {"predictions": "012", "scores": scores},
+                   {"predictions": "01", "scores": "not base64"}, {"predictions": 1, "scores": scores}):
+        assert agreement.decode(broken) is None, broken
+    one = agreement.decode({"predictions": "01", "scores": scores})
+    pairs = agreement.pairs({"a": {"ft": one}, "b": {}, "c": {"ft": one}})
+    with_b = (pairs["a"] == "b") | (pairs["b"] == "b")
+    assert len(pairs) == 3 and pairs.loc[with_b, "ft_agree"].isna().all() and pairs.loc[~with_b, "ft_agree"].eq(2).all()
+    assert {one: sorted(others) for one, others in agreement.near_copies(pairs).items()} == {"a": ["c"], "c": ["a"]}

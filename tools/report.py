@@ -1,12 +1,15 @@
-"""The TA's view of a graded batch: scores.csv, seed-study.csv and a self-contained report.html.
+"""The TA's view of a graded batch: scores.csv, seed-study.csv, near-copies.csv and a self-contained report.html.
 
 scores.csv has one row per submission (in submission order, so that re-runs give the same file):
 status and message, total, one column per question and per test case, the accuracies that were
 graded (the notebook's acc_bow, and the uploaded results file's runs scored against the true labels,
 as the autograder's entry point reports them; never a file the notebook left behind), the training
 seed the results file records, and the reasons a human should look at it. seed-study.csv has the
-graded submissions' seeds and accuracies. report.html shows, in this order: what needs a human look
-(copies among it: two submissions with the same training run), score distributions and pass rates
+graded submissions' seeds and accuracies; near-copies.csv every two submissions whose runs agree
+beyond what honest runs reach (tools/agreement.py), with each measure. report.html shows, in this order: what needs a human look
+(copies among it: two submissions with the same training run, or runs that agree beyond what honest
+runs with their own seeds reach, tools/agreement.py), how much every two submissions' runs agree, as
+a picture, score distributions and pass rates
 per question, the test cases failed most often with their messages, the accuracies against the
 expected ranges, the class as a seed study (for a lecture), and every written answer.
 """
@@ -30,7 +33,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from tools import agreement  # noqa: E402
+
 RESULTS_NAME = "lab5_results.json"
+SEED_NAME = "lab5_seed.txt"
 # The accuracies a results file reports, as the report names them.
 ACCURACIES = {"acc_bow": "baseline (acc_bow)", "acc_ft": "fine-tuned (acc_ft)", "acc_scratch": "random init (acc_scratch)"}
 ANSWER_TAG = "otter_answer_cell"
@@ -79,20 +85,23 @@ COPY_FLAG = "the same training run as"
 
 def submission_facts(graded) -> dict:
     """What was graded: the results file that was uploaded as the autograder's entry point read it
-    (its accuracies on the true labels, its training seed, digests of its runs), and the written answer."""
+    (its accuracies on the true labels, its training seed, digests of its runs, each run's test
+    predictions and scores), and the written answer."""
     results_file = graded.extra.get("results_file") or {}
     accuracies = results_file.get("accuracies") or {}
     fingerprints = {name: (results_file.get(kind) or {}).get(run) for name, (kind, run) in FINGERPRINTS.items()}
+    runs = {run: agreement.decode(vectors) for run, vectors in (results_file.get("runs") or {}).items()}
     seed = results_file.get("seed")
     return {**{key: _number(accuracies.get(key)) for key in ACCURACIES},
             "seed": seed if isinstance(seed, int) else None,
             "fingerprints": {name: digest for name, digest in fingerprints.items() if digest},
+            "runs": {run: value for run, value in runs.items() if value is not None},
             "has_results": bool(results_file.get("submitted")),
             "written": written_answer(graded.upload)}
 
 
-def copy_flags(facts: dict[str, dict]) -> dict[str, str]:
-    """Submission -> why it shares a training run with others (whom, and what they share)."""
+def same_runs(facts: dict[str, dict]) -> dict[str, dict[str, list[str]]]:
+    """Submission -> each other submission that shares a run with it -> what they share (FINGERPRINTS)."""
     holders: dict[tuple[str, str], list[str]] = {}
     for sid, f in facts.items():
         for name, digest in f["fingerprints"].items():
@@ -103,14 +112,38 @@ def copy_flags(facts: dict[str, dict]) -> dict[str, str]:
             for other in sids:
                 if other != sid:
                     shared.setdefault(sid, {}).setdefault(other, []).append(name)
+    return shared
+
+
+def _same_seed(facts: dict[str, dict], sid: str, others) -> str:
+    """What the flag adds when the runs record the same training seed: they may have shared a seed file."""
+    seed = facts[sid]["seed"]
+    same = sorted(o for o in others if seed is not None and facts[o]["seed"] == seed)
+    return (f"; {', '.join(same)} record{'s' if len(same) == 1 else ''} the same training seed ({seed}): "
+            f"a shared {SEED_NAME} gives the same run, so ask whose it is") if same else ""
+
+
+def copy_flags(facts: dict[str, dict]) -> dict[str, str]:
+    """Submission -> why it shares a training run with others (whom, and what they share)."""
     flags = {}
-    for sid, others in shared.items():
+    for sid, others in same_runs(facts).items():
         what = sorted({name for names in others.values() for name in names})
         names = sorted(others)
         shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
         flags[sid] = (f"{COPY_FLAG} {shown} (identical {', '.join(what)}): a shared {RESULTS_NAME}? Runs "
-                      "with their own training seeds never share these")
+                      f"with their own training seeds never share these{_same_seed(facts, sid, names)}")
     return flags
+
+
+def near_copy_flags(facts: dict[str, dict]) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Every two submissions' agreement (agreement.pairs), and submission -> the near-copy flag: runs
+    that agree beyond what honest pairs reach, though not the same run (copy_flags says those)."""
+    pairs = agreement.pairs({sid: f["runs"] for sid, f in facts.items()})
+    exact = {frozenset((sid, other)) for sid, others in same_runs(facts).items() for other in others}
+    flags = {sid: "; ".join(f"{agreement.NEAR_COPY_FLAG} {other}: {said}" for other, said in sorted(others.items()))
+                  + _same_seed(facts, sid, others)
+             for sid, others in agreement.near_copies(pairs, exact).items()}
+    return pairs, flags
 
 
 def _case_order(name: str) -> tuple[str, int]:
@@ -125,8 +158,9 @@ def _number(value):
         return None
 
 
-def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame, dict[str, dict]]:
-    """One row per submission, sorted by submission id; and each submission's facts."""
+def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame, dict[str, dict], pd.DataFrame]:
+    """One row per submission, sorted by submission id; each submission's facts; every two
+    submissions' agreement (agreement.pairs)."""
     profile = lab.get_profile()
     rows, facts = [], {}
     for sid in sorted(graded):
@@ -154,14 +188,13 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
                 flags.append(f"{key} {f[key]:.3f} outside [{low}, {high}]")
         row["flags"] = flags
         rows.append(row)
-    copies = copy_flags(facts)
+    copies, (pairs, near) = copy_flags(facts), near_copy_flags(facts)
     for row in rows:
-        if row["submission"] in copies:
-            row["flags"].append(copies[row["submission"]])
+        row["flags"] += [found[row["submission"]] for found in (copies, near) if row["submission"] in found]
         row["flags"] = "; ".join(row["flags"])
     table = pd.DataFrame(rows)
     table["seed"] = table["seed"].astype("Int64")  # a whole number, blank where unknown
-    return table, facts
+    return table, facts, pairs
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,6 +330,31 @@ img { max-width: 100%; }
 """
 
 
+def agreement_plot(pairs: pd.DataFrame) -> str:
+    """Every two submissions' agreement, one panel per flagged measure: how many pairs agree how much,
+    the range that honest runs with their own seeds reached (bench seeds) and where the flag starts."""
+    measures = [m for m in agreement.MEASURES.values()
+                if (m.flag_at is not None or m is agreement.CONTEXT) and pairs[m.column].notna().any()]
+    if not measures:
+        return "<p class='muted'>No two submissions hold runs to compare.</p>"
+    fig, axes = plt.subplots(1, len(measures), figsize=(3.3 * len(measures), 3.2), squeeze=False)
+    titles = {"agree": "predictions that agree", "corr": "correlation of the scores", "gap": "median gap of the scores"}
+    units = {"agree": "share of test tweets", "corr": "correlation", "gap": "standard deviations (closer: left)"}
+    for ax, m in zip(axes[0], measures):
+        known = pairs[m.column].notna()
+        values = m.share(pairs.loc[known, m.column], pairs.loc[known, "n"])
+        ax.axvspan(m.honest[0], m.honest[2], color="#c7e9c0", label="honest pairs (bench seeds)")
+        if m.flag_at is not None:
+            ax.axvline(m.flag_at, color="#cb181d", linestyle="--", label="flagged beyond")
+        edges = (0, max(values.max(), m.honest[2]) * 1.05) if m.closer_is_less else (min(values.min(), m.honest[0]) - 0.02, 1)
+        ax.hist(values, bins=np.linspace(*edges, 60), color="#08519c", log=True)
+        ax.set(title=f"{agreement.RUN_NAMES[m.run]}: {titles[m.kind]}", xlabel=units[m.kind], ylabel="pairs of submissions")
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return _png(fig)
+
+
 def _table_html(df: pd.DataFrame) -> str:
     return df.to_html(index=False, escape=True, na_rep="", float_format=lambda v: f"{v:g}", border=0)
 
@@ -320,7 +378,8 @@ def sandbox_summary(table: pd.DataFrame) -> str:
     return (f"<div class='{'warn' if warn else 'muted'}'><p>How the notebooks ran at grading:</p><ul>{lines}</ul></div>")
 
 
-def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder_zip: Path, study: pd.DataFrame) -> str:
+def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder_zip: Path, study: pd.DataFrame,
+           pairs: pd.DataFrame) -> str:
     ok = {sid: g for sid, g in graded.items() if g.status == "graded"}
     case_max = {}
     for g in graded.values():
@@ -339,6 +398,13 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         _table_html(flagged.sort_values("status", key=lambda st: st == "graded", kind="stable")
                     [["submission", "student", "status", "total", "flags"]]) if len(flagged)
         else "<p class='muted'>Nothing: every submission graded, with its results file and accuracies in range.</p>",
+        "<h2>How much the students' runs agree</h2>",
+        "<p>Each student trained with a seed of their own, so two honest runs agree on part of the test tweets "
+        "only; a copy of someone else's results file, even with a few rows edited, agrees on almost all. Each "
+        "panel counts the pairs of submissions by how much their runs agree (a log scale: a few copies among "
+        "thousands of pairs stand out on the right), with the range honest pairs reached and where the flag "
+        "starts.</p>",
+        agreement_plot(pairs),
         "<h2>Scores by question</h2>",
         question_plots(table, questions, points),
         "<h2>Test cases failed most often</h2>",
@@ -377,10 +443,14 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
 def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) -> pd.DataFrame:
     """Write out/scores.csv and out/report.html for ``graded`` (submission id -> Graded)."""
     lab = lab_utils(autograder_zip)
-    table, facts = scores_table(graded, names, lab)
+    table, facts, pairs = scores_table(graded, names, lab)
     study = seed_study(table, facts)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "scores.csv", index=False, float_format="%g")  # the same row, whatever the other rows
     study.to_csv(out / "seed-study.csv", index=False, float_format="%.4f")
-    (out / "report.html").write_text(render(table, graded, facts, lab, autograder_zip, study), encoding="utf-8")
+    # the pairs beyond what honest runs reach, with every measure, for a TA's own sorting
+    near = pairs[agreement.beyond(pairs).any(axis=1)]
+    counts = [c for c in near.columns if c == "n" or c.endswith("_agree")]
+    near.astype({c: "Int64" for c in counts}).to_csv(out / "near-copies.csv", index=False, float_format="%.4f")
+    (out / "report.html").write_text(render(table, graded, facts, lab, autograder_zip, study, pairs), encoding="utf-8")
     return table

@@ -21,7 +21,7 @@ from typing import Callable
 
 import nbformat
 
-from bench import PAD_TO_MAX_LENGTH
+from bench import PAD_TO_MAX_LENGTH, copies
 from tools.notebooks import code_cell_with, replace_in_code
 
 NOTEBOOK = "lab5.ipynb"
@@ -232,16 +232,8 @@ def last_eval(r: dict, run: str = "ft") -> dict:
 
 
 def record_consistently(r: dict, run: str, preds: list[int], logits: list[list[float]]) -> None:
-    """``run``'s predictions and scores, recorded as a real run would record them: predict's metrics,
-    the last evaluation and acc_* give the accuracy and loss that they score on the true labels."""
-    import math
-
-    gold = gold_labels()
-    loss = sum(math.log(sum(math.exp(v) for v in row)) - row[y] for row, y in zip(logits, gold)) / len(gold)
-    accuracy = sum(p == y for p, y in zip(preds, gold)) / len(gold)
-    r[f"{run}_preds"], r[f"{run}_logits"], r[f"acc_{run}"] = preds, logits, accuracy
-    last_eval(r, run).update(eval_accuracy=accuracy, eval_loss=loss)
-    r[f"{run}_metrics"].update(test_accuracy=accuracy, test_loss=loss)
+    """``run``'s predictions and scores, recorded as a real run would record them (bench.copies)."""
+    copies.record_consistently(r, run, preds, logits, gold_labels())
 
 
 def predictions_from_labels(r: dict, consistent: bool) -> None:
@@ -809,6 +801,18 @@ CASES = [
          [results(scores_at("ft", 0.47)), results(scores_at("scratch", 0.495))]),
     Case("right_scores_tied_by_rounding", "scores of two tweets tied in the file's 5 decimals, the prediction the later class "
          "(3 of 8 honest random-init runs over seeds had such ties)", [results(tied_by_rounding("scratch"))]),
+    # Another student's results file handed in, edited to hide it (bench/copies.py): every check of a run
+    # accepts it (full points); the TA report flags it, naming its original (tests/test_review.py). The
+    # original here is the reference student's run.
+    Case("copy_as_it_is", "another student's results file as it is", [results(lambda r: None)]),
+    Case("copy_flipped_1pct", "another student's results file, 1% of each run's predictions changed consistently",
+         [results(lambda r: r.update(copies.flipped(r, 0.01, gold_labels())))]),
+    Case("copy_flipped_3pct", "another student's results file, 3% of each run's predictions changed consistently",
+         [results(lambda r: r.update(copies.flipped(r, 0.03, gold_labels())))]),
+    Case("copy_flipped_10pct", "another student's results file, 10% of each run's predictions changed consistently",
+         [results(lambda r: r.update(copies.flipped(r, 0.10, gold_labels())))]),
+    Case("copy_rescored", "another student's results file, every score moved a little, no prediction changed",
+         [results(lambda r: r.update(copies.rescored(r, gold_labels())))]),
     Case("wrong_random_init_beats_fine_tuned", "a random-init run 7 points above the fine-tuned one, both in their ranges",
          [results(scores_at("ft", 0.46)), results(scores_at("scratch", 0.53))],
          scores={"q7_scratch_results": 2}, message="beyond what the training seed alone moves them"),
