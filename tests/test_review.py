@@ -221,10 +221,11 @@ def test_the_report_flags_each_copy_naming_its_original_and_no_honest_pair(copie
     # predictions changed: no run shared byte for byte, but as close to the original as no honest pair is
     for name in ("copy_flipped_1pct", "copy_flipped_3pct", "copy_flipped_10pct"):
         flags = rows.loc[name, "flags"]
-        assert f"{agreement.NEAR_COPY_FLAG} alice:" in flags and "honest runs with their own seeds:" in flags, flags
+        # named among its near copies (the closest first: a copy may be closer to another copy than to alice)
+        assert flags.startswith(agreement.NEAR_COPY_FLAG) and "alice" in flags.split(":")[0] and "(honest pairs: " in flags, flags
         assert report.COPY_FLAG not in flags, f"{name} shares no run byte for byte: {flags}"
     # a tenth of the predictions changed: within what honest pairs agree on, but the rest as close as the original
-    assert "the fine-tuned runs' test scores differ by a median of" in rows.loc["copy_flipped_10pct", "flags"]
+    assert "the fine-tuned scores' median gap is" in rows.loc["copy_flipped_10pct", "flags"]
     # every score moved, no prediction changed: the predictions are the original's to the last one
     assert f"{report.COPY_FLAG} alice" in rows.loc["copy_rescored", "flags"]
     assert "identical fine-tuned predictions" in rows.loc["copy_rescored", "flags"]

@@ -46,16 +46,19 @@ class Measure:
         """What ``value`` (a column's) means, in the report's words."""
         run = RUN_NAMES[self.run]
         if self.kind == "corr":
-            return f"the {run} runs' test scores correlate {value:.4f}"
+            return f"the {run} scores correlate {value:.4f}"
         if self.kind == "gap":
-            return f"the {run} runs' test scores differ by a median of {value:.4f} standard deviations"
-        return f"the {run} runs agree on {value:,.0f} of {n:,} test tweets"
+            return f"the {run} scores' median gap is {value:.4f} standard deviations"
+        return f"the {run} predictions agree on {value:,.0f} of {n:,} test tweets"
 
     def honest_bound(self, n: int) -> str:
-        """The most (for a gap, the least) that honest pairs reached, in the report's words."""
+        """What honest pairs reached, in the report's words."""
+        if self.flag_at is None:
+            scale = n if self.kind == "agree" else 1
+            return f"{self.honest[0] * scale:,.0f} to {self.honest[2] * scale:,.0f}"
         if self.closer_is_less:
             return f"at least {self.honest[0]:.4f}"
-        return f"at most {self.honest[2]:.4f}" if self.kind == "corr" else f"at most {self.honest[2] * n:,.0f}"
+        return f"at most {self.honest[2]:.4f}"
 
 
 def _measure(run: str, kind: str, honest: tuple[float, float, float], flag: bool = True) -> Measure:
@@ -156,22 +159,21 @@ def beyond(table: pd.DataFrame) -> pd.DataFrame:
                          for m in flagged}, index=table.index)  # NaN (a run missing) is never beyond
 
 
-def near_copies(table: pd.DataFrame, exact: set[frozenset[str]] = frozenset()) -> dict[str, dict[str, str]]:
+def near_copies(table: pd.DataFrame, exact: set[frozenset[str]] = frozenset()) -> dict[str, dict[str, tuple]]:
     """Submission -> each other submission whose runs agree with its runs beyond what honest pairs
-    reach -> what says so (``exact``: pairs already flagged as the same run, left to that flag)."""
-    found: dict[str, dict[str, str]] = {}
+    reach -> (how close: the flagged measures' count, then the predictions that agree; what says so).
+    ``exact``: pairs already flagged as the same run, left to that flag."""
+    found: dict[str, dict[str, tuple]] = {}
     over = beyond(table)
     for i in over.index[over.any(axis=1)]:
         row = table.loc[i]
         if frozenset((row["a"], row["b"])) in exact:
             continue
         n = int(row["n"])
-        said = [f"{m.says(row[m.column], n)} (honest runs with their own seeds: {m.honest_bound(n)})"
-                for m in (MEASURES[c] for c in over.columns if over.at[i, c])]
-        if pd.notna(row[CONTEXT.column]):
-            low, high = CONTEXT.honest[0] * n, CONTEXT.honest[2] * n
-            said.insert(0, f"{CONTEXT.says(row[CONTEXT.column], n)} (honest runs: {low:,.0f} to {high:,.0f})")
-        said = "; ".join(said)
+        shown = [CONTEXT] if pd.notna(row[CONTEXT.column]) else []
+        shown += [MEASURES[c] for c in over.columns if over.at[i, c]]
+        said = ", ".join(f"{m.says(row[m.column], n)} (honest pairs: {m.honest_bound(n)})" for m in shown)
+        closeness = (int(over.loc[i].sum()), row[CONTEXT.column] if pd.notna(row[CONTEXT.column]) else 0)
         for one, other in ((row["a"], row["b"]), (row["b"], row["a"])):
-            found.setdefault(one, {})[other] = said
+            found.setdefault(one, {})[other] = (closeness, said)
     return found

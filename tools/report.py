@@ -137,12 +137,16 @@ def copy_flags(facts: dict[str, dict]) -> dict[str, str]:
 
 def near_copy_flags(facts: dict[str, dict]) -> tuple[pd.DataFrame, dict[str, str]]:
     """Every two submissions' agreement (agreement.pairs), and submission -> the near-copy flag: runs
-    that agree beyond what honest pairs reach, though not the same run (copy_flags says those)."""
+    that agree beyond what honest pairs reach, though not the same run (copy_flags says those). The
+    flag names the closest first, with what gives it away, then the others."""
     pairs = agreement.pairs({sid: f["runs"] for sid, f in facts.items()})
     exact = {frozenset((sid, other)) for sid, others in same_runs(facts).items() for other in others}
-    flags = {sid: "; ".join(f"{agreement.NEAR_COPY_FLAG} {other}: {said}" for other, said in sorted(others.items()))
-                  + _same_seed(facts, sid, others)
-             for sid, others in agreement.near_copies(pairs, exact).items()}
+    flags = {}
+    for sid, others in agreement.near_copies(pairs, exact).items():
+        names = sorted(others, key=lambda other: (tuple(-v for v in others[other][0]), other))
+        more = ", ".join(names[1:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        flags[sid] = (f"{agreement.NEAR_COPY_FLAG} {names[0]}{f' (and of {more})' if more else ''}: with {names[0]}, "
+                      f"{others[names[0]][1]}{_same_seed(facts, sid, names)}")
     return pairs, flags
 
 
