@@ -28,6 +28,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -352,6 +353,8 @@ def agreement_plot(pairs: pd.DataFrame) -> str:
             ax.axvline(m.flag_at, color="#cb181d", linestyle="--", label="flagged beyond")
         edges = (0, max(values.max(), m.honest[2]) * 1.05) if m.closer_is_less else (min(values.min(), m.honest[0]) - 0.02, 1)
         ax.hist(values, bins=np.linspace(*edges, 60), color="#08519c", log=True)
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 1, 10, 100: counts
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set(title=f"{agreement.RUN_NAMES[m.run]}: {titles[m.kind]}", xlabel=units[m.kind], ylabel="pairs of submissions")
     handles, labels = axes[0][-1].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
@@ -406,7 +409,7 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         "<p>Each student trained with a seed of their own, so two honest runs agree on part of the test tweets "
         "only; a copy of someone else's results file, even with a few rows edited, agrees on almost all. Each "
         "panel counts the pairs of submissions by how much their runs agree (a log scale: a few copies among "
-        "thousands of pairs stand out on the right), with the range honest pairs reached and where the flag "
+        "thousands of pairs stand apart beyond the dashed line), with the range honest pairs reached and where the flag "
         "starts.</p>",
         agreement_plot(pairs),
         "<h2>Scores by question</h2>",
