@@ -37,7 +37,8 @@ def flipped(record: dict, share: float, gold: list[int], seed: int = 0) -> dict:
 
 def rescored(record: dict, gold: list[int], size: float = 0.01, seed: int = 0) -> dict:
     """A copy of ``record`` whose every score moved a little (at most ``size``, and never enough to change
-    a prediction), the loss edited to match: no prediction changes, no score is left as it was."""
+    a prediction), the loss edited to match: no prediction changes; only the rows whose two highest
+    scores tie within the file's rounding keep their scores."""
     r, noise = copy.deepcopy(record), random.Random(seed)
     for run in RUNS:
         logits = []

@@ -30,8 +30,6 @@ import zipfile
 from collections import Counter
 from pathlib import Path
 
-import pandas as pd
-
 from bench import copies, machine
 from tools import agreement, grade, notebooks, project, report
 
@@ -72,12 +70,6 @@ def add_copies(inbox: Path, original: Path) -> None:
                 zf.writestr(entry, json.dumps(edit(record, gold)) if entry == project.RESULTS_NAME else data)
 
 
-def honest_agreement(graded: dict, honest: list[str]) -> pd.DataFrame:
-    """Every two honest runs' agreement, from what the autograder graded (as the report compares them)."""
-    facts = {sid: report.submission_facts(graded[sid]) for sid in honest}
-    return agreement.pairs({sid: f["runs"] for sid, f in facts.items()})
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools bench seeds", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=8, help="students' training seeds to run (default: 8)")
@@ -114,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         out = args.keep / "report" if args.keep else Path(scratch) / "report"
         graded = grade.grade_all(grade.collect(inbox)[0], project.AUTOGRADER_ZIP, Path(scratch) / "grading", 600, 2)
         table = report.write(graded, {}, project.AUTOGRADER_ZIP, out)
-        pairs = honest_agreement(graded, honest)
+        facts = {sid: report.submission_facts(g) for sid, g in graded.items()}  # what the report compares
+    # every two honest runs' agreement, from what the autograder graded
+    pairs = agreement.pairs({sid: facts[sid]["runs"] for sid in honest})
 
     print(f"\nMachine: {machine()}\n")
     print("| training seed | TF-IDF + LR | fine-tuned | random init | most common class: fine-tuned / random init | training: fine-tuned / random init |")
@@ -138,9 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nHonest pairs flagged: {false} of {len(pairs)}")
 
     batch = 300  # a class: each honest run's facts handed in by 37 or 38 students (the worst case for the comparison)
-    facts = {sid: report.submission_facts(graded[sid]) for sid in honest}
     started = time.perf_counter()
-    report.near_copy_flags({f"student-{i}": facts[honest[i % len(honest)]] for i in range(batch)})
+    report.flag_copies({f"student-{i}": facts[honest[i % len(honest)]] for i in range(batch)})
     print(f"\nComparing every two of {batch} submissions ({batch * (batch - 1) // 2:,} pairs; each of the {len(honest)} "
           f"runs handed in {batch // len(honest)} times or more): {time.perf_counter() - started:.1f} s")
 
@@ -154,9 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     right = set(flagged) == expected and all(original in flagged[name] for name in [COPY, *NEAR_COPIES])
     print("Every copy is flagged, naming its original, and no honest run but the original is." if right else
           f"WRONG: expected exactly {sorted(expected)} to be flagged as copies, each copy naming {original}.")
-    # every honest run gets full points, and no flag but the original's as a copy's original
+    # every honest run gets full points and no flag but, for the original, those that name its copies
+    _, copies, near = report.flag_copies(facts)
+
+    def other_flags(sid: str, flags: str) -> str:
+        for found in (copies, near):
+            flags = flags.replace(found.get(sid, ""), "")
+        return flags.strip("; ")
+
     lost = [f"{row.submission}: {row.total}/{row.possible} {row.flags}" for row in table.itertuples()
-            if row.submission in honest and (row.total != row.possible or (row.submission != original and row.flags))]
+            if row.submission in honest and (row.total != row.possible or other_flags(row.submission, row.flags))]
     print("Every honest run got full points and no other flag." if not lost else
           "WRONG: honest runs lost points or were flagged:\n  " + "\n  ".join(lost))
     return 0 if right and not lost else 1

@@ -34,10 +34,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from tools import agreement  # noqa: E402
+from tools import agreement, project  # noqa: E402
 
 RESULTS_NAME = "lab5_results.json"
-SEED_NAME = "lab5_seed.txt"
 # The accuracies a results file reports, as the report names them.
 ACCURACIES = {"acc_bow": "baseline (acc_bow)", "acc_ft": "fine-tuned (acc_ft)", "acc_scratch": "random init (acc_scratch)"}
 ANSWER_TAG = "otter_answer_cell"
@@ -121,34 +120,46 @@ def _same_seed(facts: dict[str, dict], sid: str, others) -> str:
     seed = facts[sid]["seed"]
     same = sorted(o for o in others if seed is not None and facts[o]["seed"] == seed)
     return (f"; {', '.join(same)} record{'s' if len(same) == 1 else ''} the same training seed ({seed}): "
-            f"a shared {SEED_NAME} gives the same run, so ask whose it is") if same else ""
+            f"a shared {project.SEED_NAME} gives the same run, so ask whose it is") if same else ""
 
 
-def copy_flags(facts: dict[str, dict]) -> dict[str, str]:
-    """Submission -> why it shares a training run with others (whom, and what they share)."""
+def _listed(names: list[str], most: int = 4) -> str:
+    """``names`` for a flag: the first ``most``, and how many more."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def copy_flags(facts: dict[str, dict], shared: dict[str, dict[str, list[str]]]) -> dict[str, str]:
+    """Submission -> why it shares a training run with others (``shared``: same_runs): whom, and what they share."""
     flags = {}
-    for sid, others in same_runs(facts).items():
+    for sid, others in shared.items():
         what = sorted({name for names in others.values() for name in names})
         names = sorted(others)
-        shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-        flags[sid] = (f"{COPY_FLAG} {shown} (identical {', '.join(what)}): a shared {RESULTS_NAME}? Runs "
+        flags[sid] = (f"{COPY_FLAG} {_listed(names)} (identical {', '.join(what)}): a shared {RESULTS_NAME}? Runs "
                       f"with their own training seeds never share these{_same_seed(facts, sid, names)}")
     return flags
 
 
-def near_copy_flags(facts: dict[str, dict]) -> tuple[pd.DataFrame, dict[str, str]]:
+def near_copy_flags(facts: dict[str, dict], shared: dict[str, dict[str, list[str]]]) -> tuple[pd.DataFrame, dict[str, str]]:
     """Every two submissions' agreement (agreement.pairs), and submission -> the near-copy flag: runs
-    that agree beyond what honest pairs reach, though not the same run (copy_flags says those). The
-    flag names the closest first, with what gives it away, then the others."""
+    that agree beyond what honest pairs reach, though not the same run (``shared``: same_runs, which
+    copy_flags says). The flag names the closest first, with what gives it away, then the others."""
     pairs = agreement.pairs({sid: f["runs"] for sid, f in facts.items()})
-    exact = {frozenset((sid, other)) for sid, others in same_runs(facts).items() for other in others}
+    exact = {frozenset((sid, other)) for sid, others in shared.items() for other in others}
     flags = {}
     for sid, others in agreement.near_copies(pairs, exact).items():
         names = sorted(others, key=lambda other: (tuple(-v for v in others[other][0]), other))
-        more = ", ".join(names[1:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        more = _listed(names[1:])
         flags[sid] = (f"{agreement.NEAR_COPY_FLAG} {names[0]}{f' (and of {more})' if more else ''}: with {names[0]}, "
                       f"{others[names[0]][1]}{_same_seed(facts, sid, names)}")
     return pairs, flags
+
+
+def flag_copies(facts: dict[str, dict]) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
+    """Every two submissions' agreement; submission -> its flag as the same run as others (copy_flags);
+    submission -> its near-copy flag (near_copy_flags)."""
+    shared = same_runs(facts)
+    pairs, near = near_copy_flags(facts, shared)
+    return pairs, copy_flags(facts, shared), near
 
 
 def _case_order(name: str) -> tuple[str, int]:
@@ -193,7 +204,7 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
                 flags.append(f"{key} {f[key]:.3f} outside [{low}, {high}]")
         row["flags"] = flags
         rows.append(row)
-    copies, (pairs, near) = copy_flags(facts), near_copy_flags(facts)
+    pairs, copies, near = flag_copies(facts)
     for row in rows:
         row["flags"] += [found[row["submission"]] for found in (copies, near) if row["submission"] in found]
         row["flags"] = "; ".join(row["flags"])
