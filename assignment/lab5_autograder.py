@@ -5,7 +5,7 @@ Gradescope's run_autograder (as root) and the TA command (tools/grade.py, as the
 
     python /autograder/source/files/lab5_autograder.py /autograder
 
-DESIGN.md, "The trust boundary". Grading is a function of the uploaded files, on two sides:
+docs/design.md, "The trust boundary". Grading is a function of the uploaded files, on two sides:
 
 - The grader's side, this process (root on Gradescope), never runs the notebook's code. It
   1. takes the upload into memory: the notebook and lab5_results.json, each read with a size limit
@@ -22,7 +22,7 @@ DESIGN.md, "The trust boundary". Grading is a function of the uploaded files, on
      each test case's result in the kernel, the notebook's answers, notes) as untrusted data,
      size-limited, no links followed;
   5. grades the results questions (RESULTS_QUESTIONS) itself, with the same test files, from the
-     upload and the notebook's answers (lab5_grading_mode.ANSWERS); takes the kernel's verdict on the
+     upload and the notebook's answers (lab5_utils.ACCURACIES); takes the kernel's verdict on the
      other questions, which need the notebook's objects; flags a notebook whose kernel came to another
      verdict on a results question, changed its copy of the autograder's files, or rewrote the results
      file; and writes Gradescope's results.json itself (scores, messages, and in extra_data for the TA
@@ -54,13 +54,14 @@ from typing import NamedTuple
 FILES = Path(__file__).resolve().parent  # the autograder's own files: this one, the helper, the reference
 sys.path.insert(0, str(FILES))
 import lab5_sandbox as sandbox  # noqa: E402  (beside this file, in the autograder's files)
+import lab5_utils as lab  # noqa: E402  (the names of the lab's files, runs and answers)
+from lab5_grading_mode import NoteKind  # noqa: E402  (the kinds of grading notes)
 
 sys.path.remove(str(FILES))
 
 # The time limits of grading: the one place to change them (or set the environment variables).
 CELL_LIMIT_S = float(os.environ.get("LAB5_CELL_LIMIT_S") or 60)  # one cell of the notebook
 BUDGET_S = float(os.environ.get("LAB5_GRADING_BUDGET_S") or 300)  # the whole submission; Gradescope's default is 600
-RESULTS_NAME = "lab5_results.json"
 GRADING_ENV = "LAB5_GRADING_DIR"  # tells the student's side where its report folder is
 # What the upload may hold, unpacked: a notebook with its outputs is a few MB, a results file of this
 # lab about 0.3 MB. Anything larger is not read (a zip is never unpacked to disk).
@@ -70,9 +71,9 @@ RESULTS_LIMIT = 16 * 2**20
 REPORT_LIMITS = {"kernel.json": 8 * 2**20, "answers.json": 2**16, "notes.jsonl": 2**18, "cell.txt": 2**10}
 LOG_TAIL = 2**16  # the last bytes of the student's side's output kept for the log
 # The questions decided in this process, from the upload: their tests read no more of the notebook
-# than its ANSWERS (a test checks this).
+# than its accuracies (lab5_utils.ACCURACIES; a test checks this).
 RESULTS_QUESTIONS = ("q5_results", "q7_scratch_results")
-MODULES = ("lab5_utils", "lab5_reference", "lab5_grading_mode")
+MODULES = ("lab5_utils", "lab5_checks", "lab5_answer_key", "lab5_grading_mode")
 CODE_SUFFIXES = {".py", ".pyc", ".pyo", ".pyd", ".so", ".pth"}
 # What operating systems and Jupyter put beside a notebook by themselves: never code of the student's.
 CLUTTER = {"__MACOSX", ".ipynb_checkpoints", ".DS_Store", ".OTTER_LOG"}
@@ -178,7 +179,7 @@ class Note(NamedTuple):
     "results rejected", which the failing tests explain); ``flag``, if the kind is FLAGGED, tells the
     TA in a few words (default: the message)."""
 
-    kind: str
+    kind: NoteKind | str  # a string: a kind the kernel reported that this lab does not know
     message: str
     flag: str = ""
 
@@ -308,21 +309,21 @@ def take_upload(submission: Path) -> Upload:
         return upload
     upload.notebook_name, upload.notebook = name, data
 
-    results = next((e for e in entries if e.name == RESULTS_NAME), None)
+    results = next((e for e in entries if e.name == lab.RESULTS_FILE), None)
     if results is not None and not results.link:
         if results.size > RESULTS_LIMIT:
-            upload.notes.append(Note("results too large", (
-                f"The {RESULTS_NAME} you submitted is {_size(results.size)} unpacked; a results file of this lab is "
+            upload.notes.append(Note(NoteKind.RESULTS_TOO_LARGE, (
+                f"The {lab.RESULTS_FILE} you submitted is {_size(results.size)} unpacked; a results file of this lab is "
                 f"about 0.3 MB (at most {_size(RESULTS_LIMIT)} is read). It was not read: questions 5 and 7 are graded "
-                f"as if none was submitted. Submit the {RESULTS_NAME} that lab.save_results wrote."),
-                f"{RESULTS_NAME} of {_size(results.size)} not read"))
+                f"as if none was submitted. Submit the {lab.RESULTS_FILE} that lab.save_results wrote."),
+                f"{lab.RESULTS_FILE} of {_size(results.size)} not read"))
         else:
             try:
                 upload.results = results.read(RESULTS_LIMIT)
             except Exception:  # noqa: BLE001 (a damaged zip member: graded as not submitted)
-                upload.notes.append(Note("results too large", (
-                    f"The {RESULTS_NAME} in your zip could not be unpacked (the zip is damaged): questions 5 and 7 are "
-                    "graded as if none was submitted. Export the zip again."), f"{RESULTS_NAME} damaged in the zip"))
+                upload.notes.append(Note(NoteKind.RESULTS_TOO_LARGE, (
+                    f"The {lab.RESULTS_FILE} in your zip could not be unpacked (the zip is damaged): questions 5 and 7 are "
+                    "graded as if none was submitted. Export the zip again."), f"{lab.RESULTS_FILE} damaged in the zip"))
 
     tops: dict[str, list[_Entry]] = {}
     for e in entries:
@@ -330,7 +331,7 @@ def take_upload(submission: Path) -> Upload:
     for top in sorted(tops):
         members = tops[top]
         is_file = len(members) == 1 and members[0].name == top
-        if top == name or (top == RESULTS_NAME and is_file and not members[0].link):
+        if top == name or (top == lab.RESULTS_FILE and is_file and not members[0].link):
             continue
         shown = top + ("" if is_file else "/")
         if _is_code(top, members) and not (is_file and members[0].link):
@@ -365,7 +366,7 @@ class ResultsGrader:
         # Nothing imported from here on comes from FILES (the student's side has its own copy of them).
         while str(FILES) in sys.path:
             sys.path.remove(str(FILES))
-        self.lab, self.ref, self.mode = (modules[name] for name in MODULES)
+        self.lab, self.checks, self.ref, self.mode = (modules[name] for name in MODULES)
         self.upload = upload
         self.mode.use_upload(upload)
         self.config = AutograderConfig(json.loads((ag_dir / "source" / "otter_config.json").read_text()))
@@ -378,7 +379,7 @@ class ResultsGrader:
         from otter.test_files.abstract_test import TestCaseResult  # noqa: F401
         # A first run with the accuracies the upload claims: whatever the checks import, they import now.
         record = self.lab.read_json(upload) if upload is not None else None
-        self.grade({name: record.get(name) for name in self.mode.ANSWERS} if isinstance(record, dict) else {})
+        self.grade({name: record.get(name) for name in self.lab.ACCURACIES} if isinstance(record, dict) else {})
 
     def grade(self, answers: dict) -> dict[str, dict[str, tuple[bool, str]]]:
         """Run the results questions' tests against the upload and the notebook's ``answers``:
@@ -420,32 +421,25 @@ class ResultsGrader:
             for kind, key in (("predictions", f"{run}_preds"), ("scores", f"{run}_logits")):
                 if isinstance(record.get(key), list) and record[key]:
                     facts[kind][run] = hashlib.sha256(json.dumps(record[key]).encode()).hexdigest()
-            vectors = run_vectors(record, run, lab.get_profile().test_size)
+            vectors = run_vectors(record, run, self.checks.predictions_shape(record, run, lab.get_profile().test_size))
             if vectors is not None:
                 facts["runs"][run] = vectors
         return facts
 
 
-def run_vectors(record: dict, run: str, test_size: int) -> dict | None:
+def run_vectors(record: dict, run: str, shape_problem: str | None) -> dict | None:
     """``run``'s test predictions and scores, compact, for the TA report's comparison of students' runs
     (tools/agreement.py): the predictions as one digit per tweet, the scores as little-endian float32
-    in base64. None unless both are shaped as the helper writes them."""
+    in base64. None unless both are shaped as the helper writes them (``shape_problem`` is None) and
+    the scores fit a float32."""
     import base64
     import struct
 
     preds, logits = record.get(f"{run}_preds"), record.get(f"{run}_logits")
-    if not (isinstance(preds, list) and len(preds) == test_size
-            and all(type(p) is int and 0 <= p <= 2 for p in preds)):
+    if shape_problem is not None or any(abs(v) >= 1e30 for row in logits for v in row):
         return None
-    if not (isinstance(logits, list) and len(logits) == test_size and all(
-            isinstance(row, list) and len(row) == 3 and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) < 1e30
-                for v in row) for row in logits)):
-        return None
-    scores = struct.pack(f"<{3 * test_size}f", *(float(v) for row in logits for v in row))
+    scores = struct.pack(f"<{3 * len(preds)}f", *(float(v) for row in logits for v in row))
     return {"predictions": "".join(map(str, preds)), "scores": base64.b64encode(scores).decode()}
-
-
 
 
 def grader_files(ag_dir: Path) -> dict[str, str]:
@@ -476,7 +470,7 @@ def changed_grader_files(box: Path, before: dict[str, str]) -> list[str]:
             for name in files:
                 seen += 1
                 rel = Path(os.path.relpath(os.path.join(folder, name), submission)).as_posix()
-                if rel not in before and rel not in ("__init__.py", RESULTS_NAME) and Path(name).suffix in CODE_SUFFIXES:
+                if rel not in before and rel not in ("__init__.py", lab.RESULTS_FILE) and Path(name).suffix in CODE_SUFFIXES:
                     changed.append(rel)
             if seen > 5000:
                 break
@@ -520,7 +514,7 @@ class StudentSide:
         folder = self.ws.path("autograder", "submission")
         (folder / upload.notebook_name).write_bytes(upload.notebook)
         if upload.results is not None:
-            (folder / RESULTS_NAME).write_bytes(upload.results)
+            (folder / lab.RESULTS_FILE).write_bytes(upload.results)
         self.box.give(folder)
         try:
             self.proc.stdin.write(b"go\n")
@@ -571,7 +565,7 @@ class StudentSide:
     def results_file(self) -> bytes | None:
         """The results file beside the notebook after it ran (b"" when it is too large to read)."""
         try:
-            return sandbox.read_back(self.ws.path("autograder", "submission"), RESULTS_NAME, RESULTS_LIMIT)
+            return sandbox.read_back(self.ws.path("autograder", "submission"), lab.RESULTS_FILE, RESULTS_LIMIT)
         except sandbox.TooLarge:
             return b""
 
@@ -639,7 +633,8 @@ def kernel_notes(data: bytes | None) -> list[Note]:
     for line in (data or b"").decode("utf-8", "replace").splitlines()[:200]:
         try:
             note = json.loads(line)
-            notes.append(Note(str(note["kind"])[:40], str(note["message"])[:1000]))
+            kind = str(note["kind"])[:40]
+            notes.append(Note(NoteKind(kind) if kind in KINDS else kind, str(note["message"])[:1000]))
         except (ValueError, KeyError, TypeError, RecursionError):
             continue
     return notes
@@ -647,21 +642,22 @@ def kernel_notes(data: bytes | None) -> list[Note]:
 
 # What a TA should look at (the report's "needs a human look"); the other notes only inform.
 FLAGGED = {
-    "results rejected": f"{RESULTS_NAME} rejected",
-    "results rewritten": f"{RESULTS_NAME} rewritten at grading",
-    "results too large": f"{RESULTS_NAME} not read",
-    "cell time limit": "a cell was stopped at grading",
-    "processes ended": "a cell left processes running at grading",
-    "code removed": "code in the upload removed before grading",
-    "checks changed": "the notebook changed the grader's checks",
-    "grader files changed": "the notebook changed the autograder's files",
+    NoteKind.RESULTS_REJECTED: f"{lab.RESULTS_FILE} rejected",
+    NoteKind.RESULTS_REWRITTEN: f"{lab.RESULTS_FILE} rewritten at grading",
+    NoteKind.RESULTS_TOO_LARGE: f"{lab.RESULTS_FILE} not read",
+    NoteKind.CELL_TIME_LIMIT: "a cell was stopped at grading",
+    NoteKind.PROCESSES_ENDED: "a cell left processes running at grading",
+    NoteKind.CODE_REMOVED: "code in the upload removed before grading",
+    NoteKind.CHECKS_CHANGED: "the notebook changed the grader's checks",
+    NoteKind.GRADER_FILES_CHANGED: "the notebook changed the autograder's files",
 }
+KINDS = {kind.value for kind in NoteKind}
 
 
 def add_notes(results: dict, notes: list[Note]) -> dict:
     """Put the grading notes into Gradescope's results: the output students see, and extra_data."""
     notes = list(dict.fromkeys(notes))  # each note once, in the order it happened
-    shown = [note.message for note in notes if note.kind != "results rejected"]
+    shown = [note.message for note in notes if note.kind != NoteKind.RESULTS_REJECTED]
     if shown:
         text = "Notes from grading:\n" + "\n".join(f"- {message}" for message in shown)
         results["output"] = (text + "\n\n" + (results.get("output") or "")).strip()
@@ -702,8 +698,8 @@ def graded_results(grader: ResultsGrader, kernel: dict, answers: dict) -> tuple[
             if theirs and theirs != {case: mine.get(case) for case in theirs}:
                 graded, possible = question_score(verdict[name], test_file)
                 inside = sum(c.points for c in test_file.test_cases if theirs.get(c.name))
-                notes.append(Note("checks changed", (
-                    f"{name} is graded by the autograder outside your notebook, from the {RESULTS_NAME} you "
+                notes.append(Note(NoteKind.CHECKS_CHANGED, (
+                    f"{name} is graded by the autograder outside your notebook, from the {lab.RESULTS_FILE} you "
                     f"submitted: {graded:g} of {possible:g} points. Inside your notebook it came out {inside:g} of "
                     f"{possible:g}: the notebook changed the autograder's checks, or what they read, while it was graded."),
                     f"{name} {graded:g} of {possible:g} from the upload, {inside:g} in the notebook's kernel"))
@@ -754,13 +750,13 @@ def upload_notes(upload: Upload) -> list[Note]:
     """What the student and the TA are told of the upload itself: what was left out, and why."""
     notes = list(upload.notes)
     if upload.code:
-        notes.append(Note("code removed", (
+        notes.append(Note(NoteKind.CODE_REMOVED, (
             f"Your upload held files that Python could run instead of the autograder's own ({_listed(upload.code)}); "
-            f"they were removed before grading. Only the notebook and {RESULTS_NAME} are graded, with the "
+            f"they were removed before grading. Only the notebook and {lab.RESULTS_FILE} are graded, with the "
             "autograder's copy of lab5_utils.py."), _listed(upload.code)))
     if upload.other:
-        notes.append(Note("removed", f"Not used for grading (removed before your notebook ran): {_listed(upload.other)}. "
-                                     f"Only the notebook and {RESULTS_NAME} are graded."))
+        notes.append(Note(NoteKind.REMOVED, f"Not used for grading (removed before your notebook ran): {_listed(upload.other)}. "
+                                     f"Only the notebook and {lab.RESULTS_FILE} are graded."))
     return notes
 
 
@@ -770,7 +766,7 @@ def verdict(grader: ResultsGrader, upload: Upload, kernel: dict, answers: dict, 
     results, disagreements = graded_results(grader, kernel, answers)
     facts = grader.facts(answers)
     results["extra_data"].update(results_file=facts, removed={"code": upload.code, "other": upload.other})
-    notes = notes + [Note("results rejected", reason) for reason in facts["rejected"]] + disagreements
+    notes = notes + [Note(NoteKind.RESULTS_REJECTED, reason) for reason in facts["rejected"]] + disagreements
     return add_notes(results, notes)
 
 
@@ -800,14 +796,14 @@ def _grade(ag_dir: Path, upload: Upload, side: StudentSide, started: float) -> d
 
     notes += kernel_notes(side.read("notes.jsonl"))
     if _sha(side.results_file()) != _sha(upload.results):
-        graded = f"the {RESULTS_NAME} you submitted" if upload.results is not None else f"no {RESULTS_NAME} (none was submitted)"
-        notes.append(Note("results rewritten", (
-            f"Your notebook wrote {RESULTS_NAME} while it was graded. The autograder graded {graded}, not what the "
+        graded = f"the {lab.RESULTS_FILE} you submitted" if upload.results is not None else f"no {lab.RESULTS_FILE} (none was submitted)"
+        notes.append(Note(NoteKind.RESULTS_REWRITTEN, (
+            f"Your notebook wrote {lab.RESULTS_FILE} while it was graded. The autograder graded {graded}, not what the "
             "notebook wrote: results come from your own run of sections 4 and 5, submitted with the notebook."),
             "the uploaded one was graded" if upload.results is not None else "none was uploaded, none was graded"))
     changed = changed_grader_files(side.ws.box, before)
     if changed:
-        notes.append(Note("grader files changed", (
+        notes.append(Note(NoteKind.GRADER_FILES_CHANGED, (
             f"Your notebook changed or added files of the autograder while it was graded ({', '.join(changed[:6])}). "
             "Questions 5 and 7 were graded outside the notebook; the others as the notebook's own run of the tests found them."),
             ", ".join(changed[:6])))
@@ -819,9 +815,9 @@ def image_setup(dest: Path) -> int:
     all, writable by root), the grading user, and every folder above what that user must read
     traversable; says whether this container allows a bubblewrap sandbox."""
     sys.path.insert(0, str(FILES))
-    import lab5_reference
+    import lab5_answer_key
 
-    os.environ.update(lab5_reference.prefetch(dest))
+    os.environ.update(lab5_answer_key.prefetch(dest))
     for path in [dest, *dest.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     sandbox.open_to_grading_user()

@@ -21,6 +21,7 @@ notebook's answers that :func:`export_answers` writes (:func:`use_upload`, :func
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import signal
@@ -28,8 +29,25 @@ from pathlib import Path
 
 import lab5_utils as lab
 
-# The notebook's values that the results questions compare with the results file.
-ANSWERS = ("acc_bow", "acc_ft", "acc_scratch")
+
+class NoteKind(str, enum.Enum):
+    """What a grading note says happened: the kernel's (here) and the entry point's (lab5_autograder.py,
+    which says which of them a TA must look at)."""
+
+    TRAIN = "train"  # Trainer.train/evaluate/predict called at grading
+    EVALUATE = "evaluate"
+    PREDICT = "predict"
+    SAVED = "saved"  # lab.save_results called at grading
+    CELL_TIME_LIMIT = "cell time limit"
+    PROCESSES_ENDED = "processes ended"
+    RESULTS_TOO_LARGE = "results too large"
+    RESULTS_REJECTED = "results rejected"  # its failing tests explain it: not shown as a note
+    RESULTS_REWRITTEN = "results rewritten"
+    CODE_REMOVED = "code removed"
+    REMOVED = "removed"
+    CHECKS_CHANGED = "checks changed"
+    GRADER_FILES_CHANGED = "grader files changed"
+
 _folder: Path | None = None  # the entry point's folder of grading facts (notes.jsonl, cell.txt)
 
 
@@ -42,11 +60,11 @@ def use_upload(data: bytes | None) -> None:
     lab.load_results = load_results
 
 
-def _note(kind: str, message: str) -> None:
+def _note(kind: NoteKind, message: str) -> None:
     """Tell the entry point (and through it the student and the TA) what happened at grading."""
     if _folder is not None:
         with open(_folder / "notes.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps({"kind": kind, "message": message}) + "\n")
+            f.write(json.dumps({"kind": kind.value, "message": message}) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -56,15 +74,13 @@ def _note(kind: str, message: str) -> None:
 
 def _which_run(trainer) -> str:
     """Which run of the results file a Trainer stands for: found by its name in the notebook."""
-    import lab5_reference as ref
-
     try:
         namespace = get_ipython().user_ns  # noqa: F821  (defined inside IPython kernels)
     except NameError:
         return "ft"
-    for run, name in ref.TRAINERS.items():
-        if namespace.get(name) is trainer:
-            return run
+    for run in lab.RUNS.values():
+        if namespace.get(run.trainer) is trainer:
+            return run.key
     return "ft"
 
 
@@ -74,7 +90,9 @@ def _submitted_run(run: str) -> dict:
         record = lab.load_results()
     except lab.ResultsError:
         return {}
-    if lab.shape_problem(record, run, lab.get_profile().test_size):
+    import lab5_checks
+
+    if lab5_checks.shape_problem(record, run, lab.get_profile().test_size):
         return {}
     return {key[len(run) + 1:]: value for key, value in record.items() if key.startswith(run + "_")}
 
@@ -89,7 +107,7 @@ def _stand_in_trainer() -> None:
         message = (f"trainer.{what}() was called while your notebook was graded (a cell without the otter_ignore "
                    f"tag, or code moved out of the training cells); the autograder does not {what}: it grades "
                    f"the {lab.RESULTS_FILE} you submitted.")
-        _note(what, message)
+        _note(NoteKind(what), message)
         print("[autograder] " + message)
 
     def train(self, *args, **kwargs):
@@ -135,7 +153,7 @@ def _recorded_seed() -> None:
 
 def _no_saving() -> None:
     def save_results(**kwargs) -> None:
-        _note("saved", f"lab.save_results(...) was called while your notebook was graded; the autograder grades "
+        _note(NoteKind.SAVED, f"lab.save_results(...) was called while your notebook was graded; the autograder grades "
               f"the {lab.RESULTS_FILE} you submitted, so nothing was written.")
         print(f"[autograder] {lab.RESULTS_FILE} is not rewritten at grading: the file you submitted is graded.")
 
@@ -183,7 +201,7 @@ def _limit_cells(seconds: float) -> None:
         message = (f"a cell never finished: the cell that starts with `{cell}` was still running after "
                    f"{seconds:g} s{at} and was stopped (an endless loop, or training that the autograder does not "
                    "skip). The cells after it were graded; make it finish, then submit again.")
-        _note("cell time limit", message)
+        _note(NoteKind.CELL_TIME_LIMIT, message)
         raise CellTimeLimit(message)
 
     def before(info):
@@ -265,7 +283,7 @@ def _end_leftovers() -> None:
                     pass
             time.sleep(0.01)
         if ended:
-            _note("processes ended", f"the cell that starts with `{cell['first']}` left {len(ended)} process(es) running; "
+            _note(NoteKind.PROCESSES_ENDED, f"the cell that starts with `{cell['first']}` left {len(ended)} process(es) running; "
                   "they were ended (at grading, nothing a cell starts may run on after it).")
 
     shell.events.register("pre_run_cell", before)
@@ -337,9 +355,9 @@ def _decoded(item):
 
 
 def export_answers(namespace: dict, path: str) -> None:
-    """Write the notebook's values of ANSWERS (those it defines) to ``path`` as JSON, keeping whether
+    """Write the notebook's values of lab.ACCURACIES (those it defines) to ``path`` as JSON, keeping whether
     each is an int, a float, a numpy number, a string, ``...`` or something else."""
-    answers = {name: _encoded(namespace[name]) for name in ANSWERS if name in namespace}
+    answers = {name: _encoded(namespace[name]) for name in lab.ACCURACIES if name in namespace}
     Path(path).write_text(json.dumps(answers), encoding="utf-8")
 
 
@@ -352,4 +370,4 @@ def read_answers(data: bytes | None) -> dict:
         return {}
     if not isinstance(answers, dict):
         return {}
-    return {name: _decoded(answers[name]) for name in ANSWERS if name in answers}
+    return {name: _decoded(answers[name]) for name in lab.ACCURACIES if name in answers}

@@ -1,6 +1,6 @@
 """Benchmarks (minutes each, not tests): ``python3 -m tools bench {training,grading}``.
 
-Their figures go into the README's performance section with the date and machine they came from.
+Their figures go into docs/performance.md with the date and machine they came from.
 """
 
 from __future__ import annotations

@@ -26,12 +26,12 @@ import time
 from pathlib import Path
 
 from bench import machine
-from tools import grade, notebooks, project
+from tools import grade, project, student
 
 sys.path.insert(0, str(project.ROOT / "tests"))
-from submissions.corpus import Case, append_to, insert_after, make_submission, strip_tags  # noqa: E402
+from submissions.edits import Case, append_to, insert_after, make_submission, strip_tags  # noqa: E402
 
-BUILD_RESULTS = project.CACHE / "build" / "assignment" / project.RESULTS_NAME
+BUILD_RESULTS = project.CACHE / "build" / "assignment" / project.RESULTS_FILE
 VARIANTS = [
     Case("normal", "the reference submission", []),
     Case("tags stripped", "every cell lost its tags: training, prediction and saving run at grading", [strip_tags]),
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     if not BUILD_RESULTS.is_file():
         parser.exit(2, f"error: {BUILD_RESULTS} is missing: run python3 -m tools build first\n")
     project.use_profile("offline")
-    base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
+    base = student.filled_in()
     record = json.loads(BUILD_RESULTS.read_text())
     sandboxes = ["none", "bubblewrap"] + (["user"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])
     seconds: dict[str, list[float]] = {case.name: [] for case in VARIANTS + ENDLESS}

@@ -8,7 +8,7 @@ import copy
 import math
 import random
 
-RUNS = ("ft", "scratch")
+from tools import project
 
 
 def record_consistently(r: dict, run: str, preds: list[int], logits: list[list[float]], gold: list[int]) -> None:
@@ -26,7 +26,7 @@ def flipped(record: dict, share: float, gold: list[int], seed: int = 0) -> dict:
     rows the two highest scores swap places (the prediction becomes the runner-up), and the accuracy
     and loss of the log, the metrics and acc_* are edited to match."""
     r, pick = copy.deepcopy(record), random.Random(seed)
-    for run in RUNS:
+    for run in project.RUNS:
         logits = [list(row) for row in r[f"{run}_logits"]]
         for i in pick.sample(range(len(logits)), round(share * len(logits))):
             top, second = sorted(range(3), key=lambda k: logits[i][k], reverse=True)[:2]
@@ -40,7 +40,7 @@ def rescored(record: dict, gold: list[int], size: float = 0.01, seed: int = 0) -
     a prediction), the loss edited to match: no prediction changes; only the rows whose two highest
     scores tie within the file's rounding keep their scores."""
     r, noise = copy.deepcopy(record), random.Random(seed)
-    for run in RUNS:
+    for run in project.RUNS:
         logits = []
         for row in r[f"{run}_logits"]:
             top, second = sorted(row, reverse=True)[:2]

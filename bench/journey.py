@@ -339,10 +339,10 @@ def journey_run(journey: Journey, work: Path, port: int, reuse_venv: bool) -> No
         if not (reuse_venv and (venv / "bin" / "jupyter").is_file()):
             make_venv(venv, folder)
     env = lab_env(work, venv)
-    filled = notebooks.filled_in(folder / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
+    filled = notebooks.filled_in(folder / project.NOTEBOOK_FILE, project.SOLUTION_NOTEBOOK)
     blanks = [i for i, c in enumerate(filled.cells) if notebooks.ANSWER_TAG in c.metadata.get("tags", [])]
     submit_cell = next(i for i, c in enumerate(filled.cells) if c.cell_type == "code" and "lab.submit(" in c.source)
-    path = folder / project.NOTEBOOK_NAME
+    path = folder / project.NOTEBOOK_FILE
     server = None
     with journey.step("Start jupyter lab"):
         server = start_lab(venv, folder, port, env, work / "jupyter-lab.log")
@@ -366,7 +366,7 @@ def journey_run(journey: Journey, work: Path, port: int, reuse_venv: bool) -> No
 
 def walk(page, journey, port, filled, blanks, submit_cell, path, folder, work) -> None:
     with journey.step("Open lab5.ipynb in JupyterLab"):
-        page.goto(f"http://127.0.0.1:{port}/lab/tree/{project.NOTEBOOK_NAME}")
+        page.goto(f"http://127.0.0.1:{port}/lab/tree/{project.NOTEBOOK_FILE}")
         page.wait_for_selector(CELLS, timeout=120_000)
         dialog = page.locator(".jp-Dialog")
         page.wait_for_timeout(3000)
@@ -413,10 +413,10 @@ def walk(page, journey, port, filled, blanks, submit_cell, path, folder, work) -
             link.first.click()
         zip_path = journey.out / download.value.suggested_filename
         download.value.save_as(zip_path)
-        shutil.copy(path, journey.out / project.NOTEBOOK_NAME)  # as submitted
+        shutil.copy(path, journey.out / project.NOTEBOOK_FILE)  # as submitted
         save(page, path)  # once more, for the submit cell's recorded time
         names = sorted(zipfile.ZipFile(zip_path).namelist())
-        journey.check(project.NOTEBOOK_NAME in names and project.RESULTS_NAME in names,
+        journey.check(project.NOTEBOOK_FILE in names and project.RESULTS_FILE in names,
                       f"the downloaded {zip_path.name} holds {', '.join(names)}", f"the zip holds {names}")
         journey.waits += [w for w in cell_waits(nbformat.read(path, 4)) if w["cell"] == submit_cell]
     with journey.step("Grade the downloaded zip through the autograder's entry point"):

@@ -31,7 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 from bench import copies, machine
-from tools import agreement, grade, notebooks, project, report
+from tools import agreement, grade, project, report, student
 
 COPY = "copied"  # the submissions that are someone else's file: this one as it is, and NEAR_COPIES
 NEAR_COPIES = {"flipped-1pct": lambda r, gold: copies.flipped(r, 0.01, gold),
@@ -41,15 +41,13 @@ NEAR_COPIES = {"flipped-1pct": lambda r, gold: copies.flipped(r, 0.01, gold),
 
 
 def run(seed: int, folder: Path) -> dict:
-    nb = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
-    notebooks.run_as_student(nb, project.STUDENT, folder, seed=seed)
-    return summary(seed, json.loads((folder / project.RESULTS_NAME).read_text()))
+    return summary(seed, student.runs_the_lab(folder, seed=seed).record)
 
 
 def summary(seed: int, record: dict) -> dict:
     """A run's accuracies, how often each transformer predicts its most common class, its training times."""
-    train = {run: next(e for e in record[f"{run}_log_history"] if "train_runtime" in e)["train_runtime"] for run in ("ft", "scratch")}
-    top = {run: Counter(record[f"{run}_preds"]).most_common(1)[0][1] / len(record[f"{run}_preds"]) for run in ("ft", "scratch")}
+    train = {run: next(e for e in record[f"{run}_log_history"] if "train_runtime" in e)["train_runtime"] for run in project.RUNS}
+    top = {run: Counter(record[f"{run}_preds"]).most_common(1)[0][1] / len(record[f"{run}_preds"]) for run in project.RUNS}
     return {"seed": seed, "acc_bow": record["acc_bow"], "acc_ft": record["acc_ft"], "acc_scratch": record["acc_scratch"],
             "ft_train_s": train["ft"], "scratch_train_s": train["scratch"],
             "ft_top_class_share": top["ft"], "scratch_top_class_share": top["scratch"]}
@@ -57,17 +55,17 @@ def summary(seed: int, record: dict) -> dict:
 
 def add_copies(inbox: Path, original: Path) -> None:
     """The copies of ``original`` (a submission zip) that the report must flag, beside it in ``inbox``."""
-    import lab5_reference
+    import lab5_answer_key
 
-    gold = list(lab5_reference.subsets().test_labels)
+    gold = list(lab5_answer_key.subsets().test_labels)
     shutil.copy(original, inbox / f"{COPY}.zip")
     with zipfile.ZipFile(original) as zf:
         files = {name: zf.read(name) for name in zf.namelist()}
-    record = json.loads(files[project.RESULTS_NAME])
+    record = json.loads(files[project.RESULTS_FILE])
     for name, edit in NEAR_COPIES.items():
         with zipfile.ZipFile(inbox / f"{name}.zip", "w", zipfile.ZIP_DEFLATED) as zf:
             for entry, data in files.items():
-                zf.writestr(entry, json.dumps(edit(record, gold)) if entry == project.RESULTS_NAME else data)
+                zf.writestr(entry, json.dumps(edit(record, gold)) if entry == project.RESULTS_FILE else data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in seeds:
             if args.again:
                 with zipfile.ZipFile(inbox / f"seed-{seed}.zip") as zf:
-                    runs.append(summary(seed, json.loads(zf.read(project.RESULTS_NAME))))
+                    runs.append(summary(seed, json.loads(zf.read(project.RESULTS_FILE))))
                 continue
             print(f"Running the notebook as a student whose training seed is {seed} ...", flush=True)
             folder = Path(scratch) / str(seed)
@@ -118,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['ft_top_class_share']:.0%} / {r['scratch_top_class_share']:.0%} | {r['ft_train_s']:.0f} s / {r['scratch_train_s']:.0f} s |")
     print("\n| | mean | sd | min | max |\n|---|---|---|---|---|")
     gaps = [r["acc_ft"] - r["acc_scratch"] for r in runs]
-    for name, values in [(key, [r[key] for r in runs]) for key in ("acc_bow", "acc_ft", "acc_scratch")] + [("acc_ft - acc_scratch", gaps)]:
+    for name, values in [(key, [r[key] for r in runs]) for key in project.ACCURACIES] + [("acc_ft - acc_scratch", gaps)]:
         print(f"| {name} | {statistics.mean(values):.3f} | {statistics.stdev(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
 
     print(f"\nHow much the {len(pairs)} pairs of honest runs agree (agreement.MEASURES: agree, a share of the "

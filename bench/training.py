@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 from bench import PAD_TO_MAX_LENGTH, machine
-from tools import notebooks, project
+from tools import project, student
 
 VARIANTS = {
     "reference (dynamic padding)": (),
@@ -26,11 +26,8 @@ VARIANTS = {
 
 
 def run(edits, folder: Path) -> dict:
-    nb = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
-    for old, new in edits:
-        notebooks.replace_in_code(nb, old, new)
-    notebooks.run_as_student(nb, project.STUDENT, folder, seed=project.BUILD_SEED)  # one seed for both variants
-    results = json.loads((folder / project.RESULTS_NAME).read_text())
+    # one seed for both variants
+    results = student.runs_the_lab(folder, seed=project.BUILD_SEED, nb=student.filled_in(edits)).record
     train = next(e for e in results["ft_log_history"] if "train_runtime" in e)
     return {
         "train_seconds": train["train_runtime"],

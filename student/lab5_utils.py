@@ -3,7 +3,7 @@
 The notebook imports this module for the things students should not have to write: where the
 data and the pretrained checkpoint come from, and the results file that carries the two training
 runs (fine-tuned, and from random initialisation) to the autograder, which checks that each adds up
-as one real run of the lab (the public checks below check what the file says of itself).
+as one real run of the lab (lab5_checks.py checks what the file says of itself).
 
 Two profiles, chosen with the environment variable LAB5_PROFILE:
 
@@ -21,7 +21,6 @@ LAB5_CHECKPOINT likewise replaces the profile's checkpoint with a local copy of 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sys
@@ -54,14 +53,10 @@ class Profile:
     local_train_split: str  # which split of a local TweetEval copy trains the models
     train_size: int
     test_size: int
-    # Calibrated ranges (README, "Profiles"): wide enough for the spread over students' training
-    # seeds (offline, measured over 8: the fine-tuned model 0.53 to 0.64, the floor about 3 standard
-    # deviations below the mean), narrow enough to exclude a model that did not learn. A model that
-    # calls (nearly) every tweet one class is told so by a check of its own at grading.
+    # The accepted test accuracies: wide enough for the spread over students' training seeds, narrow
+    # enough to exclude a model that did not learn (docs/design.md, "Profiles and calibrated ranges").
     acc_bow_range: tuple[float, float]
     acc_ft_range: tuple[float, float]
-    # The same transformer from random weights learns little in 2 epochs and often predicts one class
-    # (README, "Profiles"): its accuracy is then that class's share of the test subset.
     acc_scratch_range: tuple[float, float]
     expected_training_time: str
 
@@ -242,15 +237,23 @@ def load_tweeteval(profile: Profile | None = None):
 # Environment
 # ---------------------------------------------------------------------------------------------
 
-# The versions the autograder runs (requirements.txt pins them; a test keeps the two in step).
-# Colab brings its own torch with CUDA; these go on top of it.
-COLAB_PACKAGES = (
-    "otter-grader==7.0.0",
-    "transformers==5.24.0",
-    "accelerate==1.15.0",
-    "datasets==5.2.0",
-    "scikit-learn==1.9.1",
-)
+# What Colab installs on top of its own packages (its torch has CUDA): the autograder's versions of
+# these, as requirements.txt beside this file pins them (the course's handout carries it).
+COLAB_PACKAGES = ("otter-grader", "transformers", "accelerate", "datasets", "scikit-learn")
+PINS_FILE = "requirements.txt"
+
+
+def pinned(names=COLAB_PACKAGES) -> list[str]:
+    """The pins ("name==version") of ``names`` in the requirements.txt beside this file (none without it)."""
+    path = Path(__file__).with_name(PINS_FILE)
+    if not path.is_file():
+        return []
+    pins = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        spec = line.split("#", 1)[0].strip()
+        if "==" in spec:
+            pins[spec.split("==")[0].strip().lower()] = spec
+    return [pins[name] for name in names if name in pins]
 
 
 def setup_environment() -> None:
@@ -258,9 +261,15 @@ def setup_environment() -> None:
     import importlib.metadata as metadata
     import subprocess
 
+    packages = pinned()
+    if not packages:
+        print(f"Package versions not checked: {PINS_FILE} is not beside {Path(__file__).name} (it comes with "
+              "the lab's files, lab5-files.zip).")
+        return
+
     def differing() -> list[str]:
         found = []
-        for pin in COLAB_PACKAGES:
+        for pin in packages:
             name, version = pin.split("==")
             try:
                 installed = metadata.version(name)
@@ -273,7 +282,7 @@ def setup_environment() -> None:
     differ = differing()
     if differ and in_colab():
         print("Installing the autograder's versions of " + ", ".join(d.split()[0] for d in differ) + " (about a minute) ...")
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *COLAB_PACKAGES], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *packages], check=True)
         differ = differing()
     if differ:
         print("Versions differ from the autograder's: " + ", ".join(differ) + ".")
@@ -351,16 +360,26 @@ TRAINING = {
     "weight_decay": 0.01,
     "logging_steps": 50,
 }
-# The training runs a results file can carry: prefix of their keys -> how the messages name them.
-RUNS = {"ft": "the fine-tuned model", "scratch": "the randomly initialised model"}
-RUN_SECTION = {"ft": "section 4", "scratch": "section 5"}  # where the notebook trains and saves each run
+
+
+@dataclass(frozen=True)
+class Run:
+    """A training run that a results file can carry (its keys start with ``key``: ft_preds, acc_ft)."""
+
+    key: str
+    model: str  # how messages name its model
+    label: str  # how tables and plots name it
+    section: str  # where the notebook trains and saves it
+    trainer: str  # the notebook's name for its Trainer
+
+
+RUNS = {run.key: run for run in (
+    Run("ft", "the fine-tuned model", "fine-tuned", "section 4", "trainer"),
+    Run("scratch", "the randomly initialised model", "random-init", "section 5", "trainer_scratch"),
+)}
+# The notebook's accuracies, one per model: what the results questions compare with the results file.
+ACCURACIES = ("acc_bow", *(f"acc_{run}" for run in RUNS))
 RESULTS_FORMAT = 2
-# How far what one real run records may disagree with itself. Measured (README, "What the autograder
-# verifies"): the last epoch's evaluation and trainer.predict gave the same accuracy on a CPU and in
-# 7 fp16 runs on an H100, and losses within 1e-5; the tolerances leave a margin over that.
-ACCURACY_TOLERANCE = 0.001  # 2 of 2,000 test tweets
-LOSS_TOLERANCE = 0.001
-RATE_TOLERANCE = 0.01  # samples/s x runtime vs samples: the log rounds both to 3-4 digits
 # The results file keeps the scores to 5 decimals; a model that barely tells two classes apart (a
 # random-init one, often) has scores closer than that, so that rounding may tie them or turn them.
 SCORE_DECIMALS = 5
@@ -441,7 +460,7 @@ def save_results(*, trainer, predictions, acc_bow=None, path: str = RESULTS_FILE
         f"{run}_settings": run_settings(trainer),
     })
     Path(path).write_text(json.dumps(record, indent=None, default=float), encoding="utf-8")
-    print(f"Saved {RUNS[run]}'s results in {path}: it goes into your submission together with the notebook.")
+    print(f"Saved {RUNS[run].model}'s results in {path}: it goes into your submission together with the notebook.")
 
 
 def read_json(data: bytes):
@@ -480,132 +499,9 @@ def parse_results(data: bytes | None, run: str | None = None, where: str = "") -
         )
     if run is not None and f"{run}_preds" not in record and f"acc_{run}" not in record:
         raise ResultsError(
-            f"{RESULTS_FILE} holds no results of {RUNS[run]}: run the training and evaluation cells of "
-            f"{RUN_SECTION[run]} (they add them to the file), then submit the file.",
-            reason=f"holds no results of {RUNS[run]}",
-        )
-    return record
-
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def shape_problem(record: dict, run: str, test_size: int) -> str | None:
-    """Why ``run``'s part of the record is not shaped as save_results writes it, or None."""
-    preds, logits = record.get(f"{run}_preds"), record.get(f"{run}_logits")
-    log, metrics = record.get(f"{run}_log_history"), record.get(f"{run}_metrics")
-    missing = [key for key in (f"{run}_preds", f"{run}_logits", f"{run}_log_history", f"{run}_metrics")
-               if record.get(key) is None]
-    if missing:
-        return f"it has no {', '.join(missing)} for {RUNS[run]}"
-    if not isinstance(preds, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in preds):
-        example = next((p for p in preds if not isinstance(p, int) or isinstance(p, bool)), preds) if isinstance(preds, list) else preds
-        return f"{run}_preds must be a list of class ids 0, 1, 2; it holds {example!r}"
-    if any(not 0 <= p <= 2 for p in preds):
-        return f"{run}_preds holds class ids outside 0, 1, 2"
-    if len(preds) != test_size:
-        return f"{run}_preds holds {len(preds)} predictions; the test subset has {test_size} tweets"
-    if not isinstance(logits, list) or len(logits) != test_size or not all(
-        isinstance(row, list) and len(row) == 3 and all(_finite(v) for v in row) for row in logits
-    ):
-        return f"{run}_logits must hold 3 finite scores for each of the {test_size} test tweets"
-    if not isinstance(log, list) or not log or not all(isinstance(e, dict) for e in log):
-        return f"{run}_log_history must be the trainer's log (a list of entries); it is {str(log)[:60]!r}"
-    if not all(_finite(e.get("step")) and _finite(e.get("epoch")) for e in log):
-        return f"some entries of {run}_log_history have no step or epoch, which every Trainer log entry has"
-    if not all(_finite(e["eval_accuracy"]) for e in log if "eval_accuracy" in e):
-        return f"some evaluations in {run}_log_history have an eval_accuracy that is not a number"
-    if not isinstance(metrics, dict) or not all(_finite(v) for v in metrics.values()):
-        return f"{run}_metrics must be the metrics of trainer.predict (numbers)"
-    return None
-
-
-def run_problems(record: dict, run: str = "ft", more=None) -> list[str]:
-    """What does not add up in ``record`` as one real training run of this lab (empty: nothing), from
-    what the record says of itself. ``more(record, run)``, if given, adds the problems of further
-    checks of a well-formed run (the autograder's, against the test subset's true labels).
-    """
-    import numpy as np
-
-    profile = get_profile()
-    if record.get("profile") != profile.name:
-        return [f"it was written in the '{record.get('profile')}' profile, but it is checked in the '{profile.name}'"]
-    shape = shape_problem(record, run, profile.test_size)
-    if shape:
-        return [shape]
-    problems = []
-    preds = np.asarray(record[f"{run}_preds"])
-    logits = np.asarray(record[f"{run}_logits"], dtype=np.float64)
-    log, metrics = record[f"{run}_log_history"], record[f"{run}_metrics"]
-    # a prediction is the class with the highest score, up to the rounding of the saved scores
-    chosen = np.take_along_axis(logits, preds[:, None], axis=-1)[:, 0]
-    differ = int((chosen < logits.max(axis=-1) - 10.0**-SCORE_DECIMALS).sum())
-    if differ:
-        problems.append(f"{differ} of its {run}_preds are not the class with the highest score in {run}_logits")
-
-    epochs, batch, every = TRAINING["num_train_epochs"], TRAINING["per_device_train_batch_size"], TRAINING["logging_steps"]
-    per_epoch = math.ceil(profile.train_size / batch)
-    total = epochs * per_epoch
-    what = f"{epochs} epochs of {profile.train_size} tweets in batches of {batch} are {total} steps"
-    summary = [e for e in log if "train_runtime" in e]
-    evals = [e for e in log if "eval_accuracy" in e]
-    losses = [e for e in log if "loss" in e]
-    if len(summary) != 1 or not all(_finite(summary[0].get(k)) for k in ("train_loss", "train_samples_per_second", "total_flos")):
-        problems.append("its log has no end-of-training entry (train_runtime, train_loss, ...): training did not finish")
-    elif (summary[0]["step"], summary[0]["epoch"]) != (total, epochs):
-        problems.append(f"its log ends at step {summary[0]['step']:g}, epoch {summary[0]['epoch']:g}; {what}")
-    else:
-        rate = summary[0]["train_samples_per_second"] * summary[0]["train_runtime"]
-        if abs(rate - epochs * profile.train_size) > RATE_TOLERANCE * epochs * profile.train_size:
-            problems.append(f"its log's training speed and time give {rate:.0f} samples, not {epochs} x {profile.train_size}")
-    want_evals = [(per_epoch * k, k) for k in range(1, epochs + 1)]
-    got_evals = [(e["step"], round(e["epoch"], 6)) for e in evals]
-    if got_evals != want_evals:
-        problems.append(f"its log evaluates at steps {[s for s, _ in got_evals]}; the lab evaluates after each epoch, "
-                        f"at steps {[s for s, _ in want_evals]}")
-    for entry in evals:
-        if not all(_finite(entry.get(k)) for k in ("eval_loss", "eval_runtime", "eval_samples_per_second")):
-            problems.append(f"the evaluation at step {entry['step']:g} lacks eval_loss, eval_runtime or eval_samples_per_second")
-            break
-        if abs(entry["eval_samples_per_second"] * entry["eval_runtime"] - profile.test_size) > RATE_TOLERANCE * profile.test_size:
-            problems.append(f"the evaluation at step {entry['step']:g} did not evaluate the {profile.test_size} test tweets")
-            break
-    want_steps = list(range(every, total + 1, every))
-    if [e["step"] for e in losses] != want_steps:
-        problems.append(f"its log records the training loss at steps {[e['step'] for e in losses]}; "
-                        f"logging every {every} steps gives {want_steps}")
-    else:
-        rates = [e.get("learning_rate") for e in losses]
-        expected = [TRAINING["learning_rate"] * (total - s + 1) / total for s in want_steps]
-        if not all(_finite(r) and abs(r - x) <= 1e-3 * x for r, x in zip(rates, expected)):
-            problems.append(f"its logged learning rates do not decay linearly from {TRAINING['learning_rate']:g} over {total} steps")
-        if summary and total % every == 0 and all(_finite(e["loss"]) for e in losses) and _finite(summary[0].get("train_loss")):
-            mean = sum(e["loss"] for e in losses) / len(losses)
-            if abs(mean - summary[0]["train_loss"]) > 1e-3:
-                problems.append(f"its train_loss {summary[0]['train_loss']:.4f} is not the mean of its logged losses ({mean:.4f})")
-    if evals and "test_accuracy" in metrics and abs(metrics["test_accuracy"] - evals[-1]["eval_accuracy"]) > ACCURACY_TOLERANCE:
-        problems.append(f"trainer.predict scored {metrics['test_accuracy']:.4f}, but the last epoch's evaluation of the "
-                        f"same model on the same tweets scored {evals[-1]['eval_accuracy']:.4f}")
-    if evals and "test_loss" in metrics and abs(metrics["test_loss"] - evals[-1].get("eval_loss", math.inf)) > LOSS_TOLERANCE:
-        problems.append(f"trainer.predict's loss {metrics['test_loss']:.4f} differs from the last evaluation's "
-                        f"{evals[-1].get('eval_loss', math.nan):.4f}")
-    if more is not None:
-        problems += more(record, run)
-    return problems
-
-
-def checked_run(record: dict, run: str = "ft", more=None) -> dict:
-    """``record`` if it adds up as one real run of the lab (``more``: see run_problems); else a
-    ResultsError saying what does not."""
-    problems = run_problems(record, run, more)
-    if problems:
-        raise ResultsError(
-            f"{RESULTS_FILE} does not add up as one training run of this lab ({RUNS[run]}): "
-            + "; ".join(problems[:3])
-            + f". Rerun the training and evaluation cells of {RUN_SECTION[run]} as they are (do not edit the "
-            "file), then submit the new file.",
-            reason=f"does not add up as one run ({RUNS[run]}): " + "; ".join(problems[:3]),
+            f"{RESULTS_FILE} holds no results of {RUNS[run].model}: run the training and evaluation cells of "
+            f"{RUNS[run].section} (they add them to the file), then submit the file.",
+            reason=f"holds no results of {RUNS[run].model}",
         )
     return record
 
@@ -613,7 +509,9 @@ def checked_run(record: dict, run: str = "ft", more=None) -> dict:
 def check_saved_run(env: dict, run: str) -> None:
     """The public check of a training run: the results file holds it, it adds up in itself (what can
     be checked without the true labels), and acc_<run> in the notebook is an accuracy."""
-    checked_run(load_results(run), run)
+    import lab5_checks
+
+    lab5_checks.checked_run(load_results(run), run)
     name = f"acc_{run}"
     value = require(env, name)
     assert isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1, (

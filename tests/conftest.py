@@ -7,24 +7,20 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from tools import build, notebooks, project
+from tools import build, project, student
 import tools.grade as grading
 from tools.grade import Graded, grade_all
+from tools.student import StudentRun
 
 # Every kernel and otter process the tests start runs the lab offline, on the local TweetEval copy.
+# (tools.project puts assignment/ on the path: the tests import the modules the notebook imports.)
 project.use_profile("offline")
-# The tests import the helper modules the notebook imports.
-sys.path.insert(0, str(project.ASSIGNMENT))
 
 
 from submissions.corpus import (  # noqa: E402
@@ -106,38 +102,13 @@ def fresh_build(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def build_run(fresh_build) -> dict:
     """The results file of the build's own run: a real run of another student (training seed
-    project.BUILD_SEED) than the reference run's."""
-    return json.loads((fresh_build.parent / "assignment" / project.RESULTS_NAME).read_text())
-
-
-def otter_run(submission: Path, workdir: Path, autograder: Path = project.AUTOGRADER_ZIP) -> Graded:
-    """Grade ``submission`` with ``otter run`` (real kernel, no network) and read its results.json;
-    the status is "graded" when otter exits 0, its output is the log."""
-    out = workdir / "otter-run"
-    shutil.rmtree(out, ignore_errors=True)  # otter may leave an older results.json on failure
-    out.mkdir(parents=True)
-    proc = subprocess.run(
-        [sys.executable, "-m", "otter", "run", "-a", str(autograder), "-o", str(out), str(submission)],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    results_file = out / "results.json"
-    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
-    status = "graded" if proc.returncode == 0 else f"otter run exited {proc.returncode}"
-    return Graded(submission.name, status, "", results, log=proc.stdout + proc.stderr)
+    project.BUILD_SEED) than the reference student's."""
+    return json.loads((fresh_build.parent / "assignment" / project.RESULTS_FILE).read_text())
 
 
 @pytest.fixture(scope="session")
 def grade():
-    return otter_run
-
-
-@dataclass
-class ReferenceRun:
-    folder: Path  # the student's folder after the run: notebook, lab5_results.json, submission zip
-    executed: nbformat.NotebookNode
-    submission: Path
+    return grading.otter_run
 
 
 # The reference student's drawn training seed (the build's run is another student's, with BUILD_SEED).
@@ -145,15 +116,10 @@ REFERENCE_SEED = 42
 
 
 @pytest.fixture(scope="session")
-def reference_run(tmp_path_factory) -> ReferenceRun:
+def reference_run(tmp_path_factory) -> StudentRun:
     """The student notebook filled in with the solution, saved, run top to bottom in a kernel (public
     checks, training, evaluation), then exported by its last cell: what a student hands in."""
-    folder = tmp_path_factory.mktemp("reference") / "lab5"
-    filled = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
-    executed = notebooks.run_as_student(filled, project.STUDENT, folder, seed=REFERENCE_SEED)
-    zips = sorted(folder.glob("lab5_*.zip"))
-    assert len(zips) == 1, "the export cell did not write one submission zip"
-    return ReferenceRun(folder, executed, zips[0])
+    return student.runs_the_lab(tmp_path_factory.mktemp("reference") / "lab5", seed=REFERENCE_SEED)
 
 
 # --------------------------------------------------------------------------------------------
@@ -225,7 +191,7 @@ def background(request, tmp_path_factory) -> Background:
     build_run = request.getfixturevalue("build_run")
     environment = python_environment()  # before any notebook ran
     request.getfixturevalue("reference_run")
-    base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
+    base = student.filled_in()
     if "corpus_grades" in needed:
         mode = request.getfixturevalue("sandbox_mode")
         corpus_folder = tmp_path_factory.mktemp("corpus")
@@ -271,7 +237,7 @@ def notebook_answers(record, acc_bow: float) -> dict:
     acc_bow, and the accuracies its read-back cells take from the file (none where it holds no such run)."""
     answers = {"acc_bow": acc_bow}
     if isinstance(record, dict) and record.get("lab") == "lab5":
-        answers.update({key: record[key] for key in ("acc_ft", "acc_scratch") if key in record})
+        answers.update({key: record[key] for key in project.ACCURACIES[1:] if key in record})
     return answers
 
 
@@ -283,8 +249,8 @@ def results_grades(reference_run, build_run, tmp_path_factory):
     folder = tmp_path_factory.mktemp("results-cases")
     with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
         zf.extractall(folder / "autograder" / "source")
-    base = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_NAME, project.SOLUTION_NOTEBOOK)
-    record = json.loads((reference_run.folder / project.RESULTS_NAME).read_text())
+    base = student.filled_in()
+    record = json.loads((reference_run.folder / project.RESULTS_FILE).read_text())
     kept = lab.load_results  # the results grader points the helper at each upload
     graded = {}
     try:

@@ -36,7 +36,7 @@ def course_site():
     server.shutdown()
 
 
-STUDENT_NB = nbformat.read(project.STUDENT / project.NOTEBOOK_NAME, 4)
+STUDENT_NB = nbformat.read(project.STUDENT / project.NOTEBOOK_FILE, 4)
 SETUP = notebooks.code_cell_with(STUDENT_NB, "lab.setup_environment()").source
 OTTER = notebooks.code_cell_with(STUDENT_NB, "otter.Notebook(").source
 
@@ -85,7 +85,7 @@ def test_first_cell_fetches_the_lab_files_from_the_course_url(course_site, tmp_p
     content.mkdir()
     cells, _ = on_colab([fetch_cell(f"{course_site}/{build.HANDOUT_ZIP}"), SETUP, OTTER], content, monkeypatch)
     assert not errors(cells), errors(cells)
-    assert "Unpacked the lab's files: lab5_utils.py, requirements.txt, tests" in shown(cells[0])
+    assert "Unpacked the lab's files: lab5_checks.py, lab5_utils.py, requirements.txt, tests" in shown(cells[0])
     assert "Package versions match the autograder's." in shown(cells[1])
     with zipfile.ZipFile(HANDOUT) as zf:
         expected = sorted(n for n in zf.namelist() if not n.endswith(".ipynb"))
@@ -129,7 +129,7 @@ def colab_content(folder: Path, results: Path) -> Path:
     """Colab's /content after the lab ran there: the lab's files and the results file, no notebook."""
     with zipfile.ZipFile(HANDOUT) as zf:
         zf.extractall(folder, members=[n for n in zf.namelist() if not n.endswith(".ipynb")])
-    shutil.copy(results, folder / project.RESULTS_NAME)
+    shutil.copy(results, folder / project.RESULTS_FILE)
     return folder
 
 
@@ -137,7 +137,7 @@ SUBMIT = [fetch_cell(""), SETUP, OTTER, "lab.submit(grader)"]
 
 
 def test_submit_on_colab_downloads_one_zip_that_gets_full_points(reference_run, tmp_path, monkeypatch):
-    content = colab_content(tmp_path / "content", reference_run.folder / project.RESULTS_NAME)
+    content = colab_content(tmp_path / "content", reference_run.folder / project.RESULTS_FILE)
     drive = tmp_path / "drive" / "lab5.ipynb"  # Colab's copy: the executed notebook, as the browser has it
     drive.parent.mkdir()
     nbformat.write(reference_run.executed, drive)
@@ -146,19 +146,19 @@ def test_submit_on_colab_downloads_one_zip_that_gets_full_points(reference_run, 
     assert len(downloads) == 1 and downloads[0].endswith(".zip"), downloads
     assert "Upload that zip to Gradescope" in shown(cells[-1])
     with zipfile.ZipFile(downloads[0]) as zf:
-        assert sorted(zf.namelist()) == [project.NOTEBOOK_NAME, project.RESULTS_NAME]
-        assert json.loads(zf.read(project.NOTEBOOK_NAME)) == json.loads(drive.read_text())
-        assert zf.read(project.RESULTS_NAME) == (reference_run.folder / project.RESULTS_NAME).read_bytes()
+        assert sorted(zf.namelist()) == [project.NOTEBOOK_FILE, project.RESULTS_FILE]
+        assert json.loads(zf.read(project.NOTEBOOK_FILE)) == json.loads(drive.read_text())
+        assert zf.read(project.RESULTS_FILE) == (reference_run.folder / project.RESULTS_FILE).read_bytes()
     graded = grade.grade(Path(downloads[0]), project.AUTOGRADER_ZIP, tmp_path / "grading")
     assert graded.status == "graded", graded.log[-3000:]
     assert {q: graded.score(q) for q in POINTS} == POINTS, graded.failures()
 
 
 def test_submit_on_colab_without_the_notebook_downloads_the_results_with_the_reason(reference_run, tmp_path, monkeypatch):
-    content = colab_content(tmp_path / "content", reference_run.folder / project.RESULTS_NAME)
+    content = colab_content(tmp_path / "content", reference_run.folder / project.RESULTS_FILE)
     cells, downloads = on_colab(SUBMIT, content, monkeypatch, notebook=None)
     assert not errors(cells), errors(cells)
     message = shown(cells[-1])
     assert "Could not get this notebook from Colab (Colab did not send the notebook within 2 minutes)" in message
     assert "Upload two files to Gradescope together" in message
-    assert downloads == [str(content / project.RESULTS_NAME)] and not list(content.glob("*.zip"))
+    assert downloads == [str(content / project.RESULTS_FILE)] and not list(content.glob("*.zip"))

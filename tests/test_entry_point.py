@@ -24,22 +24,22 @@ NOTEBOOK = nbformat.writes(nbformat.v4.new_notebook())
 def test_only_the_notebook_and_results_file_are_taken(tmp_path):
     folder = tmp_path / "submission"
     folder.mkdir()
-    (folder / "lab5.ipynb").write_text(NOTEBOOK)
-    for name in ("lab5_results.json", "lab5.pdf", ".OTTER_LOG", "notes.txt", "lab5_x.zip", "sitecustomize.py",
+    (folder / lab.NOTEBOOK_FILE).write_text(NOTEBOOK)
+    for name in (lab.RESULTS_FILE, "lab5.pdf", ".OTTER_LOG", "notes.txt", "lab5_x.zip", "sitecustomize.py",
                  "extra.pth", "numpy.py"):
         (folder / name).write_text("x")
     (folder / "lab5_utils.py").write_bytes((project.ASSIGNMENT / "lab5_utils.py").read_bytes())  # the lab's own copy
-    for package in ("lab5_reference", "__MACOSX", ".ipynb_checkpoints", "data"):
+    for package in ("lab5_answer_key", "__MACOSX", ".ipynb_checkpoints", "data"):
         (folder / package).mkdir()
-    (folder / "lab5_reference" / "__init__.py").write_text("")
+    (folder / "lab5_answer_key" / "__init__.py").write_text("")
     (folder / "__MACOSX" / "._lab5_utils.py").write_text("")  # AppleDouble clutter, not code
     (folder / ".ipynb_checkpoints" / "lab5_utils-checkpoint.py").write_text("")
     (folder / "data" / "notes.csv").write_text("")
     before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
     upload = entry.take_upload(folder)
-    assert upload.problem is None and upload.notebook_name == "lab5.ipynb" and upload.notebook == NOTEBOOK.encode()
+    assert upload.problem is None and upload.notebook_name == lab.NOTEBOOK_FILE and upload.notebook == NOTEBOOK.encode()
     assert upload.results == b"x"
-    assert upload.code == ["extra.pth", "lab5_reference/", "numpy.py", "sitecustomize.py"]
+    assert upload.code == ["extra.pth", "lab5_answer_key/", "numpy.py", "sitecustomize.py"]
     # the export's own files (the PDF, otter's log) go without a word; a zip beside a notebook is not opened
     assert upload.other == [".ipynb_checkpoints/", "__MACOSX/", "data/", "lab5_utils.py", "lab5_x.zip", "notes.txt"]
     assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before  # the upload is never changed
@@ -48,11 +48,11 @@ def test_only_the_notebook_and_results_file_are_taken(tmp_path):
 def test_a_results_file_that_is_a_folder_or_a_link_is_not_taken(tmp_path):
     folder = tmp_path / "submission"
     folder.mkdir()
-    (folder / "lab5.ipynb").write_text(NOTEBOOK)
+    (folder / lab.NOTEBOOK_FILE).write_text(NOTEBOOK)
     (tmp_path / "elsewhere.json").write_text("{}")
-    (folder / "lab5_results.json").symlink_to(tmp_path / "elsewhere.json")
+    (folder / lab.RESULTS_FILE).symlink_to(tmp_path / "elsewhere.json")
     upload = entry.take_upload(folder)
-    assert upload.results is None and upload.other == ["lab5_results.json"]
+    assert upload.results is None and upload.other == [lab.RESULTS_FILE]
 
 
 def zipped(folder, files: dict[str, bytes], name="lab5_upload.zip"):
@@ -64,10 +64,10 @@ def zipped(folder, files: dict[str, bytes], name="lab5_upload.zip"):
 def test_a_zip_is_read_not_unpacked(tmp_path):
     folder = tmp_path / "submission"
     folder.mkdir()
-    zipped(folder, {"lab5.ipynb": NOTEBOOK.encode(), "lab5_results.json": b"{}", "../../outside.py": b"x",
+    zipped(folder, {lab.NOTEBOOK_FILE: NOTEBOOK.encode(), lab.RESULTS_FILE: b"{}", "../../outside.py": b"x",
                     "pkg/__init__.py": b""})
     upload = entry.take_upload(folder)
-    assert (upload.notebook_name, upload.results) == ("lab5.ipynb", b"{}")
+    assert (upload.notebook_name, upload.results) == (lab.NOTEBOOK_FILE, b"{}")
     assert upload.code == ["..", "pkg/"] or upload.code == ["../", "pkg/"]
     assert [p.name for p in folder.iterdir()] == ["lab5_upload.zip"] and not (tmp_path.parent / "outside.py").exists()
 
@@ -75,7 +75,7 @@ def test_a_zip_is_read_not_unpacked(tmp_path):
 def test_an_oversized_results_file_is_not_read(tmp_path):
     folder = tmp_path / "submission"
     folder.mkdir()
-    zipped(folder, {"lab5.ipynb": NOTEBOOK.encode(), "lab5_results.json": b"0" * (entry.RESULTS_LIMIT + 1)})
+    zipped(folder, {lab.NOTEBOOK_FILE: NOTEBOOK.encode(), lab.RESULTS_FILE: b"0" * (entry.RESULTS_LIMIT + 1)})
     upload = entry.take_upload(folder)
     assert upload.problem is None and upload.results is None
     assert [n.kind for n in upload.notes] == ["results too large"] and "MB unpacked" in upload.notes[0].message
@@ -84,8 +84,8 @@ def test_an_oversized_results_file_is_not_read(tmp_path):
 @pytest.mark.parametrize("files, problem", [
     ({}, "has no notebook"),
     ({"a.ipynb": NOTEBOOK.encode(), "b.ipynb": NOTEBOOK.encode()}, "2 notebooks"),
-    ({"lab5.ipynb": b"{not json"}, "is not a readable Jupyter notebook"),
-    ({"lab5.ipynb": b"[" * 100_000 + b"]" * 100_000}, "is not a readable Jupyter notebook"),
+    ({lab.NOTEBOOK_FILE: b"{not json"}, "is not a readable Jupyter notebook"),
+    ({lab.NOTEBOOK_FILE: b"[" * 100_000 + b"]" * 100_000}, "is not a readable Jupyter notebook"),
 ])
 def test_an_upload_that_cannot_be_graded_says_why(tmp_path, files, problem):
     folder = tmp_path / "submission"
@@ -156,15 +156,15 @@ def test_results_questions_read_nothing_of_the_notebook_but_its_answers(referenc
     may look up no other variable of the notebook."""
     monkeypatch.setattr(sys, "path", list(sys.path))  # the grader takes its own files off the path
     monkeypatch.setattr(lab, "load_results", lab.load_results)  # ... and makes the helper read the upload
-    upload = (reference_run.folder / project.RESULTS_NAME).read_bytes()
+    upload = (reference_run.folder / project.RESULTS_FILE).read_bytes()
     grader = entry.ResultsGrader(autograder_dir, upload)
     record = json.loads(upload)
-    env = Recording({name: record[name] for name in mode.ANSWERS})
+    env = Recording({name: record[name] for name in lab.ACCURACIES})
     for question in entry.RESULTS_QUESTIONS:
         test_file = grader.test_files[question]
         test_file.run(env)
         assert all(r.passed for r in test_file.test_case_results), test_file.summary()
-    assert env.seen and env.seen <= set(mode.ANSWERS), env.seen
+    assert env.seen and env.seen <= set(lab.ACCURACIES), env.seen
     # without the notebook's answers, the questions fail on them, not on the upload
     verdict = grader.grade({})
     assert not all(passed for cases in verdict.values() for passed, _ in cases.values())
@@ -177,14 +177,14 @@ def test_changed_and_added_grader_files_are_found(autograder_dir, tmp_path):
     box = tmp_path / "box"
     submission = box / "autograder" / "submission"
     (submission / "tests").mkdir(parents=True)
-    for name in ("lab5_utils.py", "lab5_reference.py"):  # what otter copies beside the notebook
+    for name in ("lab5_utils.py", "lab5_answer_key.py"):  # what otter copies beside the notebook
         (submission / name).write_bytes((autograder_dir / "source" / "files" / name).read_bytes())
     (submission / "__init__.py").write_text("")  # otter's own
     (submission / "__pycache__").mkdir()
     (submission / "__pycache__" / "lab5_utils.cpython-311.pyc").write_bytes(b"")
     assert entry.changed_grader_files(box, before) == []
-    (submission / "lab5_reference.py").write_text("def results(run): ...\n")
+    (submission / "lab5_answer_key.py").write_text("def results(run): ...\n")
     (submission / "numpy").mkdir()
     (submission / "numpy" / "__init__.py").write_text("")
     (submission / "tests" / "q5_results.py").write_text("")
-    assert entry.changed_grader_files(box, before) == ["lab5_reference.py", "numpy/__init__.py", "tests/q5_results.py"]
+    assert entry.changed_grader_files(box, before) == ["lab5_answer_key.py", "numpy/__init__.py", "tests/q5_results.py"]

@@ -22,7 +22,7 @@ def test_public_checks_pass_on_the_reference_solution(reference_run):
 
 def test_export_zip_holds_notebook_and_results(reference_run):
     names = zipfile.ZipFile(reference_run.submission).namelist()
-    assert project.NOTEBOOK_NAME in names and project.RESULTS_NAME in names, names
+    assert project.NOTEBOOK_FILE in names and project.RESULTS_FILE in names, names
 
 
 def test_reference_solution_gets_full_points(reference_graded):
@@ -41,14 +41,14 @@ def test_reference_solution_gets_full_points(reference_graded):
 def test_the_lesson_holds_in_the_reference_run(reference_run):
     """Fine-tuning beats the baseline by 8 points; the same network from random weights does not come
     near the fine-tuned one (the offline profile's CPU run is deterministic)."""
-    results = json.loads(zipfile.ZipFile(reference_run.submission).read(project.RESULTS_NAME))
-    accuracies = {key: results[key] for key in ("acc_bow", "acc_ft", "acc_scratch")}
+    results = json.loads(zipfile.ZipFile(reference_run.submission).read(project.RESULTS_FILE))
+    accuracies = {key: results[key] for key in project.ACCURACIES}
     assert accuracies["acc_ft"] - accuracies["acc_bow"] >= 0.08, accuracies
     assert accuracies["acc_ft"] - accuracies["acc_scratch"] >= 0.05, accuracies
 
 
 def test_blank_student_notebook_gets_zero_without_crashing_the_grader(grade, tmp_path):
-    graded = grade(project.STUDENT / project.NOTEBOOK_NAME, tmp_path)
+    graded = grade(project.STUDENT / project.NOTEBOOK_FILE, tmp_path)
     assert graded.status == "graded", graded.log
     assert graded.results, "otter wrote no results.json"
     for question, points in POINTS.items():

@@ -95,24 +95,30 @@ def test_results_file_errors_say_what_to_do(tmp_path, monkeypatch):
     assert (tmp_path / lab.RESULTS_FILE).read_text() == "{not json"
 
 
-def test_reference_run_adds_up_and_each_edit_does_not(reference_run):
-    import lab5_reference as ref
+def test_reference_run_adds_up_and_each_edit_trips_its_named_check(reference_run):
+    import lab5_answer_key as ref
+    import lab5_checks as checks
 
     record = json.loads((reference_run.folder / lab.RESULTS_FILE).read_text())
-    assert lab.run_problems(record, "ft", more=ref.gold_problems) == []
+    assert checks.run_problems(record, "ft", more=ref.gold_problems) == []
     assert record["ft_settings"]["train_size"] == lab.get_profile().train_size
     edits = {
-        "last eval_accuracy": lambda r: r["ft_log_history"][-2].update(eval_accuracy=0.99),
-        "a learning rate": lambda r: r["ft_log_history"][0].update(learning_rate=5e-5),
-        "train_loss": lambda r: r["ft_log_history"][-1].update(train_loss=0.1),
-        "training speed": lambda r: r["ft_log_history"][-1].update(train_runtime=10.0),
-        "one logit row": lambda r: r["ft_logits"].__setitem__(0, [9.0, -9.0, -9.0] if r["ft_preds"][0] else [-9.0, 9.0, -9.0]),
-        "predict's loss": lambda r: r["ft_metrics"].update(test_loss=r["ft_metrics"]["test_loss"] + 0.1),
+        "last eval_accuracy": (lambda r: r["ft_log_history"][-2].update(eval_accuracy=0.99), checks.predict_vs_evaluation),
+        "a learning rate": (lambda r: r["ft_log_history"][0].update(learning_rate=5e-5), checks.learning_rate_and_loss),
+        "train_loss": (lambda r: r["ft_log_history"][-1].update(train_loss=0.1), checks.learning_rate_and_loss),
+        "training speed": (lambda r: r["ft_log_history"][-1].update(train_runtime=10.0), checks.step_schedule),
+        "evaluation steps": (lambda r: r["ft_log_history"][-2].update(step=3), checks.evaluations),
+        "one logit row": (lambda r: r["ft_logits"].__setitem__(0, [9.0, -9.0, -9.0] if r["ft_preds"][0] else [-9.0, 9.0, -9.0]),
+                          checks.predictions_vs_scores),
+        "predict's loss": (lambda r: r["ft_metrics"].update(test_loss=r["ft_metrics"]["test_loss"] + 0.1), checks.predict_vs_evaluation),
     }
-    for what, edit in edits.items():
+    assert {check for _, check in edits.values()} == set(checks.CHECKS), "an edit for each named check"
+    plan = checks.Plan(lab.get_profile().train_size, lab.get_profile().test_size)
+    for what, (edit, check) in edits.items():
         changed = json.loads(json.dumps(record))
         edit(changed)
-        assert lab.run_problems(changed, "ft", more=ref.gold_problems), f"a record with another {what} passes"
+        assert check(checks.RunParts.of(changed, "ft"), "ft", plan), f"{check.__name__} lets a record with another {what} pass"
+        assert checks.run_problems(changed, "ft", more=ref.gold_problems), f"a record with another {what} passes"
 
 
 def test_a_students_training_seed_is_drawn_once_and_kept(tmp_path, monkeypatch):
@@ -128,7 +134,6 @@ def test_a_students_training_seed_is_drawn_once_and_kept(tmp_path, monkeypatch):
     (tmp_path / lab.SEED_FILE).unlink()
     (tmp_path / lab.RESULTS_FILE).unlink()
     assert lab.training_seed() not in (seed, 31337)  # a new draw (2**31 seeds: a repeat is a one-in-a-billion event)
-    assert project.SEED_NAME == lab.SEED_FILE
 
 
 def test_a_damaged_seed_file_says_what_to_do(tmp_path, monkeypatch):

@@ -103,7 +103,7 @@ def test_autograder_has_hidden_tests_for_every_autograded_question():
 def test_no_hidden_test_reaches_students():
     texts = student_texts()
     for name, source in hidden_test_functions().items():
-        # its own asserts, or the autograder-only checks of lab5_reference it calls
+        # its own asserts, or the autograder-only checks of lab5_answer_key it calls
         checks = [line.strip() for line in source.splitlines()
                   if line.strip().startswith("assert") or line.strip().startswith("ref.check_")]
         assert checks, f"hidden test {name} checks nothing"
@@ -115,17 +115,17 @@ def test_no_hidden_test_reaches_students():
 
 def test_no_reference_answer_or_reference_module_reaches_students():
     texts = student_texts()
-    assert not [name for name in texts if name.endswith("lab5_reference.py")], "the autograder-only module is in student/"
+    assert not [name for name in texts if name.endswith("lab5_answer_key.py")], "the autograder-only module is in student/"
     for path, text in texts.items():
-        assert "lab5_reference" not in text, f"student/{path} mentions the autograder-only module"
+        assert "lab5_answer_key" not in text, f"student/{path} mentions the autograder-only module"
         assert not re.search(r"quiz_q\d\s*=\s*[\"']", text), f"student/{path} assigns a quiz answer"
-    code = student_code_lines()[project.NOTEBOOK_NAME]
+    code = student_code_lines()[project.NOTEBOOK_FILE]
     for name in ("quiz_q1", "quiz_q2", "quiz_q3"):
         assert f"{name} = ..." in code, f"{name} is not left blank for students"
 
 
 def test_student_notebook_has_blanks_and_no_outputs():
-    nb = nbformat.read(project.STUDENT / project.NOTEBOOK_NAME, as_version=4)
+    nb = nbformat.read(project.STUDENT / project.NOTEBOOK_FILE, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code), "the student notebook carries outputs"
     assert sum(c.source.count("...") for c in code) >= 10, "the student notebook should have blanks to fill"
@@ -158,4 +158,4 @@ def test_grader_only_code_does_not_reach_students():
 
 def test_no_student_gets_a_training_seed():
     """Each student's setup cell draws their own (lab5_utils.training_seed): none is handed out."""
-    assert not list(project.STUDENT.rglob(project.SEED_NAME)) and not list(project.STUDENT.rglob(project.RESULTS_NAME))
+    assert not list(project.STUDENT.rglob(project.SEED_FILE)) and not list(project.STUDENT.rglob(project.RESULTS_FILE))

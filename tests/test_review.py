@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import POINTS, need
+from submissions.corpus import FAULT_CLASSES
 from tools import agreement, project, report
 
 TA = "lab5-ta"  # an unprivileged account, as most TAs grade with
@@ -38,10 +39,10 @@ def command_batch(tmp_path_factory):
     inbox.mkdir()
     (inbox / "carol.zip").write_bytes(b"PK\x03\x04 not really a zip")
     with zipfile.ZipFile(inbox / "dan.zip", "w") as zf:
-        zf.writestr(project.RESULTS_NAME, "{}")
+        zf.writestr(project.RESULTS_FILE, "{}")
     (inbox / "notes.txt").write_text("not a submission")
     (inbox / "submission_4711").mkdir()
-    (inbox / "submission_4711" / project.NOTEBOOK_NAME).write_text('{"cells": [ not json')
+    (inbox / "submission_4711" / project.NOTEBOOK_FILE).write_text('{"cells": [ not json')
     (inbox / "submission_metadata.yml").write_text(
         "submission_4711:\n  :submitters:\n  - :name: Erin Example\n    :email: erin@example.edu\n")
     out = folder / "report"
@@ -167,7 +168,7 @@ def test_the_report_flags_what_needs_a_look(class_report):
     assert rows.loc["wrong_cell_kills_the_grader", "status"] == "stopped"
     several = rows.loc["wrong_in_several_places_2"]
     assert several["q5_results"] == 0 and "rejected: does not add up" in several["flags"]
-    assert "code in the upload removed before grading: lab5_utils/" in rows.loc["wrong_in_several_places_3", "flags"]
+    assert "code in the upload removed before grading: lab5_checks/" in rows.loc["wrong_in_several_places_3", "flags"]
     assert "rewritten at grading" in rows.loc["wrong_in_several_places_1", "flags"]
     assert "no lab5_results.json" in rows.loc["bad_empty_notebook", "flags"]
     assert "a cell left processes running at grading" in rows.loc["sandboxed_cells", "flags"]
@@ -183,7 +184,7 @@ def test_report_has_every_section(class_report):
     assert "<h2>The class as a seed study" in page
     assert "How the notebooks ran at grading" in page and "bubblewrap sandbox" in page
     study = pd.read_csv(out / "seed-study.csv", keep_default_na=False).set_index("submission")
-    assert list(study.columns) == ["student", "seed", "acc_bow", "acc_ft", "acc_scratch", "gap"]
+    assert list(study.columns) == ["student", "seed", *project.ACCURACIES, "gap"]
     # one row per training run: alice's, and the build's run however many submissions carry it (a copy
     # whose predictions were edited counts as a run of its own: near copies are flagged, not merged)
     assert study.loc["alice", "seed"] == 42 and set(study["seed"]) == {42, project.BUILD_SEED}
@@ -197,7 +198,8 @@ def test_report_has_every_section(class_report):
 # Copies among the submissions: the report's flags, from what the autograder graded
 # --------------------------------------------------------------------------------------------
 
-COPIES = ["copy_as_it_is", "copy_flipped_1pct", "copy_flipped_3pct", "copy_flipped_10pct", "copy_rescored"]
+# the corpus's copies of the reference student's results file, each graded by the results grader
+COPIES = [case.name for case in FAULT_CLASSES["another student's results file"] if case.name.startswith("copy_")]
 
 
 @pytest.fixture(scope="session")

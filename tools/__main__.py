@@ -6,7 +6,7 @@ its requirements changed, then runs the command inside it:
     build     execute the master notebook, run otter assign, write student/ autograder/ solutions/
     test      run the test suite (pytest; extra arguments go to pytest)
     grade     grade a folder of submissions into scores.csv and report.html (TAs)
-    bench     run a benchmark: training, seeds, grading or boundary (minutes; figures for the README)
+    bench     run a benchmark: training, seeds, grading or boundary (minutes; figures in docs/performance.md)
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every student trains with a training seed of their own, so two honest runs of the lab agree on some
 share of the test tweets and their scores correlate to some degree; a copy of someone else's results
 file agrees on almost all of them, even with a few rows edited to hide it. ``bench seeds`` measures
-what honest pairs reach (README, "Copies among the submissions"); a pair of submissions beyond that,
+what honest pairs reach (docs/design.md, "Copies: the same run, and near copies"); a pair of submissions beyond that,
 with a margin, is flagged, naming both and the measure.
 
 What is compared comes from what the autograder graded: its entry point reads the uploaded results
@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-RUN_NAMES = {"ft": "fine-tuned", "scratch": "random-init"}
+from tools import project
+
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Measure:
 
     def says(self, value: float, n: int) -> str:
         """What ``value`` (a column's) means, in the report's words."""
-        run = RUN_NAMES[self.run]
+        run = project.RUNS[self.run].label
         if self.kind == "corr":
             return f"the {run} scores correlate {value:.4f}"
         if self.kind == "gap":
@@ -70,7 +71,7 @@ def _measure(run: str, kind: str, honest: tuple[float, float, float], flag: bool
 
 
 # Honest pairs: `python3 -m tools bench seeds` (2026-12-06, offline profile, 8 students' runs, training
-# seeds 42-49: 28 pairs; README, "Copies"). Predictions are shown, not flagged: two honest fine-tuned runs
+# seeds 42-49: 28 pairs; docs/performance.md, "Near copies"). Predictions are shown, not flagged: two honest fine-tuned runs
 # that both lean to the majority class agree on up to 95% of the tweets, and a class's 45,000 pairs reach
 # further into that tail than 28 do; random-init runs often call every tweet one class, and then agree on
 # all. The scores tell more: a copy's are as close as the original's wherever they were not edited.
@@ -129,7 +130,7 @@ def pairs(runs: dict[str, dict[str, Run]]) -> pd.DataFrame:
     index = {sid: i for i, sid in enumerate(ids)}
     a, b = np.triu_indices(len(ids), k=1)
     table = pd.DataFrame({"a": [ids[i] for i in a], "b": [ids[j] for j in b], "n": np.nan})
-    for run in RUN_NAMES:
+    for run in project.RUNS:
         have = [sid for sid in ids if run in runs[sid]]
         sizes = {len(runs[sid][run].predictions) for sid in have}
         if len(have) < 2 or len(sizes) != 1:

@@ -3,7 +3,7 @@
     python3 -m tools build [--profile offline|full]
 
 1. Execute the master notebook (solutions and tests included) in a real kernel, in the chosen profile
-   (default offline): this trains the reference model once, writes lab5_results.json, and gives the
+   (default offline): this trains the build's run once, writes lab5_results.json, and gives the
    solutions their outputs.
 2. Run ``otter assign`` on the executed master, with the grading configuration of otter_config.json and
    the Gradescope requirements derived from requirements.txt. Otter grades the solution notebook with
@@ -48,7 +48,7 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed entry dates: the zip changes only when
 # the setup.sh and run_autograder that otter generates:
 # - the image (setup.sh) gets bubblewrap where its container allows one, the user that notebooks run as
 #   at grading, and, readable by that user, TweetEval and the checkpoint as plain folders and the hub's
-#   cache (lab5_autograder.py --image-setup; README, "What the autograder verifies");
+#   cache (lab5_autograder.py --image-setup; docs/design.md, "The trust boundary");
 # - grading (run_autograder) needs no network: it reads those folders, with the hub switched off;
 # - grading starts at lab5_autograder.py (as root), which takes the upload (an unreadable one gets a
 #   zero with a reason instead of a crash), runs otter on the student's side (an unprivileged user, in a
@@ -182,16 +182,16 @@ def publish(dist: Path, out: Path) -> None:
     """Lay otter's output out as the project shows it, each generated folder replaced whole."""
     at = lambda path: out / path.relative_to(project.ROOT)  # noqa: E731
     replace_dir(dist / "student", at(project.STUDENT))
-    student_nb = at(project.STUDENT) / project.NOTEBOOK_NAME
+    student_nb = at(project.STUDENT) / project.NOTEBOOK_FILE
     nbformat.write(notebooks.stable_ids(nbformat.read(student_nb, 4)), student_nb)
-    (at(project.STUDENT) / "requirements.txt").write_text(student_requirements(project.REQUIREMENTS.read_text()))
+    (at(project.STUDENT) / project.PINS_FILE).write_text(student_requirements(project.REQUIREMENTS.read_text()))
     write_handout(at(project.STUDENT))
     zips = sorted((dist / "autograder").glob("*-autograder_*.zip"))
     if len(zips) != 1:
         raise SystemExit(f"expected one autograder zip from otter assign, found {zips}")
     shutil.rmtree(at(project.AUTOGRADER), ignore_errors=True)
     repack_zip(zips[0], at(project.AUTOGRADER_ZIP))
-    solution = notebooks.published_outputs(nbformat.read(dist / "autograder" / project.NOTEBOOK_NAME, 4))
+    solution = notebooks.published_outputs(nbformat.read(dist / "autograder" / project.NOTEBOOK_FILE, 4))
     notebooks.stable_ids(solution)
     shutil.rmtree(at(project.SOLUTIONS), ignore_errors=True)
     at(project.SOLUTIONS).mkdir(parents=True)
@@ -203,7 +203,7 @@ def inputs_digest(profile: str) -> str:
     """A digest of everything a build reads: the master and the files beside it, the grading
     configuration, the pinned requirements, the build's own code, and the profile."""
     files = [p for p in sorted(project.ASSIGNMENT.rglob("*"))
-             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and p.name != project.RESULTS_NAME]
+             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and p.name != project.RESULTS_FILE]
     files += [project.OTTER_CONFIG, project.REQUIREMENTS, *(project.ROOT / "tools" / f for f in ("build.py", "notebooks.py", "project.py"))]
     digest = hashlib.sha256(profile.encode())
     for path in files:
@@ -234,23 +234,25 @@ def build(profile: str, work: Path, out: Path = project.ROOT) -> None:
     source = work / "assignment"
     shutil.copytree(project.ASSIGNMENT, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     # Never carry a results file from a checkout: the build makes its own, with the build's seed.
-    (source / project.RESULTS_NAME).unlink(missing_ok=True)
-    (source / project.SEED_NAME).write_text(f"{project.BUILD_SEED}\n")
+    (source / project.RESULTS_FILE).unlink(missing_ok=True)
+    (source / project.SEED_FILE).write_text(f"{project.BUILD_SEED}\n")
     (source / "requirements-autograder.txt").write_text(
         autograder_requirements(project.REQUIREMENTS.read_text())
     )
-    master = source / project.NOTEBOOK_NAME
+    # beside the helper, as in the students' folder: its setup_environment reads the pins there
+    (source / project.PINS_FILE).write_text(student_requirements(project.REQUIREMENTS.read_text()))
+    master = source / project.NOTEBOOK_FILE
     nb = nbformat.read(master, 4)
     url = set_files_url(nb)
     nbformat.write(nb, master)
     print(f"Colab fetches the lab's files from: {url or '(no lab_files_url set: Colab students upload ' + HANDOUT_ZIP + ')'}")
 
-    step(f"Executing the master notebook ({profile} profile; this trains the reference model) ...", started)
+    step(f"Executing the master notebook ({profile} profile; this trains the build's run) ...", started)
     nb = notebooks.execute(master, cwd=source)
-    results = json.loads((source / project.RESULTS_NAME).read_text())
-    reference = {"profile": profile, "seed": project.BUILD_SEED, **{k: results[k] for k in ("acc_bow", "acc_ft", "acc_scratch")}}
-    (source / project.REFERENCE_RUN).write_text(json.dumps(reference, indent=1) + "\n")
-    configure_master(nb, "requirements-autograder.txt", [project.REFERENCE_RUN])
+    results = json.loads((source / project.RESULTS_FILE).read_text())
+    build_run = {"profile": profile, "seed": project.BUILD_SEED, **{k: results[k] for k in project.ACCURACIES}}
+    (source / project.BUILD_RUN).write_text(json.dumps(build_run, indent=1) + "\n")
+    configure_master(nb, "requirements-autograder.txt", [project.BUILD_RUN])
     nbformat.write(nb, master)
 
     step("Running otter assign (it grades the solution with the new autograder) ...", started)
@@ -276,7 +278,7 @@ def build(profile: str, work: Path, out: Path = project.ROOT) -> None:
     publish(dist, work / "published")
     (work / "published.sha256").write_text(inputs_digest(profile) + "\n")
     step(
-        f"Done. Reference run (training seed {project.BUILD_SEED}): baseline {results['acc_bow']:.3f}, fine-tuned {results['acc_ft']:.3f}, "
+        f"Done. The build's run (training seed {project.BUILD_SEED}): baseline {results['acc_bow']:.3f}, fine-tuned {results['acc_ft']:.3f}, "
         f"random init {results['acc_scratch']:.3f}; "
         "the solution scored 100% with the new autograder.",
         started,

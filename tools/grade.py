@@ -93,6 +93,25 @@ def _entry_module(ag_dir: Path):
     return module
 
 
+def otter_run(submission: Path, workdir: Path, autograder: Path | None = None) -> Graded:
+    """Grade ``submission`` with plain ``otter run`` (a real kernel, no entry point, no sandbox) and read
+    its results.json: the status is "graded" when otter exits 0, its output is the log, ``seconds`` how
+    long it took."""
+    from tools import project
+
+    out = workdir / "otter-run"
+    shutil.rmtree(out, ignore_errors=True)  # otter may leave an older results.json on failure
+    out.mkdir(parents=True)
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(autograder or project.AUTOGRADER_ZIP),
+                           "-o", str(out), str(submission)], capture_output=True, text=True, timeout=900)
+    seconds = time.perf_counter() - started
+    results_file = out / "results.json"
+    results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+    status = "graded" if proc.returncode == 0 else f"otter run exited {proc.returncode}"
+    return Graded(submission.name, status, "", results, seconds=seconds, log=proc.stdout + proc.stderr)
+
+
 def prepare(submission: Path, autograder_zip: Path, workdir: Path) -> Path:
     """Lay out Gradescope's tree in ``workdir``; return its /autograder folder."""
     ag_dir = workdir / "autograder"

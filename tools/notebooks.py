@@ -98,11 +98,11 @@ def run_as_student(nb, student_dir: Path, folder: Path, seed: int | None = None)
     as a student whose drawn training seed is ``seed``; else the setup cell draws one."""
     shutil.copytree(student_dir, folder)
     if seed is not None:
-        (folder / project.SEED_NAME).write_text(f"{seed}\n")
+        (folder / project.SEED_FILE).write_text(f"{seed}\n")
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    path = folder / "lab5.ipynb"
+    path = folder / project.NOTEBOOK_FILE
     nbformat.write(nb, path)
     return execute(path, cwd=folder)

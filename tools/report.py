@@ -36,7 +36,6 @@ import seaborn as sns  # noqa: E402
 
 from tools import agreement, project  # noqa: E402
 
-RESULTS_NAME = "lab5_results.json"
 # The accuracies a results file reports, as the report names them.
 ACCURACIES = {"acc_bow": "baseline (acc_bow)", "acc_ft": "fine-tuned (acc_ft)", "acc_scratch": "random init (acc_scratch)"}
 ANSWER_TAG = "otter_answer_cell"
@@ -120,7 +119,7 @@ def _same_seed(facts: dict[str, dict], sid: str, others) -> str:
     seed = facts[sid]["seed"]
     same = sorted(o for o in others if seed is not None and facts[o]["seed"] == seed)
     return (f"; {', '.join(same)} record{'s' if len(same) == 1 else ''} the same training seed ({seed}): "
-            f"a shared {project.SEED_NAME} gives the same run, so ask whose it is") if same else ""
+            f"a shared {project.SEED_FILE} gives the same run, so ask whose it is") if same else ""
 
 
 def _listed(names: list[str], most: int = 4) -> str:
@@ -134,7 +133,7 @@ def copy_flags(facts: dict[str, dict], shared: dict[str, dict[str, list[str]]]) 
     for sid, others in shared.items():
         what = sorted({name for names in others.values() for name in names})
         names = sorted(others)
-        flags[sid] = (f"{COPY_FLAG} {_listed(names)} (identical {', '.join(what)}): a shared {RESULTS_NAME}? Runs "
+        flags[sid] = (f"{COPY_FLAG} {_listed(names)} (identical {', '.join(what)}): a shared {project.RESULTS_FILE}? Runs "
                       f"with their own training seeds never share these{_same_seed(facts, sid, names)}")
     return flags
 
@@ -195,7 +194,7 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
             flags.append(f"{g.status}: {g.message}")
         else:
             if not f["has_results"]:
-                flags.append(f"no {RESULTS_NAME}")
+                flags.append(f"no {project.RESULTS_FILE}")
             # what the autograder's entry point saw at grading: results rejected or rewritten, a cell stopped
             flags += (g.results.get("extra_data") or {}).get("flags") or []
         for key in ACCURACIES:
@@ -266,15 +265,15 @@ def accuracy_plot(table: pd.DataFrame, lab) -> str:
 # The seed study: what each panel shows (the column of seed-study.csv).
 SEED_STUDY = {"acc_bow": "TF-IDF + LR (from scratch)", "acc_scratch": "Transformer from random init",
               "acc_ft": "Fine-tuned transformer", "gap": "Fine-tuned minus random init"}
-REFERENCE_RUN = "files/lab5_reference_run.json"  # in the autograder zip: the build's own run
+BUILD_RUN = f"files/{project.BUILD_RUN}"  # in the autograder zip: the build's own run
 
 
 def reference_run(autograder_zip: Path, lab) -> dict | None:
-    """The build's reference run (its seed and accuracies), if the zip carries one of this profile."""
+    """The build's run (its seed and accuracies), if the zip carries one of this profile."""
     with zipfile.ZipFile(autograder_zip) as zf:
-        if REFERENCE_RUN not in zf.namelist():
+        if BUILD_RUN not in zf.namelist():
             return None
-        run = json.loads(zf.read(REFERENCE_RUN))
+        run = json.loads(zf.read(BUILD_RUN))
     return {**run, "gap": run["acc_ft"] - run["acc_scratch"]} if run.get("profile") == lab.get_profile().name else None
 
 
@@ -366,7 +365,7 @@ def agreement_plot(pairs: pd.DataFrame) -> str:
         ax.hist(values, bins=np.linspace(*edges, 60), color="#08519c", log=True)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 1, 10, 100: counts
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set(title=f"{agreement.RUN_NAMES[m.run]}: {titles[m.kind]}", xlabel=units[m.kind], ylabel="pairs of submissions")
+        ax.set(title=f"{project.RUNS[m.run].label}: {titles[m.kind]}", xlabel=units[m.kind], ylabel="pairs of submissions")
     handles, labels = axes[0][-1].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))

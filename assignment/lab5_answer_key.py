@@ -1,4 +1,4 @@
-"""What only the autograder knows: the reference data subsets, the pretrained weights, and the
+"""What only the autograder knows, the answer key: the data subsets, the pretrained weights, and the
 checks that compare a submission with them, the true labels of the test subset included.
 
 Shipped in the autograder zip only (``autograder_files`` of the master notebook), never to
@@ -14,17 +14,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import lab5_checks as checks
 import lab5_utils as lab
 
-TRAINERS = {"ft": "trainer", "scratch": "trainer_scratch"}  # the notebook's name for each run's Trainer
-# The training seed alone moves a fine-tuned run's accuracy by about 5 points (the sd over 8 students'
-# seeds, offline), and a random-init run that calls every tweet neutral scores 0.495: a student's
-# random-init run counts as better than their fine-tuned one (q7), and their fine-tuned run as worse
-# than the baseline (q5), only beyond that.
+# How far the training seed alone moves a run's accuracy (docs/design.md, "Profiles and calibrated
+# ranges"): a student's random-init run counts as better than their fine-tuned one (q7), and their
+# fine-tuned run as worse than the baseline (q5), only beyond that.
 SEED_NOISE = 0.05
-# A fine-tuned model that calls (nearly) every test tweet the same class has not learned to tell the
-# classes apart, whatever their shares in the test subset (which decide its accuracy). The model from
-# random initialisation may end up so: that is what section 5 shows.
+# A fine-tuned model that calls (nearly) every test tweet one class has not learned to tell the classes
+# apart, whatever their shares in the test subset; the random-init model may end up so (section 5 shows it).
 ONE_CLASS_SHARE = 0.9
 
 
@@ -47,7 +45,7 @@ def _columns(profile) -> dict[str, dict[str, list]]:
 
 @lru_cache(maxsize=None)
 def subsets() -> Subsets:
-    """The train and test subsets of DESIGN.md: each split shuffled with seed 42, then its head.
+    """The train and test subsets (docs/design.md, "What the lab teaches"): each split shuffled with seed 42, then its head.
 
     The rows are those of ``Dataset.shuffle(seed=SEED).select(range(size))``, which draws
     ``numpy.random.default_rng(SEED).permutation(len(split))``: the same permutation, taken here on
@@ -156,20 +154,20 @@ def gold_problems(record: dict, run: str) -> list[str]:
 
     evals = [e for e in record[f"{run}_log_history"] if "eval_accuracy" in e]
     if not evals:
-        return []  # lab.run_problems says so
+        return []  # checks.run_problems says so
     last = evals[-1]
     gold = np.asarray(subsets().test_labels)
     preds = np.asarray(record[f"{run}_preds"])
     logits = np.asarray(record[f"{run}_logits"], dtype=np.float64)
     problems = []
     accuracy = float(np.mean(preds == gold))
-    if abs(accuracy - last["eval_accuracy"]) > lab.ACCURACY_TOLERANCE:
+    if abs(accuracy - last["eval_accuracy"]) > checks.ACCURACY_TOLERANCE:
         problems.append(f"its predictions score {accuracy:.4f} on the test subset, but its log says the model scored "
                         f"{last['eval_accuracy']:.4f} after the last epoch")
     shifted = logits - logits.max(axis=-1, keepdims=True)
     loss = float(np.mean(np.log(np.exp(shifted).sum(axis=-1)) - shifted[np.arange(len(gold)), gold]))
     reported = last.get("eval_loss")
-    if isinstance(reported, (int, float)) and math.isfinite(reported) and abs(loss - reported) > lab.LOSS_TOLERANCE:
+    if isinstance(reported, (int, float)) and math.isfinite(reported) and abs(loss - reported) > checks.LOSS_TOLERANCE:
         problems.append(f"the loss of its {run}_logits on the test subset is {loss:.4f}, but its log says "
                         f"{reported:.4f} after the last epoch")
     return problems
@@ -178,7 +176,7 @@ def gold_problems(record: dict, run: str) -> list[str]:
 def results(run: str = "ft") -> dict:
     """The submitted results file, if it adds up as one real run of ``run`` on the test subset's true
     labels; otherwise the test fails with what does not add up."""
-    return lab.checked_run(lab.load_results(run), run, more=gold_problems)
+    return checks.checked_run(lab.load_results(run), run, more=gold_problems)
 
 
 def accepted(run: str) -> dict | None:
@@ -200,7 +198,7 @@ def check_accuracy(env: dict, record: dict, run: str) -> None:
     """acc_<run> in the notebook and in the record must be the accuracy of the saved predictions."""
     actual = accuracy(record, run)
     name = f"acc_{run}"
-    trainer = TRAINERS[run]
+    trainer = lab.RUNS[run].trainer
     for label, value in ((name, lab.require(env, name)), (f"{name} in {lab.RESULTS_FILE}", record.get(name))):
         assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{label} = {value!r} is not a number: let {trainer}.predict(tok_test) compute {name} (its metrics['test_accuracy']), and rerun its section."
         assert abs(float(value) - actual) < 1e-6, f"{label} = {value!r}, but the saved predictions match {actual:.4f} of the test labels (in test-subset order): let {trainer}.predict(tok_test) compute {name}, and rerun its section after any change."
@@ -213,20 +211,20 @@ def check_learned(record: dict, run: str) -> None:
     preds = record[f"{run}_preds"]
     label, count = Counter(preds).most_common(1)[0]
     name = ("negative", "neutral", "positive")[label]
-    assert count < ONE_CLASS_SHARE * len(preds), f"{lab.RUNS[run].capitalize()} calls {count} of the {len(preds)} test tweets {name} ({count / len(preds):.1%}): it has not learned to tell the classes apart. Check the model, the training arguments and the tokenization, then rerun {lab.RUN_SECTION[run]}."
+    assert count < ONE_CLASS_SHARE * len(preds), f"{lab.RUNS[run].model.capitalize()} calls {count} of the {len(preds)} test tweets {name} ({count / len(preds):.1%}): it has not learned to tell the classes apart. Check the model, the training arguments and the tokenization, then rerun {lab.RUNS[run].section}."
 
 
 def check_settings(record: dict, run: str) -> None:
     """The run in the record was trained with the lab's settings, and with the training seed that the
     record's fine-tuning run was (both runs of a student train with one seed)."""
     settings = record.get(f"{run}_settings")
-    assert isinstance(settings, dict), f"{lab.RESULTS_FILE} does not say how {lab.RUNS[run]} was trained: rerun its section and submit the file it writes."
+    assert isinstance(settings, dict), f"{lab.RESULTS_FILE} does not say how {lab.RUNS[run].model} was trained: rerun its section and submit the file it writes."
     wrong = [f"{key}={settings.get(key)!r} (the lab: {want!r})" for key, want in lab.TRAINING.items() if settings.get(key) != want]
-    assert not wrong, f"{lab.RUNS[run].capitalize()} in {lab.RESULTS_FILE} was trained with other settings than the lab's: {'; '.join(wrong)}. Set them in args (question 4) and rerun its section."
+    assert not wrong, f"{lab.RUNS[run].model.capitalize()} in {lab.RESULTS_FILE} was trained with other settings than the lab's: {'; '.join(wrong)}. Set them in args (question 4) and rerun its section."
     seed = settings.get("seed")
-    assert lab.recorded_seed({f"{run}_settings": settings}) is not None, f"{lab.RESULTS_FILE} does not record the training seed of {lab.RUNS[run]} (seed={seed!r}): rerun its section and submit the file it writes."
+    assert lab.recorded_seed({f"{run}_settings": settings}) is not None, f"{lab.RESULTS_FILE} does not record the training seed of {lab.RUNS[run].model} (seed={seed!r}): rerun its section and submit the file it writes."
     first = lab.recorded_seed(record)  # the fine-tuning run's, when it records one
-    assert seed == first, f"{lab.RUNS[run].capitalize()} was trained with seed {seed}, the fine-tuned model with seed {first}: both runs train with your training seed (args' seed=TRAIN_SEED, and torch.manual_seed(TRAIN_SEED) before the random weights); rerun section 5."
+    assert seed == first, f"{lab.RUNS[run].model.capitalize()} was trained with seed {seed}, the fine-tuned model with seed {first}: both runs train with your training seed (args' seed=TRAIN_SEED, and torch.manual_seed(TRAIN_SEED) before the random weights); rerun section 5."
 
 
 # ---------------------------------------------------------------------------------------------
