@@ -199,7 +199,7 @@ def check_accuracy(env: dict, record: dict, run: str) -> None:
     actual = accuracy(record, run)
     name = f"acc_{run}"
     trainer = lab.RUNS[run].trainer
-    for label, value in ((name, lab.require(env, name)), (f"{name} in {lab.RESULTS_FILE}", record.get(name))):
+    for label, value in ((name, checks.require(env, name)), (f"{name} in {lab.RESULTS_FILE}", record.get(name))):
         assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{label} = {value!r} is not a number: let {trainer}.predict(tok_test) compute {name} (its metrics['test_accuracy']), and rerun its section."
         assert abs(float(value) - actual) < 1e-6, f"{label} = {value!r}, but the saved predictions match {actual:.4f} of the test labels (in test-subset order): let {trainer}.predict(tok_test) compute {name}, and rerun its section after any change."
 

@@ -3,7 +3,7 @@
 The notebook imports this module for the things students should not have to write: where the
 data and the pretrained checkpoint come from, and the results file that carries the two training
 runs (fine-tuned, and from random initialisation) to the autograder, which checks that each adds up
-as one real run of the lab (lab5_checks.py checks what the file says of itself).
+as one real run of the lab (the tests' checks are in lab5_checks.py).
 
 Two profiles, chosen with the environment variable LAB5_PROFILE:
 
@@ -504,36 +504,6 @@ def parse_results(data: bytes | None, run: str | None = None, where: str = "") -
             reason=f"holds no results of {RUNS[run].model}",
         )
     return record
-
-
-def check_saved_run(env: dict, run: str) -> None:
-    """The public check of a training run: the results file holds it, it adds up in itself (what can
-    be checked without the true labels), and acc_<run> in the notebook is an accuracy."""
-    import lab5_checks
-
-    lab5_checks.checked_run(load_results(run), run)
-    name = f"acc_{run}"
-    value = require(env, name)
-    assert isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1, (
-        f"{name} = {value!r} is not an accuracy between 0 and 1: take it from the metrics of trainer.predict."
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# Tests
-# ---------------------------------------------------------------------------------------------
-
-
-def require(env: dict, *names: str):
-    """The values of ``names`` in a notebook's variables, failing with a message a student can act on."""
-    for name in names:
-        value = env.get(name)
-        assert value is not None, (
-            f"{name} is not defined: run the cell that creates it (and the cells above it) first."
-        )
-        assert value is not Ellipsis, f"{name} is still `...`: fill in its blank."
-    values = tuple(env[name] for name in names)
-    return values[0] if len(values) == 1 else values
 
 
 # ---------------------------------------------------------------------------------------------

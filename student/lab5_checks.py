@@ -1,9 +1,9 @@
-"""Whether a results record adds up as one real training run of this lab, from what it says of itself.
+"""What the tests call: a notebook's variables (``require``), and whether a results record adds up as
+one real training run of this lab, from what it says of itself (the public check of a run,
+``check_saved_run``, and the hidden ones, which add what needs the true labels: ``more``).
 
-The tests of the results questions call these checks (the public one, ``lab.check_saved_run``, too):
-students get this module with the tests; the notebook never imports it. What needs the true labels of
-the test subset is the autograder's alone (passed in as ``more``). Why each check holds for every real
-run, and what none of them can tell: docs/design.md, "The results record and its checks".
+Students get this module with the public tests; the notebook never imports it. Why each check holds
+for every real run, and what none of them can tell: docs/design.md, "The results record and its checks".
 """
 
 from __future__ import annotations
@@ -217,3 +217,31 @@ def checked_run(record: dict, run: str = "ft", more=None) -> dict:
             reason=f"does not add up as one run ({lab.RUNS[run].model}): " + "; ".join(problems[:3]),
         )
     return record
+
+
+# ---------------------------------------------------------------------------------------------
+# What the tests call
+# ---------------------------------------------------------------------------------------------
+
+
+def check_saved_run(env: dict, run: str) -> None:
+    """The public check of a training run: the results file holds it, it adds up in itself (what can
+    be checked without the true labels), and acc_<run> in the notebook is an accuracy."""
+    checked_run(lab.load_results(run), run)
+    name = f"acc_{run}"
+    value = require(env, name)
+    assert isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1, (
+        f"{name} = {value!r} is not an accuracy between 0 and 1: take it from the metrics of trainer.predict."
+    )
+
+
+def require(env: dict, *names: str):
+    """The values of ``names`` in a notebook's variables, failing with a message a student can act on."""
+    for name in names:
+        value = env.get(name)
+        assert value is not None, (
+            f"{name} is not defined: run the cell that creates it (and the cells above it) first."
+        )
+        assert value is not Ellipsis, f"{name} is still `...`: fill in its blank."
+    values = tuple(env[name] for name in names)
+    return values[0] if len(values) == 1 else values

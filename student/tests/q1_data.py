@@ -7,9 +7,10 @@ points = None
 
 @test_case(points=1, hidden=False)
 def test_q1_sizes(env):
+    import lab5_checks as checks
     import lab5_utils as lab
     profile = lab.get_profile()
-    train_texts, train_labels, test_texts, test_labels, num_labels = lab.require(env, 'train_texts', 'train_labels', 'test_texts', 'test_labels', 'num_labels')
+    train_texts, train_labels, test_texts, test_labels, num_labels = checks.require(env, 'train_texts', 'train_labels', 'test_texts', 'test_labels', 'num_labels')
     for name, texts, labels, size in (('train', train_texts, train_labels, profile.train_size), ('test', test_texts, test_labels, profile.test_size)):
         assert len(texts) == size, f'{name}_texts holds {len(texts)} tweets; expected {size} (the first {size} rows of the shuffled {name} split).'
         assert len(labels) == len(texts), f'{name}_labels holds {len(labels)} labels for {len(texts)} tweets: one label per tweet.'

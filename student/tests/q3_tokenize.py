@@ -7,8 +7,8 @@ points = None
 
 @test_case(points=1, hidden=False)
 def test_q3_tokenized(env):
-    import lab5_utils as lab
-    tok_fn, tok_train, tok_test, train_texts, test_texts = lab.require(env, 'tok_fn', 'tok_train', 'tok_test', 'train_texts', 'test_texts')
+    import lab5_checks as checks
+    tok_fn, tok_train, tok_test, train_texts, test_texts = checks.require(env, 'tok_fn', 'tok_train', 'tok_test', 'train_texts', 'test_texts')
     out = tok_fn({'text': ['I love this lab!', 'meh']})
     assert 'input_ids' in out, 'tok_fn must return what the tokenizer returns (input_ids, attention_mask).'
     assert len(out['input_ids']) == 2, "tok_fn must tokenize every text of the batch (batch['text'])."

@@ -8,8 +8,8 @@ points = None
 @test_case(points=1, hidden=False)
 def test_q4_objects(env):
     from transformers import Trainer, TrainingArguments
-    import lab5_utils as lab
-    model_ft, args, compute_metrics, trainer = lab.require(env, 'model_ft', 'args', 'compute_metrics', 'trainer')
+    import lab5_checks as checks
+    model_ft, args, compute_metrics, trainer = checks.require(env, 'model_ft', 'args', 'compute_metrics', 'trainer')
     assert getattr(getattr(model_ft, 'config', None), 'num_labels', None) == 3, 'model_ft must be a sequence-classification model with num_labels=3.'
     assert isinstance(args, TrainingArguments), 'args must be a TrainingArguments.'
     assert isinstance(trainer, Trainer), 'trainer must be a transformers Trainer.'

@@ -8,8 +8,8 @@ points = None
 @test_case(points=1, hidden=False)
 def test_q6_objects(env):
     from transformers import Trainer
-    import lab5_utils as lab
-    model_scratch, trainer_scratch = lab.require(env, 'model_scratch', 'trainer_scratch')
+    import lab5_checks as checks
+    model_scratch, trainer_scratch = checks.require(env, 'model_scratch', 'trainer_scratch')
     assert getattr(getattr(model_scratch, 'config', None), 'num_labels', None) == 3, 'model_scratch must be a sequence-classification model with num_labels=3.'
     assert isinstance(trainer_scratch, Trainer), 'trainer_scratch must be a transformers Trainer.'
     assert trainer_scratch.model is model_scratch, 'trainer_scratch does not train model_scratch: pass model=model_scratch.'

@@ -7,6 +7,6 @@ points = None
 
 @test_case(points=1, hidden=False)
 def test_q7_saved(env):
-    import lab5_utils as lab
-    lab.check_saved_run(env, 'scratch')
+    import lab5_checks as checks
+    checks.check_saved_run(env, 'scratch')
 

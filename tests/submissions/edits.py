@@ -24,7 +24,6 @@ from tools.notebooks import code_cell_with, replace_in_code
 from tools.project import AUTOGRADER_ZIP, NOTEBOOK_FILE, RESULTS_FILE
 
 
-
 def built_points(autograder_zip: Path = AUTOGRADER_ZIP) -> dict[str, float]:
     """Each autograded question's points, as the built autograder's test files define them (the
     written question is graded by hand)."""
