@@ -2,19 +2,21 @@
 checks that compare a submission with them, the true labels of the test subset included.
 
 Shipped in the autograder zip only (``autograder_files`` of the master notebook), never to
-students. The hidden tests import it, so that nothing they compare against comes from the
-student's own notebook. The results questions' tests run twice at grading with these checks: in
-the notebook's kernel (as otter runs every test), and in the entry point's own process
-(lab5_autograder.py), whose verdict is the one that counts.
+students, and never on the student's side at grading: every test runs in the grader's own process
+(lab5_autograder.py), against the notebook's facts (lab5_facts.py) and the upload, so that nothing they
+compare against comes from the student's notebook.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import lab5_checks as checks
+import lab5_facts as facts
 import lab5_utils as lab
 
 # How far the training seed alone moves a run's accuracy (docs/design.md, "Profiles and calibrated
@@ -62,63 +64,127 @@ def subsets() -> Subsets:
     return Subsets(*picked["train"], *picked["test"])
 
 
+# What the tests compare a notebook's facts with (lab5_facts): read from the checkpoint's own files, so
+# that the grader's process needs neither torch nor transformers (its memory and time are the grading's).
+
+
+def checkpoint_file(name: str) -> str:
+    """A file of the profile's checkpoint: in its folder, or in the hub's cache (read offline)."""
+    source = lab.checkpoint_path()
+    if Path(source).is_dir():
+        return str(Path(source) / name)
+    from huggingface_hub import hf_hub_download
+
+    return hf_hub_download(source, name)
+
+
 @lru_cache(maxsize=None)
-def tokenizer():
-    """The profile's checkpoint tokenizer."""
-    from transformers import AutoTokenizer
+def _tokenizer():
+    from tokenizers import Tokenizer
 
-    return AutoTokenizer.from_pretrained(lab.checkpoint_path())
+    tokenizer = Tokenizer.from_file(checkpoint_file("tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(lab.MAX_LENGTH)
+    return tokenizer
+
+
+def token_ids(texts: list[str]) -> list[list[int]]:
+    """The checkpoint tokenizer's ids of ``texts``, truncated at MAX_LENGTH tokens (what
+    ``tokenizer(texts, truncation=True, max_length=MAX_LENGTH)["input_ids"]`` gives)."""
+    return [encoding.ids for encoding in _tokenizer().encode_batch([str(t) for t in texts])]
 
 
 @lru_cache(maxsize=None)
-def pretrained_model():
-    """The profile's checkpoint with a fresh 3-way head, as ``from_pretrained`` gives it."""
-    from transformers import AutoModelForSequenceClassification
+def checkpoint_config() -> dict:
+    """The checkpoint's configuration, as its config.json says."""
+    return json.loads(Path(checkpoint_file("config.json")).read_text(encoding="utf-8"))
 
-    return AutoModelForSequenceClassification.from_pretrained(lab.checkpoint_path(), num_labels=3)
+
+@lru_cache(maxsize=None)
+def pretrained_rows():
+    """Rows lab5_facts.EMBEDDING_ROWS of the checkpoint's word embeddings (a model's fingerprint)."""
+    import numpy as np
+    from safetensors import safe_open
+
+    with safe_open(checkpoint_file("model.safetensors"), framework="numpy") as f:
+        name = next(k for k in f.keys() if k.endswith("word_embeddings.weight"))
+        matrix = f.get_slice(name)
+        return np.stack([np.asarray(matrix[row:row + 1], dtype=np.float32)[0] for row in facts.EMBEDDING_ROWS])
 
 
 def embedding_similarity(model) -> float:
-    """Cosine similarity of ``model``'s word embeddings with the pretrained checkpoint's.
+    """Cosine similarity of ``model``'s word embeddings (its fingerprint's rows) with the pretrained
+    checkpoint's. Fine-tuning at a small learning rate keeps it near 1; a randomly initialised model is
+    near 0."""
+    import numpy as np
 
-    Fine-tuning at a small learning rate keeps it near 1; a randomly initialised model is near 0.
-    """
-    import torch
-
-    mine = model.get_input_embeddings().weight.detach().float().cpu().flatten()
-    ref = pretrained_model().get_input_embeddings().weight.detach().float().cpu().flatten()
-    if mine.shape != ref.shape:
+    mine, ref = model.embedding_rows, pretrained_rows()
+    if mine is None or mine.shape != ref.shape:
         return 0.0
-    return float(torch.nn.functional.cosine_similarity(mine, ref, dim=0))
+    a, b = mine.ravel().astype(np.float64), ref.ravel().astype(np.float64)
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b / norms) if norms > 0 and math.isfinite(norms) else 0.0
+
+
+# Configuration keys that are no part of the architecture: the head, bookkeeping, runtime switches.
+NOT_ARCHITECTURE = {"num_labels", "id2label", "label2id", "_name_or_path", "name_or_path", "architectures",
+                    "transformers_version", "torch_dtype", "dtype", "problem_type", "_attn_implementation_autoset",
+                    "_attn_implementation", "output_attentions", "output_hidden_states", "return_dict",
+                    "use_cache", "gradient_checkpointing"}  # the Trainer sets use_cache from its arguments
+
+
+def architecture_problem(model, name: str) -> str:
+    """Why ``model`` is not a sequence-classification model of the checkpoint's architecture ("" if it is)."""
+    want = checkpoint_config().get("model_type")
+    got = model.config.to_dict().get("model_type")
+    kind = model.type_name.rsplit(".", 1)[-1][:facts.SHOWN]
+    if got != want or not kind.endswith("ForSequenceClassification"):
+        return (f"{name} is a {kind} (model_type {checks.shown(got)}); expected the checkpoint's architecture (model_type {want!r}) "
+                "with a sequence-classification head")
+    return ""
 
 
 def architecture_differences(model) -> str:
     """How ``model``'s configuration differs from the checkpoint's in its architecture (sizes, layers,
     vocabulary), or "" when it is the checkpoint's; the classification head and bookkeeping may differ."""
-    ignore = {"num_labels", "id2label", "label2id", "_name_or_path", "name_or_path", "architectures",
-              "transformers_version", "torch_dtype", "dtype", "problem_type", "_attn_implementation_autoset",
-              "_attn_implementation", "output_attentions", "output_hidden_states", "return_dict",
-              "use_cache"}  # the Trainer sets use_cache from its arguments
-    mine, ref = model.config.to_dict(), pretrained_model().config.to_dict()
-    wrong = [f"{key}={mine.get(key)!r} (the checkpoint: {value!r})" for key, value in ref.items()
-             if key not in ignore and mine.get(key) != value]
+    mine = model.config.to_dict()
+    wrong = [f"{key}={checks.shown(mine.get(key))} (the checkpoint: {value!r})" for key, value in checkpoint_config().items()
+             if key not in NOT_ARCHITECTURE and mine.get(key) != value]
     return "; ".join(wrong[:4])
 
 
 def settings_differences(args, other) -> str:
-    """The TrainingArguments fields in which ``other`` differs from ``args``, but for the output folder."""
+    """The TrainingArguments settings in which ``other`` differs from ``args``, but for the output folder."""
     ignore = {"output_dir", "logging_dir", "run_name"}
     mine, theirs = args.to_dict(), other.to_dict()
-    wrong = [f"{key}={theirs.get(key)!r} (args: {value!r})" for key, value in mine.items()
+    wrong = [f"{key}={checks.shown(theirs.get(key))} (args: {checks.shown(value)})" for key, value in mine.items()
              if key not in ignore and theirs.get(key) != value]
     return "; ".join(wrong[:4])
 
 
+def vocabulary(texts: list) -> set[str]:
+    """The terms a TfidfVectorizer with the lab's settings learns from ``texts``."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return set(TfidfVectorizer(**TFIDF).fit([str(t) for t in texts]).vocabulary_)
+
+
+def terms(texts: list) -> set[str]:
+    """Every term (word or word pair) the lab's analyzer finds in ``texts``."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    analyze, found = TfidfVectorizer(**TFIDF).build_analyzer(), set()
+    for text in texts:
+        found.update(analyze(str(text)))
+    return found
+
+
+TFIDF = {"max_features": 20000, "ngram_range": (1, 2), "stop_words": "english"}  # question 2's vectorizer
+
+
 def check_trainer(trainer, name: str, model, model_name: str, tok_train, tok_test) -> None:
     """Fail with advice unless ``trainer`` trains ``model`` on tok_train, evaluates on tok_test, with the
-    tokenizer, compute_metrics and a collator that pads each batch."""
-    import torch
-
+    tokenizer, compute_metrics and a collator that pads each batch (facts: lab5_facts.TrainerFacts)."""
     def labels(ds):
         column = "labels" if "labels" in ds.column_names else "label"
         return [int(y) for y in ds[column]] if column in ds.column_names else None
@@ -126,18 +192,14 @@ def check_trainer(trainer, name: str, model, model_name: str, tok_train, tok_tes
     assert trainer.model is model, f"{name} does not train {model_name}: pass model={model_name}."
     for role, given, expected in (("train_dataset", trainer.train_dataset, tok_train), ("eval_dataset", trainer.eval_dataset, tok_test)):
         wanted = "tok_train" if role == "train_dataset" else "tok_test"
-        assert given is not None and len(given) == len(expected) and labels(given) == labels(expected), f"{name}'s {role} must be {wanted}."
+        same = given is expected or (isinstance(given, facts.RowsFacts) and len(given) == len(expected) and labels(given) == labels(expected))
+        assert given is not None and same, f"{name}'s {role} must be {wanted}."
     assert trainer.processing_class is not None, f"pass processing_class=tokenizer to {name}'s Trainer."
     assert trainer.compute_metrics is not None, f"pass compute_metrics=compute_metrics to {name}'s Trainer."
-    keep = {"input_ids", "attention_mask", "token_type_ids", "label", "labels"}
-    rows = [trainer.train_dataset[i] for i in range(8)]
-    features = [{k: v for k, v in row.items() if k in keep} for row in rows]
-    try:
-        batch = trainer.data_collator(features)
-    except Exception as e:
-        raise AssertionError(f"{name} cannot batch tweets of different lengths ({type(e).__name__}): pass data_collator=DataCollatorWithPadding(tokenizer).") from None
-    ids = batch["input_ids"]
-    assert isinstance(ids, torch.Tensor) and ids.ndim == 2 and ids.shape[1] <= 128, f"{name}'s batches must be padded tensors of at most 128 tokens."
+    batch = trainer.collated
+    assert "raised" not in batch, f"{name} cannot batch tweets of different lengths ({checks.shown(batch['raised'])}): pass data_collator=DataCollatorWithPadding(tokenizer)."
+    shape = batch.get("shape") or [0, 0]
+    assert str(batch.get("type", "")).endswith("Tensor") and batch.get("ndim") == 2 and shape[1] <= 128, f"{name}'s batches must be padded tensors of at most 128 tokens."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,8 +262,8 @@ def check_accuracy(env: dict, record: dict, run: str) -> None:
     name = f"acc_{run}"
     trainer = lab.RUNS[run].trainer
     for label, value in ((name, checks.require(env, name)), (f"{name} in {lab.RESULTS_FILE}", record.get(name))):
-        assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{label} = {value!r} is not a number: let {trainer}.predict(tok_test) compute {name} (its metrics['test_accuracy']), and rerun its section."
-        assert abs(float(value) - actual) < 1e-6, f"{label} = {value!r}, but the saved predictions match {actual:.4f} of the test labels (in test-subset order): let {trainer}.predict(tok_test) compute {name}, and rerun its section after any change."
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{label} = {checks.shown(value)} is not a number: let {trainer}.predict(tok_test) compute {name} (its metrics['test_accuracy']), and rerun its section."
+        assert abs(float(value) - actual) < 1e-6, f"{label} = {checks.shown(value)}, but the saved predictions match {actual:.4f} of the test labels (in test-subset order): let {trainer}.predict(tok_test) compute {name}, and rerun its section after any change."
 
 
 def check_learned(record: dict, run: str) -> None:
@@ -219,12 +281,12 @@ def check_settings(record: dict, run: str) -> None:
     record's fine-tuning run was (both runs of a student train with one seed)."""
     settings = record.get(f"{run}_settings")
     assert isinstance(settings, dict), f"{lab.RESULTS_FILE} does not say how {lab.RUNS[run].model} was trained: rerun its section and submit the file it writes."
-    wrong = [f"{key}={settings.get(key)!r} (the lab: {want!r})" for key, want in lab.TRAINING.items() if settings.get(key) != want]
+    wrong = [f"{key}={checks.shown(settings.get(key))} (the lab: {want!r})" for key, want in lab.TRAINING.items() if settings.get(key) != want]
     assert not wrong, f"{lab.RUNS[run].model.capitalize()} in {lab.RESULTS_FILE} was trained with other settings than the lab's: {'; '.join(wrong)}. Set them in args (question 4) and rerun its section."
     seed = settings.get("seed")
-    assert lab.recorded_seed({f"{run}_settings": settings}) is not None, f"{lab.RESULTS_FILE} does not record the training seed of {lab.RUNS[run].model} (seed={seed!r}): rerun its section and submit the file it writes."
+    assert lab.recorded_seed({f"{run}_settings": settings}) is not None, f"{lab.RESULTS_FILE} does not record the training seed of {lab.RUNS[run].model} (seed={checks.shown(seed)}): rerun its section and submit the file it writes."
     first = lab.recorded_seed(record)  # the fine-tuning run's, when it records one
-    assert seed == first, f"{lab.RUNS[run].model.capitalize()} was trained with seed {seed}, the fine-tuned model with seed {first}: both runs train with your training seed (args' seed=TRAIN_SEED, and torch.manual_seed(TRAIN_SEED) before the random weights); rerun section 5."
+    assert seed == first, f"{lab.RUNS[run].model.capitalize()} was trained with seed {checks.shown(seed)}, the fine-tuned model with seed {first}: both runs train with your training seed (args' seed=TRAIN_SEED, and torch.manual_seed(TRAIN_SEED) before the random weights); rerun section 5."
 
 
 # ---------------------------------------------------------------------------------------------

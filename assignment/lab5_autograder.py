@@ -1,5 +1,5 @@
-"""The autograder's entry point: take the upload, let otter grade the notebook on the student's side,
-decide the results questions here, within a time budget.
+"""The autograder's entry point: take the upload, run the notebook on the student's side, and grade
+every question here, from the notebook's facts and the upload, within a time budget.
 
 Gradescope's run_autograder (as root) and the TA command (tools/grade.py, as the TA) run
 
@@ -12,25 +12,23 @@ docs/design.md, "The trust boundary". Grading is a function of the uploaded file
      (a zip is read, never unpacked to disk); an unreadable upload gets zero on every test case with a
      message that says what to upload instead; everything else is left out (the student is told; code
      that could be imported instead of the autograder's own files is flagged for the TA);
-  2. loads, before any of the notebook's code runs, what decides the results questions: the
-     autograder's modules and test files, the true labels of the test subset, and the uploaded
-     lab5_results.json, kept in memory;
-  3. makes the student's side (lab5_sandbox.py): a workspace holding a copy of the autograder's files
-     and of the two uploaded files, and a process that runs otter there, as an unprivileged user or in
-     a bubblewrap sandbox, within the time budget and a limit on what it writes;
-  4. ends every process of the student's side, then reads what it handed back (its report folder:
-     each test case's result in the kernel, the notebook's answers, notes) as untrusted data,
-     size-limited, no links followed;
-  5. grades the results questions (RESULTS_QUESTIONS) itself, with the same test files, from the
-     upload and the notebook's answers (lab5_utils.ACCURACIES); takes the kernel's verdict on the
-     other questions, which need the notebook's objects; flags a notebook whose kernel came to another
-     verdict on a results question, changed its copy of the autograder's files, or rewrote the results
-     file; and writes Gradescope's results.json itself (scores, messages, and in extra_data for the TA
-     each test case, the graded results file's facts, the sandbox and the flags).
-- The student's side (``--otter``) runs otter's run_autograder with the GradingMode plugin: one cell
-  first in the notebook (lab5_grading_mode.enter: nothing trained, the submitted results file as what
-  the notebook reads, a time limit per cell, processes a cell leaves behind ended) and one cell last
-  (lab5_grading_mode.export_answers). All it reports comes from the student's kernel.
+  2. loads what it grades with, before any of the notebook's code runs: the autograder's modules, every
+     test file (public and hidden), the answer key's data (the true labels, the checkpoint's tokenizer,
+     configuration and embeddings) and the uploaded lab5_results.json, kept in memory;
+  3. makes the student's side (lab5_sandbox.py): a workspace that holds the two uploaded files, the
+     student's own helpers and the public tests (STUDENT_SIDE: no hidden test, no answer key), and a
+     process there that runs otter (lab5_student_side.py), as an unprivileged user or in a bubblewrap
+     sandbox, its kernel without network, within the time budget, a memory limit and a limit on what
+     it writes;
+  4. ends every process of the student's side, then reads what it handed back (its report folder: the
+     notebook's facts, notes, the public tests' verdicts in its kernel) as untrusted data, size-limited,
+     no links followed;
+  5. runs every test case itself, on the facts (lab5_facts.py) and the upload: the points and
+     messages are its own. It flags a notebook whose kernel found otherwise on a public test (its checks
+     changed), that changed the files it was given, or that rewrote the results file; it redacts any
+     line of a hidden test or of the answer key from what the student sees; and writes Gradescope's
+     results.json itself (scores, messages, and in extra_data for the TA each test case, the graded
+     results file's facts, how the notebook ran, the flags).
 """
 
 from __future__ import annotations
@@ -45,35 +43,40 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import zipfile
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
-FILES = Path(__file__).resolve().parent  # the autograder's own files: this one, the helper, the reference
+FILES = Path(__file__).resolve().parent  # the autograder's own files: this one, the helpers, the answer key
 sys.path.insert(0, str(FILES))
 import lab5_sandbox as sandbox  # noqa: E402  (beside this file, in the autograder's files)
+import lab5_student_side as student_side  # noqa: E402  (what runs the notebook)
 import lab5_utils as lab  # noqa: E402  (the names of the lab's files, runs and answers)
 from lab5_grading_mode import NoteKind  # noqa: E402  (the kinds of grading notes)
 
 sys.path.remove(str(FILES))
 
 # The time limits of grading: the one place to change them (or set the environment variables).
-CELL_LIMIT_S = float(os.environ.get("LAB5_CELL_LIMIT_S") or 60)  # one cell of the notebook
+CELL_LIMIT_S = float(os.environ.get(student_side.CELL_LIMIT_ENV) or 60)  # one cell of the notebook
 BUDGET_S = float(os.environ.get("LAB5_GRADING_BUDGET_S") or 300)  # the whole submission; Gradescope's default is 600
-GRADING_ENV = "LAB5_GRADING_DIR"  # tells the student's side where its report folder is
 # What the upload may hold, unpacked: a notebook with its outputs is a few MB, a results file of this
 # lab about 0.3 MB. Anything larger is not read (a zip is never unpacked to disk).
 NOTEBOOK_LIMIT = 64 * 2**20
 RESULTS_LIMIT = 16 * 2**20
 # What the student's side may hand back (its report folder): more is not read.
-REPORT_LIMITS = {"kernel.json": 8 * 2**20, "answers.json": 2**16, "notes.jsonl": 2**18, "cell.txt": 2**10}
+REPORT_LIMITS = {"facts.json": 16 * 2**20, "kernel.json": 2**20, "notes.jsonl": 2**18, "cell.txt": 2**10,
+                 student_side.NETWORK_FILE: 2**10}
 LOG_TAIL = 2**16  # the last bytes of the student's side's output kept for the log
-# The questions decided in this process, from the upload: their tests read no more of the notebook
-# than its accuracies (lab5_utils.ACCURACIES; a test checks this).
+# The results questions: their tests read no more of the notebook than its accuracies
+# (lab5_utils.ACCURACIES; a test checks this), so that they can be graded from an upload alone.
 RESULTS_QUESTIONS = ("q5_results", "q7_scratch_results")
-MODULES = ("lab5_utils", "lab5_checks", "lab5_answer_key", "lab5_grading_mode")
+MODULES = ("lab5_utils", "lab5_facts", "lab5_checks", "lab5_answer_key", "lab5_grading_mode")
+# What the student's side gets of the autograder's files (source/files), and where the public tests are
+# (the build puts the students' tests/ there): nothing else of the autograder reaches it.
+STUDENT_SIDE = ("lab5_utils.py", "lab5_checks.py", "lab5_facts.py", "lab5_grading_mode.py", "lab5_student_side.py")
+PUBLIC_TESTS = "public_tests"
 CODE_SUFFIXES = {".py", ".pyc", ".pyo", ".pyd", ".so", ".pth"}
 # What operating systems and Jupyter put beside a notebook by themselves: never code of the student's.
 CLUTTER = {"__MACOSX", ".ipynb_checkpoints", ".DS_Store", ".OTTER_LOG"}
@@ -82,47 +85,6 @@ NOTEBOOK_HINT = (
     "Upload the zip that the last cell of lab5.ipynb makes (or, from Colab, lab5.ipynb together "
     "with lab5_results.json)."
 )
-GRADING_CELL = (
-    "# Added by the autograder: the notebook runs in grading mode (nothing is trained; your submitted\n"
-    "# lab5_results.json is graded; a cell that runs too long is stopped).\n"
-    "import lab5_grading_mode as _lab5_grading\n"
-    "_lab5_grading.enter({folder!r}, {limit}, end_leftovers={isolated})\n"
-)
-ANSWERS_CELL = (
-    "# Added by the autograder: the accuracies that questions 5 and 7 compare with lab5_results.json.\n"
-    "import lab5_grading_mode as _lab5_grading\n"
-    "_lab5_grading.export_answers(globals(), {path!r})\n"
-)
-
-
-@cache
-def _grading_mode_plugin():
-    from otter.plugins import AbstractOtterPlugin
-
-    class GradingMode(AbstractOtterPlugin):
-        """Otter plugin: the grading-mode cell goes first in the notebook otter executes (otter's own
-        cells come before it) and the answers cell last (otter's tests come after it); the uploaded
-        file is not changed."""
-
-        def before_execution(self, submission):
-            import nbformat
-
-            folder = Path(os.environ[GRADING_ENV])
-            isolated = os.environ.get(sandbox.ISOLATED_ENV) == "1"
-            first = GRADING_CELL.format(folder=str(folder), limit=CELL_LIMIT_S, isolated=isolated)
-            submission.cells.insert(0, nbformat.v4.new_code_cell(first))
-            submission.cells.append(nbformat.v4.new_code_cell(ANSWERS_CELL.format(path=str(folder / "answers.json"))))
-            return submission
-
-    return GradingMode
-
-
-def __getattr__(name: str):
-    # Otter loads the plugin as lab5_autograder.GradingMode; made on that first use, so that the entry
-    # point does not import otter (a second or more) before it starts the otter process.
-    if name == "GradingMode":
-        return _grading_mode_plugin()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def test_cases(ag_dir: Path) -> dict[str, dict[str, float]]:
@@ -340,14 +302,26 @@ def take_upload(submission: Path) -> Upload:
             upload.other.append(shown)
     return upload
 
-
 # --------------------------------------------------------------------------------------------
-# 2. What decides the results questions, loaded before the notebook runs
+# 2. What grades: loaded before the notebook runs
 # --------------------------------------------------------------------------------------------
 
 
-class ResultsGrader:
-    """The autograder's modules and test files, the true labels, and the upload, in this process."""
+class Verdict(NamedTuple):
+    """A test case as graded here: ``fault`` says why the grader could not run it (its own fault)."""
+
+    passed: bool
+    message: str
+    fault: str = ""
+
+
+GRADER_FAULT = ("The autograder could not run this test case on your notebook (a fault of the lab's tests, not of "
+                "your work); your instructor has been told.")
+
+
+class Grader:
+    """What grades, in this process: the autograder's modules, every test file (public and hidden), the
+    answer key's data and the upload. The tests run here, on a notebook's facts (lab5_facts.py)."""
 
     def __init__(self, ag_dir: Path, upload: bytes | None):
         import importlib
@@ -363,35 +337,56 @@ class ResultsGrader:
         for name, module in modules.items():
             if Path(module.__file__).resolve().parent != FILES:
                 raise RuntimeError(f"{name} was imported from {module.__file__}, not from the autograder's files")
-        # Nothing imported from here on comes from FILES (the student's side has its own copy of them).
         while str(FILES) in sys.path:
             sys.path.remove(str(FILES))
-        self.lab, self.checks, self.ref, self.mode = (modules[name] for name in MODULES)
+        self.lab, self.facts, self.checks, self.ref, self.mode = (modules[name] for name in MODULES)
         self.upload = upload
-        self.mode.use_upload(upload)
+        self.mode.use_upload(upload)  # lab.load_results reads the upload, lab.training_seed its seed
+        self.mode.use_recorded_seed()
         self.config = AutograderConfig(json.loads((ag_dir / "source" / "otter_config.json").read_text()))
         self.test_files = {}
         for path in sorted((ag_dir / "source" / "tests").glob("*.py")):
             test_file = ExceptionTestFile.from_file(str(path))
             self.test_files[test_file.name] = test_file
-        self.ref.subsets()  # the true labels, read now
-        from otter.test_files import GradingResults  # noqa: F401  (what grading imports, imported before the notebook runs)
+        self.secrets = secret_lines(ag_dir)
+        # The answer key's data (the true labels, the checkpoint's configuration, tokenizer and embeddings),
+        # and whatever the tests import: loaded now, while the student's side starts.
+        self.ref.subsets(), self.ref.checkpoint_config(), self.ref.pretrained_rows(), self.ref.terms(["a"])
+        self.ref.token_ids(["a"])
+        from otter.test_files import GradingResults  # noqa: F401  (what grading imports)
         from otter.test_files.abstract_test import TestCaseResult  # noqa: F401
-        # A first run with the accuracies the upload claims: whatever the checks import, they import now.
-        record = self.lab.read_json(upload) if upload is not None else None
-        self.grade({name: record.get(name) for name in self.lab.ACCURACIES} if isinstance(record, dict) else {})
+        self.grade(self.facts.FactsEnv())
 
-    def grade(self, answers: dict) -> dict[str, dict[str, tuple[bool, str]]]:
-        """Run the results questions' tests against the upload and the notebook's ``answers``:
-        question -> {test case: (passed, message)}."""
-        verdict = {}
-        for question in RESULTS_QUESTIONS:
-            test_file = self.test_files[question]
-            test_file.run(dict(answers))
-            verdict[question] = {r.test_case.name: (bool(r.passed), r.message or "") for r in test_file.test_case_results}
-        return verdict
+    def grade(self, env, questions=RESULTS_QUESTIONS + ("*",)) -> dict[str, dict[str, Verdict]]:
+        """Run the test cases of ``questions`` (all: "*") on ``env`` (a notebook's facts): question ->
+        {test case: Verdict}; each test file keeps its results for Gradescope's."""
+        from otter.test_files.abstract_test import TestCaseResult
 
-    def facts(self, answers: dict) -> dict:
+        verdicts = {}
+        for name, test_file in self.test_files.items():
+            if "*" not in questions and name not in questions:
+                continue
+            found = {case.name: self.run_case(test_file, case, env) for case in test_file.test_cases}
+            test_file.test_case_results = [TestCaseResult(test_case=case, message=found[case.name].message,
+                                                          passed=found[case.name].passed) for case in test_file.test_cases]
+            verdicts[name] = found
+        return verdicts
+
+    def run_case(self, test_file, case, env) -> Verdict:
+        """One test case on ``env``: otter's message (the failing line of a public test, its exception);
+        a hidden test's message never quotes its own code."""
+        try:
+            case.body.call_func(env)
+            return Verdict(True, "✅ Test case passed")
+        except self.facts.UndeclaredFact as e:
+            return Verdict(False, f"❌ Test case failed\n{GRADER_FAULT}", str(e))
+        except Exception as e:  # noqa: BLE001 (a failing test: its message is the verdict's)
+            text = f"{type(e).__name__}: {str(e).strip(chr(39))}"
+            line = None if case.hidden else failing_line(e, test_file)
+            where = f"Error at line {line[0]} in test {test_file.name}:\n  {line[1]}\n" if line else ""
+            return Verdict(False, f"❌ Test case failed\n{where}{text}")
+
+    def results_facts(self, env) -> dict:
         """What the TA report shows of the graded results file: whether it was submitted, why it was
         rejected, the accuracies of its accepted runs on the true labels (and the notebook's acc_bow),
         the training seed it records, digests of each run's predictions and scores (which two
@@ -400,7 +395,7 @@ class ResultsGrader:
         lab, ref = self.lab, self.ref
         facts = {"submitted": self.upload is not None, "rejected": [], "accuracies": {}, "seed": None,
                  "predictions": {}, "scores": {}}
-        bow = answers.get("acc_bow")
+        bow = env.get("acc_bow")
         number = isinstance(bow, numbers.Real) and not isinstance(bow, bool) and math.isfinite(bow)
         facts["accuracies"]["acc_bow"] = float(bow) if number else None  # the notebook's, as question 2 graded it
         for run in lab.RUNS:
@@ -427,6 +422,49 @@ class ResultsGrader:
         return facts
 
 
+def failing_line(error: Exception, test_file) -> tuple[int, str] | None:
+    """The line of ``test_file`` where ``error`` was raised (or the call that raised it), and its text."""
+    found = None
+    for frame, number in traceback.walk_tb(error.__traceback__):
+        if frame.f_code.co_filename == test_file.path:
+            found = number
+    if found is None or not 0 < found <= len(test_file.source_lines):
+        return None
+    return found, test_file.source_lines[found - 1].strip()
+
+
+def secret_lines(ag_dir: Path) -> set[str]:
+    """The lines of the hidden tests and of the grader-only modules that the student's side never
+    sees (the lines of what it does see left out): none may reach a student (:func:`redacted`)."""
+    source = ag_dir / "source"
+    secret = {line.strip() for path in [*sorted((source / "tests").glob("*.py")), source / "files" / "lab5_answer_key.py"]
+              for line in path.read_text(encoding="utf-8").splitlines() if len(line.strip()) >= 24}
+    seen = "\n".join(path.read_text(encoding="utf-8") for path in
+                     [*sorted((source / PUBLIC_TESTS).glob("*.py")), *(source / "files" / name for name in STUDENT_SIDE)])
+    return {line for line in secret if line not in seen}
+
+
+def redacted(results: dict, secrets: set[str]) -> tuple[dict, list[str]]:
+    """``results`` with every secret line taken out of what a student sees (the output, and every test's
+    output that is not hidden); the lines found, for the TA."""
+    found = []
+
+    def clean(text):
+        if not isinstance(text, str):
+            return text
+        for line in secrets:
+            if line in text:
+                found.append(line)
+                text = text.replace(line, "[a line of the autograder's hidden code, removed]")
+        return text
+
+    results["output"] = clean(results.get("output"))
+    for test in results.get("tests", []):
+        if test.get("visibility") != "hidden":
+            test["output"] = clean(test.get("output"))
+    return results, sorted(set(found))
+
+
 def run_vectors(record: dict, run: str, shape_problem: str | None) -> dict | None:
     """``run``'s test predictions and scores, compact, for the TA report's comparison of students' runs
     (tools/agreement.py): the predictions as one digit per tweet, the scores as little-endian float32
@@ -442,17 +480,17 @@ def run_vectors(record: dict, run: str, shape_problem: str | None) -> dict | Non
     return {"predictions": "".join(map(str, preds)), "scores": base64.b64encode(scores).decode()}
 
 
-def grader_files(ag_dir: Path) -> dict[str, str]:
-    """The digest of each of the autograder's files, by the path of otter's copy beside the notebook."""
+def given_files(ag_dir: Path) -> dict[str, str]:
+    """The digest of each file the student's side is given, by the path of otter's copy beside the notebook."""
     source = ag_dir / "source"
-    files = {p.name: _sha(p.read_bytes()) for p in sorted((source / "files").iterdir()) if p.is_file()}
-    tests = {f"tests/{p.name}": _sha(p.read_bytes()) for p in sorted((source / "tests").iterdir()) if p.is_file()}
+    files = {name: _sha((source / "files" / name).read_bytes()) for name in STUDENT_SIDE}
+    tests = {f"tests/{p.name}": _sha(p.read_bytes()) for p in sorted((source / PUBLIC_TESTS).iterdir()) if p.is_file()}
     return files | tests
 
 
-def changed_grader_files(box: Path, before: dict[str, str]) -> list[str]:
-    """Otter's copies of the autograder's files beside the notebook (in the student's workspace ``box``)
-    that changed while the notebook ran, and the Python files that appeared among them."""
+def changed_given_files(box: Path, before: dict[str, str]) -> list[str]:
+    """Otter's copies of the files the student's side was given, beside the notebook (in its workspace
+    ``box``), that changed while the notebook ran, and the Python files that appeared among them."""
     submission = box / "autograder" / "submission"
     changed = []
     for rel, digest in before.items():
@@ -485,19 +523,23 @@ def changed_grader_files(box: Path, before: dict[str, str]) -> list[str]:
 
 
 class StudentSide:
-    """The otter process in its sandbox (lab5_sandbox.py): started first, so that it imports otter
-    while this process takes the upload; told to go once its workspace holds the upload."""
+    """The otter process in its sandbox (lab5_sandbox.py, lab5_student_side.py): started first, so that
+    it imports otter while this process loads what it grades with; told to go once its workspace holds
+    the upload. Its workspace holds what STUDENT_SIDE names and the public tests, nothing else."""
 
     def __init__(self, ag_dir: Path, box: sandbox.Sandbox):
         self.box = box
         self.ws = ws = box.make_workspace()
         source = ws.path("autograder", "source")
-        # otter's tree, the student's own copy (otter rewrites its otter_config.json)
-        shutil.copytree(ag_dir / "source", source, ignore=shutil.ignore_patterns("__pycache__"))
+        (source / "files").mkdir(parents=True)
+        for name in STUDENT_SIDE:
+            shutil.copyfile(ag_dir / "source" / "files" / name, source / "files" / name)
+        shutil.copytree(ag_dir / "source" / PUBLIC_TESTS, source / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copyfile(ag_dir / "source" / "otter_config.json", source / "otter_config.json")  # otter rewrites it
         ws.path("autograder", "submission_metadata.json").write_text("{}")
         box.give(ws.path("autograder"))
-        env = box.environment({GRADING_ENV: ws.seen("report"), "LAB5_CELL_LIMIT_S": f"{CELL_LIMIT_S:g}"})
-        entry = ws.seen("autograder", "source", "files", Path(__file__).name)
+        env = box.environment({student_side.GRADING_ENV: ws.seen("report"), student_side.CELL_LIMIT_ENV: f"{CELL_LIMIT_S:g}"})
+        entry = ws.seen("autograder", "source", "files", "lab5_student_side.py")
         self.tail = bytearray()
         self.proc = box.start([sys.executable, entry, "--otter", ws.seen("autograder"), ws.seen("report")],
                               env, stdout=subprocess.PIPE)
@@ -569,46 +611,10 @@ class StudentSide:
         except sandbox.TooLarge:
             return b""
 
-
-def otter_process(ag_dir: Path, report: Path) -> int:
-    """The student's side: run otter on the notebook (with the GradingMode plugin) once the entry point
-    says go, and report each test case's result, as the kernel found it, in report/kernel.json."""
-    sandbox.keep_priority(own_session=True)  # Sandbox.start gives it a session of its own
-    sandbox.apply_limits()
-    import tempfile
-
-    otter_tmp = report / "otter"  # otter's own temporary files: not in /tmp, which the notebook may fill
-    otter_tmp.mkdir(exist_ok=True)
-    tempfile.tempdir = str(otter_tmp)
-    from otter.run.run_autograder import main as run_autograder
-
-    sys.stdin.readline()  # the entry point has loaded what it grades with, and put the upload here
-    out = report / "kernel.json"
-    try:
-        overrides = {"assignment_name": None} if lost_assignment_name(ag_dir / "submission") else {}
-        run_autograder(str(ag_dir), plugins=["lab5_autograder.GradingMode"], **overrides)
-    except Exception as e:  # otter's own errors (e.g. another assignment's notebook): no results
-        out.write_text(json.dumps({"error": str(e).strip() or type(e).__name__}), encoding="utf-8")
-        return 1
-    import dill
-
-    with open(ag_dir / "results" / "results.pkl", "rb") as f:
-        results = dill.load(f)
-    failure = results.catastrophic_error
-    cases = {name: {r.test_case.name: {"passed": bool(r.passed), "message": r.message or ""}
-                    for r in test_file.test_case_results}
-             for name, test_file in results.results.items()}
-    out.write_text(json.dumps({"cases": cases, "failure": str(failure) if failure else None}), encoding="utf-8")
-    return 0
-
-
-def lost_assignment_name(submission: Path) -> bool:
-    """Whether the notebook lost otter's metadata (its cells copied into a new notebook, or an editor
-    that drops metadata): otter would refuse it as "assignment 'None'"; it is graded as this lab."""
-    import nbformat
-
-    nb = nbformat.read(next(submission.glob("*.ipynb")), as_version=4)
-    return not (nb.metadata.get("otter") or {}).get("assignment_name")
+    def network(self) -> str:
+        """How the notebook's kernel was kept off the network, as its launcher said (untrusted: said only)."""
+        said = (self.read(student_side.NETWORK_FILE) or b"").decode("utf-8", "replace").strip()[:200]
+        return self.box.describe_network(said)
 
 
 # --------------------------------------------------------------------------------------------
@@ -624,6 +630,26 @@ def budget_reason(seconds: float, cell: str = "") -> str:
         f"A cell never finished: grading stopped after {seconds:g} s while {where} was running (an "
         "endless loop, or training that the autograder does not skip). Nothing could be graded: make "
         "every cell finish (run the notebook top to bottom once), then submit again."
+    )
+
+
+def memory_reason(limit: int, cell: str = "") -> str:
+    """Why a submission was stopped when its notebook used more memory than the grading allows."""
+    where = f"the cell that starts with `{cell}`" if cell else "a cell"
+    return (
+        f"Your notebook used more than {limit / 2**30:.1f} GB of memory while it was graded, so grading stopped "
+        f"there ({where}) and nothing could be graded. At grading nothing is trained: make that cell use less "
+        "memory (no copies of the data or the models beyond the lab's), then submit again."
+    )
+
+
+def kernel_died_reason(memory: sandbox.Memory, cell: str = "") -> str:
+    """Why a submission was stopped when its kernel died (no memory cgroup saw it run out)."""
+    where = f"the cell that starts with `{cell}`" if cell else "a cell"
+    return (
+        f"The notebook's kernel died while it was graded ({where}), so nothing could be graded. Most often that "
+        f"is memory: at grading your notebook may use {memory.describe()}. Make that cell use less memory, run the "
+        "notebook top to bottom, then submit again."
     )
 
 
@@ -650,6 +676,9 @@ FLAGGED = {
     NoteKind.CODE_REMOVED: "code in the upload removed before grading",
     NoteKind.CHECKS_CHANGED: "the notebook changed the grader's checks",
     NoteKind.GRADER_FILES_CHANGED: "the notebook changed the autograder's files",
+    NoteKind.MEMORY: "a cell ran out of memory at grading",
+    NoteKind.REDACTED: "a message echoed the autograder's hidden code (removed)",
+    NoteKind.GRADER_FAULT: "the autograder could not run a test (the lab's fault)",
 }
 KINDS = {kind.value for kind in NoteKind}
 
@@ -668,78 +697,79 @@ def add_notes(results: dict, notes: list[Note]) -> dict:
     return results
 
 
-def question_score(verdict: dict[str, tuple[bool, str]], test_file) -> tuple[float, float]:
-    points = {case.name: case.points for case in test_file.test_cases}
-    return sum(points[name] for name, (passed, _) in verdict.items() if passed), sum(points.values())
-
-
-
 # --------------------------------------------------------------------------------------------
 # 5. Grading
 # --------------------------------------------------------------------------------------------
 
 
-def graded_results(grader: ResultsGrader, kernel: dict, answers: dict) -> tuple[dict, list[Note]]:
-    """Gradescope's results: the results questions as graded here, the others as the kernel found
-    them; and the notes on where the kernel's verdict on a results question differs."""
+def graded_results(grader: Grader, env, kernel: dict, questions) -> tuple[dict, list[Note]]:
+    """Gradescope's results as this process graded ``env`` (a notebook's facts); the notes on where
+    the kernel found otherwise on a public test, and on test cases the grader could not run."""
     from otter.test_files import GradingResults
-    from otter.test_files.abstract_test import TestCaseResult
 
+    verdicts = grader.grade(env, questions)
     notes = []
-    verdict = grader.grade(answers)
-    found = kernel.get("cases") if isinstance(kernel.get("cases"), dict) else {}
-    failure = kernel.get("failure") or "the tests did not run in the notebook's kernel"
+    theirs = kernel.get("cases") if isinstance(kernel.get("cases"), dict) else {}
+    differ = [(name, case, verdict) for name, found in verdicts.items() for case, verdict in found.items()
+              if case in theirs and (theirs[case] is True) != verdict.passed]
+    if differ:
+        listed = ", ".join(f"{case} ({'passed' if verdict.passed else 'failed'} here)" for _, case, verdict in differ[:4])
+        notes.append(Note(NoteKind.CHECKS_CHANGED, (
+            f"Every test is run by the autograder outside your notebook, on what your notebook's variables hold; "
+            f"inside your notebook {len(differ)} public test case(s) came out otherwise ({listed}): the notebook changed "
+            "the checks, or what they read, while it was graded. The autograder's verdicts count."),
+            f"{len(differ)} public test case(s) came out otherwise in the notebook's kernel: {listed}"))
+    faults = [verdict.fault for found in verdicts.values() for verdict in found.values() if verdict.fault]
+    if faults:
+        notes.append(Note(NoteKind.GRADER_FAULT, GRADER_FAULT, "; ".join(dict.fromkeys(faults))[:600]))
     cases = {}
-    for name, test_file in grader.test_files.items():
-        got = found.get(name) if isinstance(found.get(name), dict) else {}
-        if name in RESULTS_QUESTIONS:
-            theirs = {case: bool(r.get("passed") is True) for case, r in got.items() if isinstance(r, dict)}
-            mine = {case: passed for case, (passed, _) in verdict[name].items()}
-            if theirs and theirs != {case: mine.get(case) for case in theirs}:
-                graded, possible = question_score(verdict[name], test_file)
-                inside = sum(c.points for c in test_file.test_cases if theirs.get(c.name))
-                notes.append(Note(NoteKind.CHECKS_CHANGED, (
-                    f"{name} is graded by the autograder outside your notebook, from the {lab.RESULTS_FILE} you "
-                    f"submitted: {graded:g} of {possible:g} points. Inside your notebook it came out {inside:g} of "
-                    f"{possible:g}: the notebook changed the autograder's checks, or what they read, while it was graded."),
-                    f"{name} {graded:g} of {possible:g} from the upload, {inside:g} in the notebook's kernel"))
-            continue
-        results = []
-        for case in test_file.test_cases:
-            r = got.get(case.name) if isinstance(got.get(case.name), dict) else {}
-            message = r.get("message") if isinstance(r.get("message"), str) else f"❌ Test case failed\n{failure}"
-            results.append(TestCaseResult(test_case=case, message=message, passed=r.get("passed") is True))
-        test_file.test_case_results = results
-    for name, test_file in grader.test_files.items():
-        for r in test_file.test_case_results:
+    for name in verdicts:
+        for r in grader.test_files[name].test_case_results:
             cases[r.test_case.name] = {"passed": bool(r.passed), "score": r.test_case.points if r.passed else 0,
                                        "max_score": r.test_case.points, "message": "" if r.passed else r.message}
-    results = GradingResults(list(grader.test_files.values())).to_gradescope_dict(grader.config)
+    graded = [grader.test_files[name] for name in verdicts]
+    results = GradingResults(graded).to_gradescope_dict(grader.config)
     results["extra_data"] = {"status": "graded", "reason": "", "cases": cases}
     return results, notes
+
+
+def verdict(grader: Grader, upload: Upload, env, kernel: dict, notes: list[Note], questions=("*",)) -> dict:
+    """Gradescope's results from a notebook's facts (``env``), what its kernel reported of the public
+    tests (``kernel``) and the upload, with the ``notes``."""
+    results, found = graded_results(grader, env, kernel, questions)
+    facts = grader.results_facts(env)
+    results["extra_data"].update(results_file=facts, removed={"code": upload.code, "other": upload.other})
+    notes = notes + [Note(NoteKind.RESULTS_REJECTED, reason) for reason in facts["rejected"]] + found
+    return add_notes(results, notes)
 
 
 def grade(ag_dir: Path) -> dict:
     """Grade the upload in ``ag_dir``/submission; return Gradescope's results."""
     started = time.monotonic()
     box = sandbox.choose()
-    if box.user is not None:  # the grader's folders: the student's side has its own copies
-        for sub in ("source", "submission", "results"):
-            if (ag_dir / sub).is_dir():
-                os.chmod(ag_dir / sub, 0o700)
-    upload = take_upload(ag_dir / "submission")
-    if upload.problem:
-        print(upload.problem)
-        results = zero_results(ag_dir, upload.problem)
-    else:
-        side = StudentSide(ag_dir, box)  # it imports otter while this process loads what it grades with
-        try:
-            results = _grade(ag_dir, upload, side, started)
-        finally:
-            side.end()
-            box.clean_up()
-    extra = results.setdefault("extra_data", {})
-    extra["sandbox"] = box.describe()
+    try:
+        if box.user is not None:  # the grader's folders: the student's side has its own copies
+            for sub in ("source", "submission", "results"):
+                if (ag_dir / sub).is_dir():
+                    os.chmod(ag_dir / sub, 0o700)
+        upload = take_upload(ag_dir / "submission")
+        network = box.describe_network()
+        if upload.problem:
+            print(upload.problem)
+            results = zero_results(ag_dir, upload.problem)
+        else:
+            side = StudentSide(ag_dir, box)  # it imports otter while this process loads what it grades with
+            try:
+                results = _grade(ag_dir, upload, side, started)
+                network = side.network()
+            finally:
+                side.end()
+        extra = results.setdefault("extra_data", {})
+        extra["sandbox"] = box.describe()
+        extra["isolation"] = {"sandbox": box.describe(), "network": network, "memory": box.memory.describe(),
+                              "memory_peak": box.memory.peak()}
+    finally:
+        box.clean_up()
     if box.survivors:  # cannot write the results (not theirs to write), but a TA should know
         extra.setdefault("flags", []).append(f"{len(box.survivors)} process(es) of the grading user were still "
                                              "ending when the results were written")
@@ -760,23 +790,28 @@ def upload_notes(upload: Upload) -> list[Note]:
     return notes
 
 
-def verdict(grader: ResultsGrader, upload: Upload, kernel: dict, answers: dict, notes: list[Note]) -> dict:
-    """Gradescope's results from what the kernel reported (``kernel``, ``answers``) and what this process
-    decided from the upload (the results questions, the results file's facts), with the ``notes``."""
-    results, disagreements = graded_results(grader, kernel, answers)
-    facts = grader.facts(answers)
-    results["extra_data"].update(results_file=facts, removed={"code": upload.code, "other": upload.other})
-    notes = notes + [Note(NoteKind.RESULTS_REJECTED, reason) for reason in facts["rejected"]] + disagreements
-    return add_notes(results, notes)
+def notebook_facts(grader: Grader, data: bytes | None, why_missing: str):
+    """The tests' view of the notebook from its facts file; every graded name not gradable, with the
+    reason, when the file is missing or does not read."""
+    facts = grader.facts
+    try:
+        if data is None:
+            raise facts.NotGradable(why_missing)
+        return facts.read(data)
+    except facts.NotGradable as e:
+        return facts.FactsEnv({name: facts.Unreadable(name, str(e)) for name in facts.GRADED})
 
 
 def _grade(ag_dir: Path, upload: Upload, side: StudentSide, started: float) -> dict:
     notes = upload_notes(upload)
-    grader = ResultsGrader(ag_dir, upload.results)
-    before = grader_files(ag_dir)
+    grader = Grader(ag_dir, upload.results)
+    before = given_files(ag_dir)
     side.go(upload)
     stopped = side.wait(started)
     side.end()
+    notes += kernel_notes(side.read("notes.jsonl"))  # also when nothing could be graded: which cell ran out of memory
+    if stopped is None and side.box.memory.exceeded():
+        stopped = "stopped", memory_reason(side.box.memory.limit, side.cell())
     if stopped:
         status, reason = stopped
         print(reason, flush=True)
@@ -784,30 +819,37 @@ def _grade(ag_dir: Path, upload: Upload, side: StudentSide, started: float) -> d
 
     data = side.read("kernel.json")
     kernel = grader.lab.read_json(data) if data is not None else None
-    if not isinstance(kernel, dict) or not isinstance(kernel.get("cases", {}), dict):
+    facts_data = side.read("facts.json")
+    if facts_data is None and not (isinstance(kernel, dict) and kernel.get("error")):
         return add_notes(zero_results(ag_dir, (
             f"Grading stopped before the tests ran: the notebook's kernel or otter ended without results (exit "
             f"{side.proc.returncode}), e.g. a cell that ended the grading's processes or used up the memory. Run the "
             "notebook top to bottom, then submit again."), status="stopped"), notes)
-    if kernel.get("error"):
+    if isinstance(kernel, dict) and kernel.get("error"):
         message = str(kernel["error"])[:1000]
         print(f"Grading stopped: {message}")
+        if "kernel died" in message.lower():  # nbclient's DeadKernelError: killed, or crashed in native code
+            return add_notes(zero_results(ag_dir, kernel_died_reason(side.box.memory, side.cell()), status="stopped"), notes)
         return add_notes(zero_results(ag_dir, f"This submission could not be graded: {message}"), notes)
 
-    notes += kernel_notes(side.read("notes.jsonl"))
     if _sha(side.results_file()) != _sha(upload.results):
         graded = f"the {lab.RESULTS_FILE} you submitted" if upload.results is not None else f"no {lab.RESULTS_FILE} (none was submitted)"
         notes.append(Note(NoteKind.RESULTS_REWRITTEN, (
             f"Your notebook wrote {lab.RESULTS_FILE} while it was graded. The autograder graded {graded}, not what the "
             "notebook wrote: results come from your own run of sections 4 and 5, submitted with the notebook."),
             "the uploaded one was graded" if upload.results is not None else "none was uploaded, none was graded"))
-    changed = changed_grader_files(side.ws.box, before)
+    changed = changed_given_files(side.ws.box, before)
     if changed:
         notes.append(Note(NoteKind.GRADER_FILES_CHANGED, (
             f"Your notebook changed or added files of the autograder while it was graded ({', '.join(changed[:6])}). "
-            "Questions 5 and 7 were graded outside the notebook; the others as the notebook's own run of the tests found them."),
+            "Every test was run by the autograder outside the notebook, with its own files."),
             ", ".join(changed[:6])))
-    return verdict(grader, upload, kernel, grader.mode.read_answers(side.read("answers.json")), notes)
+    env = notebook_facts(grader, facts_data, "the notebook's last cell, which reads its variables, did not run")
+    results = verdict(grader, upload, env, kernel if isinstance(kernel, dict) else {}, notes)
+    results, echoed = redacted(results, grader.secrets)
+    if echoed:
+        results["extra_data"]["flags"].append(f"{FLAGGED[NoteKind.REDACTED]}: {len(echoed)} line(s), e.g. {echoed[0][:80]!r}")
+    return results
 
 
 def image_setup(dest: Path) -> int:
@@ -821,14 +863,16 @@ def image_setup(dest: Path) -> int:
     for path in [dest, *dest.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     sandbox.open_to_grading_user()
-    problem = sandbox.bubblewrap_problem()
+    problem, network = sandbox.bubblewrap_problem(), sandbox.network_problem()
     print(f"Lab 5: notebooks run at grading as {sandbox.ensure_user().pw_name}, "
-          + ("in a bubblewrap sandbox." if problem is None else f"without a bubblewrap sandbox ({problem})."))
+          + ("in a bubblewrap sandbox" if problem is None else f"without a bubblewrap sandbox ({problem})")
+          + ("; their kernels have no network (a seccomp filter)." if network is None
+             else f"; their kernels' network is NOT filtered ({network})."))
     return 0
 
 
 def main(ag_dir: Path) -> int:
-    sandbox.keep_priority()
+    student_side.keep_priority()
     try:
         results = grade(ag_dir)
     except sandbox.SandboxError as e:
@@ -848,8 +892,6 @@ def main(ag_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["--otter"]:
-        sys.exit(otter_process(Path(sys.argv[2]), Path(sys.argv[3])))
     if sys.argv[1:2] == ["--image-setup"]:
         sys.exit(image_setup(Path(sys.argv[2])))
     sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "/autograder")))

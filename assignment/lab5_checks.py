@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import lab5_facts as facts
 import lab5_utils as lab
 
 # How far what one real run records may disagree with itself (docs/design.md, "Tolerances").
@@ -35,7 +36,7 @@ def predictions_shape(record: dict, run: str, test_size: int) -> str | None:
     preds, logits = record.get(f"{run}_preds"), record.get(f"{run}_logits")
     if not isinstance(preds, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in preds):
         example = next((p for p in preds if not isinstance(p, int) or isinstance(p, bool)), preds) if isinstance(preds, list) else preds
-        return f"{run}_preds must be a list of class ids 0, 1, 2; it holds {example!r}"
+        return f"{run}_preds must be a list of class ids 0, 1, 2; it holds {shown(example)}"
     if any(not 0 <= p <= 2 for p in preds):
         return f"{run}_preds holds class ids outside 0, 1, 2"
     if len(preds) != test_size:
@@ -231,17 +232,37 @@ def check_saved_run(env: dict, run: str) -> None:
     name = f"acc_{run}"
     value = require(env, name)
     assert isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1, (
-        f"{name} = {value!r} is not an accuracy between 0 and 1: take it from the metrics of trainer.predict."
+        f"{name} = {shown(value)} is not an accuracy between 0 and 1: take it from the metrics of trainer.predict."
     )
 
 
 def require(env: dict, *names: str):
-    """The values of ``names`` in a notebook's variables, failing with a message a student can act on."""
+    """What the tests hold of ``names`` of a notebook (lab5_facts: their facts, never the live objects),
+    failing with a message a student can act on when one is missing. At grading ``env`` holds the
+    facts already; in the notebook's own kernel they are taken from its variables the same way."""
+    if not isinstance(env, facts.FactsEnv):
+        env = facts.of(env, names)
     for name in names:
         value = env.get(name)
         assert value is not None, (
             f"{name} is not defined: run the cell that creates it (and the cells above it) first."
         )
         assert value is not Ellipsis, f"{name} is still `...`: fill in its blank."
+        assert not isinstance(value, (facts.Unreadable, facts.WrongKind)), value.message
     values = tuple(env[name] for name in names)
     return values[0] if len(values) == 1 else values
+
+
+def look_up(env: dict, name: str):
+    """What the tests hold of ``name`` (as :func:`require`), or None when the notebook does not define it
+    or its facts do not read: for a test that only compares with it when it is there."""
+    if not isinstance(env, facts.FactsEnv):
+        env = facts.of(env, [name])
+    value = env.get(name)
+    return None if isinstance(value, (facts.Unreadable, facts.WrongKind)) or value is Ellipsis else value
+
+
+def shown(value) -> str:
+    """A student's value as a message may echo it: its repr, at most lab5_facts.SHOWN characters."""
+    text = repr(value)
+    return text if len(text) <= facts.SHOWN else text[: facts.SHOWN - 1] + "…"

@@ -1,8 +1,9 @@
 """Grading mode: what the autograder sets up inside the notebook's kernel while it grades it.
 
-Shipped in the autograder zip only, never to students. The entry point (lab5_autograder.py) has otter
-put one cell first in the notebook it grades, which calls :func:`enter`, and one cell last, which calls
-:func:`export_answers`. In between, the notebook runs as the student wrote it, with:
+Shipped in the autograder zip, never to students; at grading it is on the student's side (it holds no
+test and no answer). The student's side (lab5_student_side.py) has otter put one cell first in the
+notebook it grades, which calls :func:`enter`, and one cell last, which calls :func:`write_facts`. In
+between, the notebook runs as the student wrote it, with:
 
 - the lab5_results.json that was submitted, read before any cell of the notebook ran, as what
   ``lab.load_results`` gives back, and ``lab.save_results`` writing nothing;
@@ -14,9 +15,12 @@ put one cell first in the notebook it grades, which calls :func:`enter`, and one
 - in a sandbox (where every process of the kernel's user is this grading's), every process a cell
   started ended when the cell ends: nothing the notebook starts runs on between cells or after them.
 
+- a cell that runs out of memory (where the grader limits the address space) told as such.
+
 None of this decides a grade. The kernel is the student's territory: its code can change anything in
-it. The entry point decides the results questions in its own process, from the upload and the
-notebook's answers that :func:`export_answers` writes (:func:`use_upload`, :func:`read_answers`).
+it. The entry point runs every test in its own process, on the notebook's facts that :func:`write_facts`
+writes (lab5_facts.py) and on the upload (:func:`use_upload`, :func:`use_recorded_seed`, which it calls
+in its own process too).
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ class NoteKind(str, enum.Enum):
     REMOVED = "removed"
     CHECKS_CHANGED = "checks changed"
     GRADER_FILES_CHANGED = "grader files changed"
+    MEMORY = "memory"  # a cell ran out of memory at grading
+    REDACTED = "redacted"  # a message shown to the student echoed the grader's hidden code
+    GRADER_FAULT = "grader fault"  # a test read what the facts do not carry
 
 _folder: Path | None = None  # the entry point's folder of grading facts (notes.jsonl, cell.txt)
 
@@ -140,7 +147,10 @@ def _stand_in_trainer() -> None:
     Trainer.train, Trainer.evaluate, Trainer.predict = train, evaluate, predict
 
 
-def _recorded_seed() -> None:
+def use_recorded_seed() -> None:
+    """Make ``lab.training_seed`` give the seed the submitted results record (the upload carries no
+    seed file, and none is drawn or written at grading)."""
+
     def training_seed(path: str = lab.SEED_FILE) -> int:
         try:
             seed = lab.recorded_seed(lab.load_results())
@@ -257,10 +267,6 @@ def _end_leftovers() -> None:
         shell = get_ipython()  # noqa: F821
     except NameError:
         return
-    cell = {"first": ""}
-
-    def before(info):
-        cell["first"] = (info.raw_cell or "").strip().splitlines()[0][:80] if (info.raw_cell or "").strip() else ""
 
     def after(result):
         import time
@@ -283,10 +289,9 @@ def _end_leftovers() -> None:
                     pass
             time.sleep(0.01)
         if ended:
-            _note(NoteKind.PROCESSES_ENDED, f"the cell that starts with `{cell['first']}` left {len(ended)} process(es) running; "
-                  "they were ended (at grading, nothing a cell starts may run on after it).")
+            _note(NoteKind.PROCESSES_ENDED, f"the cell that starts with `{_first_line(result)}` left {len(ended)} process(es) "
+                  "running; they were ended (at grading, nothing a cell starts may run on after it).")
 
-    shell.events.register("pre_run_cell", before)
     shell.events.register("post_run_cell", after)
 
 
@@ -294,80 +299,59 @@ def enter(folder: str, cell_limit: float, end_leftovers: bool = False) -> None:
     """Called by the cell the autograder puts first in the notebook it grades, before any of its own.
     ``end_leftovers``: the kernel runs in a sandbox, where every process of its user is this grading's."""
     global _folder
-    import lab5_sandbox  # beside this module in the autograder's files
+    import lab5_student_side  # beside this module on the student's side
 
-    lab5_sandbox.keep_priority()  # the kernel is a session of its own
+    lab5_student_side.keep_priority()  # the kernel is a session of its own
     _folder = Path(folder)
     submitted = Path(lab.RESULTS_FILE)
     use_upload(submitted.read_bytes() if submitted.is_file() else None)
-    _recorded_seed()
+    use_recorded_seed()
     _no_saving()
     _limit_cells(cell_limit)
     if end_leftovers:
         _end_leftovers()
+    _tell_memory()
     _stand_in_trainer()
 
 
 # ---------------------------------------------------------------------------------------------
-# The notebook's answers, for the entry point
+# Memory, and the notebook's facts for the entry point
 # ---------------------------------------------------------------------------------------------
 
 
-class Unreadable:
-    """A value of the notebook that is not a plain number or string, as the entry point sees it:
-    it shows as the notebook's value did (its repr), and is no number."""
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def __repr__(self) -> str:
-        return self.text
+def _out_of_memory(error) -> bool:
+    return isinstance(error, MemoryError) or (isinstance(error, RuntimeError) and "can't allocate memory" in str(error))
 
 
-def _encoded(value) -> dict:
-    if value is Ellipsis:
-        return {"ellipsis": True}
-    if value is None or type(value) in (bool, int, float) or (type(value) is str and len(value) <= 200):
-        return {"value": value}
-    dtype = getattr(value, "dtype", None)
-    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == () and dtype is not None and dtype.kind in "biuf":
-        return {"value": value.item(), "numpy": str(dtype)}
-    return {"repr": repr(value)[:200]}
+def _tell_memory() -> None:
+    """Where the grader limits the address space (no memory cgroup), a cell whose allocation failed
+    raised MemoryError (or torch's allocator error): say that it was memory."""
+    import lab5_student_side
 
-
-def _decoded(item):
-    if not isinstance(item, dict):
-        return Unreadable(repr(item)[:200])
-    if item.get("ellipsis") is True:
-        return Ellipsis
-    value = item.get("value")
-    if "numpy" in item:
-        import numpy as np
-
-        try:
-            dtype = np.dtype(str(item["numpy"]))
-        except TypeError:
-            return Unreadable(repr(value)[:200])
-        return dtype.type(value) if dtype.kind in "biuf" and type(value) in (bool, int, float) else Unreadable(repr(value)[:200])
-    if "value" in item and (value is None or type(value) in (bool, int, float, str)):
-        return value
-    return Unreadable(str(item.get("repr", "?"))[:200])
-
-
-def export_answers(namespace: dict, path: str) -> None:
-    """Write the notebook's values of lab.ACCURACIES (those it defines) to ``path`` as JSON, keeping whether
-    each is an int, a float, a numpy number, a string, ``...`` or something else."""
-    answers = {name: _encoded(namespace[name]) for name in lab.ACCURACIES if name in namespace}
-    Path(path).write_text(json.dumps(answers), encoding="utf-8")
-
-
-def read_answers(data: bytes | None) -> dict:
-    """The notebook's answers that :func:`export_answers` wrote (``data``: the file's bytes; nothing
-    when it is missing or unreadable: the questions then say the names are not defined)."""
+    limit = os.environ.get(lab5_student_side.ADDRESS_SPACE_ENV, "")
     try:
-        answers = json.loads((data or b"").decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return {}
-    if not isinstance(answers, dict):
-        return {}
-    return {name: _decoded(answers[name]) for name in lab.ACCURACIES if name in answers}
+        shell = get_ipython()  # noqa: F821
+    except NameError:
+        return
+
+    def after(result):
+        if _out_of_memory(result.error_in_exec):
+            at_most = f" (at most {int(limit) / 2**30:.1f} GB of address space)" if limit.isdigit() else ""
+            _note(NoteKind.MEMORY, f"the cell that starts with `{_first_line(result)}` ran out of memory{at_most} and was "
+                  "stopped; the cells after it were graded. Make it use less memory, then submit again.")
+
+    shell.events.register("post_run_cell", after)
+
+
+def _first_line(result) -> str:
+    """The first line of the cell a post_run_cell ``result`` is of (IPython's ExecutionResult)."""
+    source = (getattr(getattr(result, "info", None), "raw_cell", None) or "").strip()
+    return source.splitlines()[0][:80] if source else ""
+
+
+def write_facts(namespace: dict, path: str) -> None:
+    """The grading's last cell: the facts of the notebook's graded names (lab5_facts.py), for the entry
+    point, which runs every test on them."""
+    import lab5_facts
+
+    lab5_facts.write(namespace, path)

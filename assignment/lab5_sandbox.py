@@ -18,6 +18,10 @@ Gradescope, the TA's account in ``python3 -m tools grade``. Everything that runs
 - ``none``: as the grader itself: only when asked for explicitly (``LAB5_SANDBOX=none``; the TA
   command's ``--no-sandbox``).
 
+In every mode the notebook's kernel has no internet sockets (a seccomp filter, lab5_student_side.py),
+and the student's side has a memory limit: a memory cgroup of its own where the grader can make one
+(root on a machine with cgroups it may write), else an address-space limit on each of its processes.
+
 ``auto`` (the default) takes bubblewrap where it works, else ``user`` as root, else refuses with what
 to install. The student's side hands back only files in its workspace's report folder; the entry
 point reads them with :func:`read_back` (no links followed, size-limited) after everything on the
@@ -40,21 +44,26 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from lab5_student_side import ISOLATED_ENV, keep_priority  # noqa: F401  (the student's side's own limits)
+import lab5_student_side as student_side
+
 MODE_ENV = "LAB5_SANDBOX"  # auto (default), bubblewrap, user or none
 MODES = ("auto", "bubblewrap", "user", "none")
 USER_ENV = "LAB5_GRADING_USER"
 GRADING_USER = "lab5-student"
-ISOLATED_ENV = "LAB5_ISOLATED"  # tells the grading mode that the kernel's processes are only this grading's
 INSIDE = "/grading"  # where the workspace is in a bubblewrap sandbox
 
-# Limits of the student's side (each process; its children inherit them). A grading's kernel, otter and
-# their threads are about 60 tasks on 2 cores (torch starts a thread per core): the process limit is
-# far above that and far below what would make a machine suffer.
-PROCESS_LIMIT = int(os.environ.get("LAB5_PROCESS_LIMIT") or 512)
-FILE_LIMIT = 256 * 2**20  # one file (a results file is about 0.3 MB)
 TMP_LIMIT = 512 * 2**20  # the private /tmp of a bubblewrap sandbox (memory)
 WRITE_LIMIT = int(os.environ.get("LAB5_WRITE_LIMIT") or 2**30)  # everything written to disk at grading
-OPEN_FILES_LIMIT = 4096
+# Memory of the student's side, all its processes together (docs/performance.md, "Memory at grading":
+# an honest grading's peak, measured, with room for a cell that forks up to the process limit): a memory
+# cgroup where the grader can make one (root), else an address-space limit on each of its processes, which
+# counts reserved, never-touched memory too (torch's threads and allocators reserve gigabytes). The TA
+# command lowers the cgroup's limit to the machine's memory shared by the gradings it runs at once.
+MEMORY_LIMIT_ENV = "LAB5_MEMORY_LIMIT"
+MEMORY_LIMIT = int(os.environ.get(MEMORY_LIMIT_ENV) or 6 * 2**30)
+ADDRESS_SPACE_LIMIT = int(os.environ.get("LAB5_ADDRESS_SPACE_LIMIT") or 8 * 2**30)
+MEMORY_MODE_ENV = "LAB5_MEMORY"  # auto (default), cgroup or address-space
 # The environment the student's side gets: nothing of the grader's but these.
 PASSED_ENV = ("LAB5_PROFILE", "TWEETEVAL_DIR", "LAB5_CHECKPOINT", "LAB5_CELL_LIMIT_S", "HF_HUB_OFFLINE",
               "HF_DATASETS_OFFLINE", "HF_HOME", "TOKENIZERS_PARALLELISM", "TRANSFORMERS_NO_ADVISORY_WARNINGS",
@@ -122,6 +131,19 @@ def bubblewrap_problem() -> str | None:
         error = (proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1]
         return f"bubblewrap cannot make a sandbox here ({error}; unprivileged user namespaces may be off)"
     return None
+
+
+@cache
+def network_problem() -> str | None:
+    """Why the kernel's network filter cannot work here (None: it loads, and refuses an internet socket)."""
+    code = ("import socket, lab5_student_side as side\nproblem = side.no_network()\nif problem:\n    raise SystemExit(problem)\n"
+            "try:\n    socket.socket()\nexcept PermissionError:\n    raise SystemExit(0)\nraise SystemExit('an internet socket was made')")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)})
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"the probe did not run ({e})"
+    return None if proc.returncode == 0 else ((proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1])
 
 
 def choose(requested: str | None = None) -> Sandbox:
@@ -249,12 +271,20 @@ class Workspace:
 
 
 class Sandbox:
-    def __init__(self, mode: str, user: pwd.struct_passwd | None = None):
+    def __init__(self, mode: str, user: pwd.struct_passwd | None = None, memory: "Memory | None" = None):
         self.mode = mode
         self.user = user
+        self._memory = memory
         self.workspace: Workspace | None = None
         self.proc: subprocess.Popen | None = None
         self.survivors: list[int] = []  # processes still ending when grading ended (see end_user_processes)
+
+    @property
+    def memory(self) -> "Memory":
+        """The student's side's memory limit (chosen, and its cgroup made, on first use)."""
+        if self._memory is None:
+            self._memory = choose_memory()
+        return self._memory
 
     @property
     def isolated(self) -> bool:
@@ -268,6 +298,19 @@ class Sandbox:
         if self.mode == "bubblewrap":
             return f"bubblewrap sandbox ({who}; no network, no home folder, the system read-only)"
         return f"unprivileged user {self.user.pw_name} (no namespaces)"
+
+    def describe_network(self, said: str | None = None) -> str:
+        """How the notebook is kept off the network: the sandbox's own network namespace, and the
+        kernel's seccomp filter as its launcher ``said`` ("filtered", or why not; None: before it ran)."""
+        if said is None:
+            filtered = "no internet sockets for the kernel (a seccomp filter)"
+        elif said == "filtered":
+            filtered = "no internet sockets for the kernel (its seccomp filter loaded)"
+        else:
+            filtered = f"no seccomp filter on the kernel ({said[:120] or 'its launcher did not say'})"
+        if self.mode == "bubblewrap":
+            return f"none but its own loopback (a network namespace of its own); {filtered}"
+        return filtered if (said in (None, "filtered")) else f"reachable: {filtered}"
 
     # -- workspace ------------------------------------------------------------------------------
 
@@ -310,16 +353,18 @@ class Sandbox:
         """Start ``argv`` (a python command) on the student's side, in the workspace's autograder/."""
         ws = self.workspace
         cwd = ws.seen("autograder")
+        env = {**env, **self.memory.environment()}
         if self.mode == "bubblewrap":
             command = _bwrap_args(ws) + ["--chdir", cwd, "--clearenv"]
             for key, value in env.items():
                 command += ["--setenv", key, value]
             command += ["--", *self._drop(), *argv]
-            self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen([*self.memory.join(), *command], stdin=subprocess.PIPE, stdout=stdout,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
         else:
-            self.proc = subprocess.Popen([*self._drop(), *argv], cwd=cwd, env=env, stdin=subprocess.PIPE,
-                                         stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen([*self.memory.join(), *self._drop(), *argv], cwd=cwd, env=env,
+                                         stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
         return self.proc
 
     def _drop(self) -> list[str]:
@@ -375,7 +420,10 @@ class Sandbox:
             self.survivors = end_user_processes(self.user.pw_uid)
 
     def clean_up(self) -> None:
-        """Remove the workspace and, without namespaces, what the user left in the shared temporary folders."""
+        """Remove the workspace, the memory cgroup and, without namespaces, what the user left in the
+        shared temporary folders."""
+        if self._memory is not None:
+            self._memory.clean_up()
         if self.workspace is not None:
             shutil.rmtree(self.workspace.base, ignore_errors=True)
         for _, entry in self._shared_files():
@@ -403,6 +451,130 @@ class Sandbox:
                 except OSError:
                     continue
         return found
+
+
+# --------------------------------------------------------------------------------------------
+# Memory
+# --------------------------------------------------------------------------------------------
+
+
+class Memory:
+    """The memory limit of the student's side: ``join()`` prefixes its command, ``environment()`` is
+    what it is told, ``exceeded()`` says afterwards whether it ran out (and was stopped)."""
+
+    kind = "none"
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def join(self) -> list[str]:
+        return []
+
+    def environment(self) -> dict[str, str]:
+        return {}
+
+    def exceeded(self) -> bool:
+        return False
+
+    def peak(self) -> int | None:
+        """The most memory the student's side used at once (bytes), where it can be known."""
+        return None
+
+    def describe(self) -> str:
+        return "no memory limit"
+
+    def clean_up(self) -> None:
+        pass
+
+
+class AddressSpace(Memory):
+    """Each process of the student's side may map at most ``limit`` bytes (RLIMIT_AS): an allocation
+    beyond it fails in that process (Python: MemoryError, which the grading mode tells as memory)."""
+
+    kind = "address-space"
+
+    def environment(self) -> dict[str, str]:
+        return {student_side.ADDRESS_SPACE_ENV: str(self.limit)}
+
+    def describe(self) -> str:
+        return f"at most {self.limit / 2**30:.1f} GB of address space per process (no memory cgroup here)"
+
+
+class CgroupMemory(Memory):
+    """A memory cgroup of the grading's own (cgroup v1, below the grader's own cgroup), which every
+    process of the student's side joins before it starts: all of them together may use ``limit``
+    bytes (swap included); beyond it the kernel's out-of-memory killer ends one of them, and only one
+    of theirs."""
+
+    kind = "cgroup"
+
+    def __init__(self, limit: int, folder: Path):
+        super().__init__(limit)
+        self.folder = folder
+
+    @classmethod
+    def make(cls, limit: int) -> "CgroupMemory":
+        own = next((line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
+                    if line.split(":")[1:2] == ["memory"]), None)
+        root = Path("/sys/fs/cgroup/memory")
+        if own is None or not (root / "memory.limit_in_bytes").is_file():
+            raise OSError("no cgroup v1 memory controller")
+        folder = Path(tempfile.mkdtemp(prefix="lab5-", dir=root / own.strip("/")))
+        try:
+            (folder / "memory.limit_in_bytes").write_text(str(limit))
+            if (folder / "memory.memsw.limit_in_bytes").is_file():
+                (folder / "memory.memsw.limit_in_bytes").write_text(str(limit))
+        except OSError:
+            folder.rmdir()
+            raise
+        return cls(limit, folder)
+
+    def join(self) -> list[str]:
+        # the command joins the cgroup itself, before it runs anything: whatever it starts is in it too
+        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.folder / "cgroup.procs")]
+
+    def exceeded(self) -> bool:
+        try:
+            for line in (self.folder / "memory.oom_control").read_text().splitlines():
+                if line.startswith("oom_kill ") and int(line.split()[1]) > 0:
+                    return True
+        except (OSError, ValueError):
+            pass
+        return False
+
+    def peak(self) -> int | None:
+        try:
+            return int((self.folder / "memory.max_usage_in_bytes").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def describe(self) -> str:
+        return f"at most {self.limit / 2**30:.1f} GB for all its processes together (a memory cgroup)"
+
+    def clean_up(self) -> None:
+        for _ in range(50):  # its processes have ended; the kernel may take a moment to let go of them
+            try:
+                self.folder.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def choose_memory(requested: str | None = None) -> Memory:
+    """The memory limit to grade with (``requested``: default $LAB5_MEMORY, else auto): a memory cgroup
+    where one can be made here, else an address-space limit."""
+    mode = (requested or os.environ.get(MEMORY_MODE_ENV) or "auto").strip().lower()
+    if mode not in ("auto", "cgroup", "address-space"):
+        raise SandboxError(f"{MEMORY_MODE_ENV}={mode!r} is not one of auto, cgroup, address-space")
+    if mode in ("auto", "cgroup") and platform.system() == "Linux":
+        try:
+            return CgroupMemory.make(MEMORY_LIMIT)
+        except (OSError, StopIteration, IndexError) as e:
+            if mode == "cgroup":
+                raise SandboxError(f"no memory cgroup can be made here ({e})") from None
+    return AddressSpace(ADDRESS_SPACE_LIMIT)
 
 
 def user_processes(uid: int) -> list[int]:
@@ -469,34 +641,6 @@ def _bwrap_args(ws: Workspace) -> list[str]:
              "--perms", "1777", "--size", str(64 * 2**20), "--tmpfs", "/dev/shm",
              "--bind", str(ws.box), INSIDE]
     return args
-
-
-def keep_priority(own_session: bool = False) -> None:
-    """Carry this process's nice value over to its session's scheduling group. Linux (autogroup) puts
-    each new session in a group of its own, weighed against the machine's other groups whatever the nice
-    values in it: without this, the entry point, the student's side and the kernel, each a new session,
-    would escape a `nice python3 -m tools grade` (a TA keeping their machine usable; the tests' gradings
-    beside their other work). Only in a session of this grading's own: where this process leads it, or
-    ``own_session`` (the student's side, in bubblewrap's session); never the caller's terminal session.
-    Only to lower the priority, which needs no rights."""
-    try:
-        nice = os.getpriority(os.PRIO_PROCESS, 0)
-        if nice > 0 and (own_session or os.getsid(0) == os.getpid()):
-            Path("/proc/self/autogroup").write_text(str(nice))
-    except (OSError, AttributeError):  # no autogroup (other kernels, other systems): nothing to carry over
-        pass
-
-
-def apply_limits() -> None:
-    """The student's side limits itself before any of the notebook's code runs (its children inherit
-    the limits; none can be raised again): processes, one file's size, open files, no core dumps."""
-    import resource
-
-    for limit, value in ((resource.RLIMIT_NPROC, PROCESS_LIMIT), (resource.RLIMIT_FSIZE, FILE_LIMIT),
-                         (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT), (resource.RLIMIT_CORE, 0)):
-        soft, hard = resource.getrlimit(limit)
-        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
-        resource.setrlimit(limit, (value, value))
 
 
 # --------------------------------------------------------------------------------------------

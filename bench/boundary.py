@@ -12,6 +12,12 @@ with trainer.train() at the end of the question 4 cell, ``--runs`` times each, i
 submission with an extra cell that never ends, and one whose endless cell swallows the per-cell stop,
 with the default limits of lab5_autograder.py. Needs a build (python3 -m tools build) and bubblewrap;
 about 15 minutes on 2 CPU cores.
+
+    python3 -m tools bench boundary --against before.zip [--runs 5]
+
+instead grades the reference submission with this build's autograder and with ``before.zip`` (another
+autograder zip, e.g. ``git show HEAD:autograder/lab5-autograder.zip > before.zip`` before a change),
+interleaved, in a bubblewrap sandbox and (as root) as the grading user: the change's cost in grading time.
 """
 
 from __future__ import annotations
@@ -46,16 +52,51 @@ ENDLESS = [
 ]
 
 
+def against(before: Path, runs: int, base, record: dict, sandboxes: list[str]) -> int:
+    """Grade the reference submission with this build's autograder and with ``before``, interleaved."""
+    zips = {"this build": project.AUTOGRADER_ZIP, f"{before.name}": before}
+    seconds = {(label, way): [] for label in zips for way in sandboxes}
+    outcome = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        upload = make_submission(VARIANTS[0], base, record, scratch / "normal.zip")
+        for i in range(runs):
+            for way in sandboxes:
+                for label, zip_path in zips.items():
+                    print(f"Grading with {label} ({way}) ...", flush=True)
+                    start = time.perf_counter()
+                    graded = grade.grade(upload, zip_path, scratch / "work" / f"{i}-{way}-{len(outcome)}", timeout=300, sandbox=way)
+                    seconds[label, way].append(time.perf_counter() - start)
+                    outcome[label, way] = f"{graded.status}, {graded.score():g} of {graded.max_score():g}"
+    print(f"\nMachine: {machine()}\n")
+    print("| the notebook runs | autograder | grading through the entry point | ratio | result |\n|---|---|---|---|---|")
+    worst = 0.0
+    for way in sandboxes:
+        then = statistics.median(seconds[before.name, way])
+        for label in zips:
+            median = statistics.median(seconds[label, way])
+            worst = max(worst, median / then)
+            runs_text = ", ".join(f"{s:.1f}" for s in seconds[label, way])
+            print(f"| {way} | {label} | median {median:.1f} s ({runs_text}) | {median / then:.2f}x | {outcome[label, way]} |")
+    print(f"\nThis build grades in {worst:.2f}x the time of {before.name} at most (target: at most 1.1x).")
+    return 0 if worst <= 1.1 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools bench boundary", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="gradings of each variant (default: 3)")
+    parser.add_argument("--against", type=Path, help="another autograder zip to compare this build's with")
     args = parser.parse_args(argv)
     if not BUILD_RESULTS.is_file():
         parser.exit(2, f"error: {BUILD_RESULTS} is missing: run python3 -m tools build first\n")
+    if args.against is not None and not args.against.is_file():
+        parser.exit(2, f"error: {args.against} is not a file: pass an autograder zip\n")
     project.use_profile("offline")
     base = student.filled_in()
     record = json.loads(BUILD_RESULTS.read_text())
     sandboxes = ["none", "bubblewrap"] + (["user"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])
+    if args.against is not None:
+        return against(args.against, args.runs, base, record, sandboxes[1:])
     seconds: dict[str, list[float]] = {case.name: [] for case in VARIANTS + ENDLESS}
     seconds.update({f"normal, {way}": [] for way in sandboxes})
     outcome = {}

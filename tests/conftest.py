@@ -3,6 +3,7 @@ verdict, and what gradings may not leave on the machine."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -24,7 +25,7 @@ project.use_profile("offline")
 
 
 from submissions.corpus import (  # noqa: E402
-    CASES, ENVIRONMENT_TARGETS, ESCAPE_MARKER, POINTS, group_env, make_group_submission, make_submission, submissions,
+    LOOPBACK_PORT, CASES, ENVIRONMENT_TARGETS, ESCAPE_MARKER, POINTS, group_env, make_group_submission, make_submission, submissions,
 )
 
 SUBMISSIONS = submissions()  # what the corpus grades through the whole autograder (corpus.GROUPS)
@@ -42,7 +43,8 @@ def need(condition: bool, what: str) -> None:
 def check_verdict(case, graded: Graded, others=(), questions=POINTS) -> None:
     """``graded`` is what corpus ``case`` must get: its status, points per question, what the student is
     told and what the TA's flags say (a right submission: no flag). ``others``: the cases graded in the
-    same submission (corpus.GROUPS), whose questions are theirs to check; ``questions``: those checked."""
+    same submission (corpus.GROUPS), whose questions are theirs to check; ``questions``: those checked.
+    Whatever the case, no line of a hidden test or of the answer key is in what the student is shown."""
     assert graded.status == case.status, f"{case.why}: {graded.message}\n{graded.log[-3000:]}"
     theirs = {q for other in others for q in other.scores}
     got = {q: graded.score(q) for q in questions if q not in theirs or q in case.scores}
@@ -57,6 +59,28 @@ def check_verdict(case, graded: Graded, others=(), questions=POINTS) -> None:
         assert case.flag in flags, f"{case.why}: no flag for the TA says {case.flag!r}:\n{flags}"
     elif case.right and not any(other.flag or not other.right for other in others):
         assert not flags, f"{case.why}: a right submission is flagged:\n{flags}"
+    seen = "\n".join(student_visible(graded.results))
+    leaked = [line for line in secret_lines() if line in seen]
+    assert not leaked, f"{case.why}: the student is shown lines of the hidden tests or the answer key: {leaked[:3]}"
+
+
+def student_visible(results: dict) -> list[str]:
+    """What Gradescope shows a student of ``results``: the output, and every test's output that is not hidden."""
+    return [results.get("output") or ""] + [t.get("output") or "" for t in results.get("tests", [])
+                                            if t.get("visibility") != "hidden"]
+
+
+@functools.cache
+def secret_lines() -> frozenset[str]:
+    """The lines of the built autograder's hidden tests and answer key that students never see."""
+    import tempfile
+
+    import lab5_autograder
+
+    with tempfile.TemporaryDirectory() as folder:
+        with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
+            zf.extractall(Path(folder) / "source")
+        return frozenset(lab5_autograder.secret_lines(Path(folder)))
 
 
 def grading_user_processes() -> list[str]:
@@ -142,12 +166,40 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: bool(WAIT_FOR_BACKGROUND & set(getattr(item, "fixturenames", ()))))
 
 
+class Listener:
+    """A server on the machine's loopback (corpus.LOOPBACK_PORT) that records what reaches it: the
+    corpus's notebooks try to send to it at grading (right_cell_reaches_for_the_network)."""
+
+    def __init__(self, port: int):
+        import socket
+
+        self.received: list[bytes] = []
+        self.server = socket.create_server(("127.0.0.1", port), reuse_port=False)
+        self.server.settimeout(0.5)
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, name="loopback listener", daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.settimeout(2)
+                try:
+                    self.received.append(connection.recv(4096) or b"(connected)")
+                except OSError:
+                    self.received.append(b"(connected)")
+
+
 class Background:
     """Named jobs, each in a thread of its own at a lower priority (Linux: a thread's niceness is its
     own, and what it starts inherits it); ``result`` waits for one and gives back its value."""
 
     def __init__(self):
         self.threads, self.values = {}, {}
+        self.listener: Listener | None = None
 
     def start(self, name: str, job) -> None:
         def run():
@@ -190,6 +242,7 @@ def background(request, tmp_path_factory) -> Background:
         return jobs
     build_run = request.getfixturevalue("build_run")
     environment = python_environment()  # before any notebook ran
+    jobs.listener = Listener(LOOPBACK_PORT)
     request.getfixturevalue("reference_run")
     base = student.filled_in()
     if "corpus_grades" in needed:
@@ -232,13 +285,16 @@ def image_grades(background):
     return background.result("image")
 
 
-def notebook_answers(record, acc_bow: float) -> dict:
-    """What the reference notebook exports at grading for an uploaded ``record``: its own baseline's
-    acc_bow, and the accuracies its read-back cells take from the file (none where it holds no such run)."""
+def notebook_answers(record, acc_bow: float):
+    """What the reference notebook's facts hold at grading for an uploaded ``record``, of what the results
+    questions read: its own baseline's acc_bow, and the accuracies its read-back cells take from the file
+    (none where it holds no such run)."""
+    import lab5_facts
+
     answers = {"acc_bow": acc_bow}
     if isinstance(record, dict) and record.get("lab") == "lab5":
         answers.update({key: record[key] for key in project.ACCURACIES[1:] if key in record})
-    return answers
+    return lab5_facts.read(json.dumps(lab5_facts.extract(answers)).encode())
 
 
 @pytest.fixture(scope="session")
@@ -251,20 +307,20 @@ def results_grades(reference_run, build_run, tmp_path_factory):
         zf.extractall(folder / "autograder" / "source")
     base = student.filled_in()
     record = json.loads((reference_run.folder / project.RESULTS_FILE).read_text())
-    kept = lab.load_results  # the results grader points the helper at each upload
+    kept = lab.load_results, lab.training_seed  # the grader points the helper at each upload
     graded = {}
     try:
         for case in [case for case in CASES if case.results_only]:
             submission = folder / case.name / "submission"
             make_submission(case, base, record, submission / "upload.zip", build_run)
             upload = entry.take_upload(submission)
-            grader = entry.ResultsGrader(folder / "autograder", upload.results)
-            answers = notebook_answers(lab.read_json(upload.results) if upload.results else None, record["acc_bow"])
-            results = entry.verdict(grader, upload, {"cases": {}}, answers, entry.upload_notes(upload))
+            grader = entry.Grader(folder / "autograder", upload.results)
+            env = notebook_answers(lab.read_json(upload.results) if upload.results else None, record["acc_bow"])
+            results = entry.verdict(grader, upload, env, {}, entry.upload_notes(upload), questions=entry.RESULTS_QUESTIONS)
             graded[case.name] = Graded(case.name, "graded", "", results)
             shutil.rmtree(submission)
     finally:
-        lab.load_results = kept
+        lab.load_results, lab.training_seed = kept
     return graded
 
 

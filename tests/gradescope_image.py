@@ -3,7 +3,9 @@ autograder zip, run for real by bash as root, with the autograder's paths (/auto
 moved into a folder of the test and a stand-in for mamba (`mamba run` runs the command with the
 project's Python, which stands for otter-env). The entry point runs as root and the notebook as the
 unprivileged grading user without namespaces (LAB5_SANDBOX=user: a container that allows no
-bubblewrap sandbox, the case that user is for). One grading at a time, as Gradescope runs them."""
+bubblewrap sandbox, the case that user is for), with no memory cgroup of its own (LAB5_MEMORY=address-space:
+Gradescope's root has no cgroups it may write). One grading at a time, as Gradescope runs them.
+What this stand-in cannot show: Docker's own seccomp profile and Gradescope's memory limit of the container."""
 
 from __future__ import annotations
 
@@ -74,7 +76,7 @@ def run_autograder(upload: Path, folder: Path, shim: Path, image: Path, env: dic
     (ag / "submission_metadata.json").write_text("{}")
     shutil.copy(upload, ag / "submission" / upload.name)
     proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=900, cwd=ag,
-                          env=_environment(shim, LAB5_SANDBOX="user", **env))
+                          env=_environment(shim, LAB5_SANDBOX="user", LAB5_MEMORY="address-space", **env))
     results = json.loads((ag / "results" / "results.json").read_text())
     extra = results.get("extra_data") or {}
     return Graded(upload.name, extra.get("status", "graded"), extra.get("reason", ""), results,

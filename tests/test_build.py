@@ -14,6 +14,8 @@ import yaml
 from conftest import POINTS
 from tools import build, project
 
+import lab5_autograder as entry
+
 
 def files_under(folder):
     return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
@@ -82,11 +84,15 @@ def test_autograder_zip_holds_what_grading_needs():
     with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
         names = set(zf.namelist())
         for name in ("otter_config.json", "environment.yml", "run_autograder", "setup.sh",
-                     "files/lab5_utils.py", "files/lab5_answer_key.py", "files/lab5_grading_mode.py",
-                     "files/lab5_autograder.py", "files/lab5_sandbox.py"):
+                     "files/lab5_utils.py", "files/lab5_checks.py", "files/lab5_facts.py", "files/lab5_answer_key.py",
+                     "files/lab5_grading_mode.py", "files/lab5_autograder.py", "files/lab5_sandbox.py",
+                     "files/lab5_student_side.py"):
             assert name in names, f"{name} is missing from the autograder zip"
         tests = sorted(n for n in names if n.startswith("tests/"))
         assert tests == [f"tests/{q}.py" for q in POINTS]
+        # what the student's side gets of the tests at grading: the students' own public tests, no more
+        public = {n.split("/", 1)[1]: zf.read(n) for n in names if n.startswith(f"{entry.PUBLIC_TESTS}/")}
+        assert public == {p.name: p.read_bytes() for p in (project.STUDENT / "tests").glob("*.py")}
         config = zf.read("otter_config.json").decode()
         environment = yaml.safe_load(zf.read("environment.yml"))
         setup, run = zf.read("setup.sh").decode(), zf.read("run_autograder").decode()

@@ -85,7 +85,7 @@ def test_first_cell_fetches_the_lab_files_from_the_course_url(course_site, tmp_p
     content.mkdir()
     cells, _ = on_colab([fetch_cell(f"{course_site}/{build.HANDOUT_ZIP}"), SETUP, OTTER], content, monkeypatch)
     assert not errors(cells), errors(cells)
-    assert "Unpacked the lab's files: lab5_checks.py, lab5_utils.py, requirements.txt, tests" in shown(cells[0])
+    assert "Unpacked the lab's files: lab5_checks.py, lab5_facts.py, lab5_utils.py, requirements.txt, tests" in shown(cells[0])
     assert "Package versions match the autograder's." in shown(cells[1])
     with zipfile.ZipFile(HANDOUT) as zf:
         expected = sorted(n for n in zf.namelist() if not n.endswith(".ipynb"))

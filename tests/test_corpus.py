@@ -57,6 +57,17 @@ def test_every_notebook_ran_in_a_sandbox(corpus_grades, sandbox_mode):
     assert all(way.startswith("bubblewrap sandbox") for way in ways.values()), ways
 
 
+def test_no_notebook_reached_the_network(corpus_grades, background, request):
+    """Nothing reached the listener on the machine's loopback from the notebooks graded here and (as
+    root) on the image, where they run as the grading user without namespaces, as on Gradescope."""
+    import gradescope_image
+
+    if gradescope_image.is_root():
+        request.getfixturevalue("image_grades")
+    assert "right_cell_reaches_for_the_network" in {case.name for group in corpus_grades[0] for case in SUBMISSIONS.get(group, [])}
+    assert background.listener.received == []
+
+
 def test_nothing_of_the_notebooks_is_left_on_the_machine(corpus_grades, sandbox_mode, request):
     """No process of theirs runs on, no file they wrote outside their folder is left, and the Python
     environment is as it was (a notebook tried to append to it): here, and (as root) on the image."""

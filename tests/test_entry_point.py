@@ -9,11 +9,10 @@ import sys
 import zipfile
 
 import nbformat
-import numpy as np
 import pytest
 
 import lab5_autograder as entry
-import lab5_grading_mode as mode
+import lab5_facts as facts
 import lab5_utils as lab
 from tools import project
 
@@ -101,27 +100,6 @@ def test_a_damaged_zip_says_so(tmp_path):
     assert "damaged" in entry.take_upload(folder).problem
 
 
-@pytest.mark.parametrize("value", [0.5, 1, True, "0.57", None, ..., np.float64(0.5), np.float32(0.25), np.int64(3),
-                                   float("nan"), [0.5], {"a": 1}, "x" * 500])
-def test_the_notebooks_answers_keep_what_the_checks_look_at(value, tmp_path):
-    path = tmp_path / "answers.json"
-    mode.export_answers({"acc_ft": value, "other": 1}, str(path))
-    got = mode.read_answers(path.read_bytes())
-    assert list(got) == ["acc_ft"]
-    if isinstance(value, (list, dict)) or (isinstance(value, str) and len(value) > 200):
-        assert isinstance(got["acc_ft"], mode.Unreadable) and repr(got["acc_ft"]) == repr(value)[:200]
-    else:
-        assert type(got["acc_ft"]) is type(value)
-        assert got["acc_ft"] is value or got["acc_ft"] == value or (value != value and got["acc_ft"] != got["acc_ft"])
-
-
-@pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"acc_ft": {"numpy": "object", "value": 1}}',
-                                  '{"acc_ft": {"numpy": "no such dtype", "value": 1}}', '{"acc_ft": 3}'])
-def test_unreadable_answers_are_no_numbers(text, tmp_path):
-    got = mode.read_answers(text.encode())
-    assert all(isinstance(v, mode.Unreadable) for v in got.values())
-
-
 @pytest.fixture
 def autograder_dir(tmp_path):
     ag_dir = tmp_path / "autograder"
@@ -131,8 +109,8 @@ def autograder_dir(tmp_path):
     return ag_dir
 
 
-class Recording(dict):
-    """A notebook's variables that remember which names the tests looked up."""
+class Recording(facts.FactsEnv):
+    """A notebook's facts that remember which names the tests looked up."""
 
     def __init__(self, *args):
         super().__init__(*args)
@@ -151,40 +129,108 @@ class Recording(dict):
         return super().__contains__(key)
 
 
-def test_results_questions_read_nothing_of_the_notebook_but_its_answers(reference_run, autograder_dir, monkeypatch):
-    """The entry point grades them from the upload and the answers the kernel exports, so their tests
-    may look up no other variable of the notebook."""
+def test_results_questions_read_nothing_of_the_notebook_but_its_accuracies(reference_run, autograder_dir, monkeypatch):
+    """They can be graded from an upload and a notebook's accuracies alone (the corpus's results-only
+    cases are), so their tests may look up no other variable of the notebook."""
     monkeypatch.setattr(sys, "path", list(sys.path))  # the grader takes its own files off the path
     monkeypatch.setattr(lab, "load_results", lab.load_results)  # ... and makes the helper read the upload
+    monkeypatch.setattr(lab, "training_seed", lab.training_seed)
     upload = (reference_run.folder / project.RESULTS_FILE).read_bytes()
-    grader = entry.ResultsGrader(autograder_dir, upload)
+    grader = entry.Grader(autograder_dir, upload)
     record = json.loads(upload)
     env = Recording({name: record[name] for name in lab.ACCURACIES})
-    for question in entry.RESULTS_QUESTIONS:
-        test_file = grader.test_files[question]
-        test_file.run(env)
-        assert all(r.passed for r in test_file.test_case_results), test_file.summary()
+    verdicts = grader.grade(env, entry.RESULTS_QUESTIONS)
+    assert all(v.passed for found in verdicts.values() for v in found.values()), verdicts
     assert env.seen and env.seen <= set(lab.ACCURACIES), env.seen
-    # without the notebook's answers, the questions fail on them, not on the upload
-    verdict = grader.grade({})
-    assert not all(passed for cases in verdict.values() for passed, _ in cases.values())
-    facts = grader.facts(dict(env))
-    assert facts["rejected"] == [] and facts["accuracies"]["acc_ft"] == pytest.approx(record["acc_ft"])
+    # without the notebook's accuracies, the questions fail on them, not on the upload
+    verdicts = grader.grade(facts.FactsEnv(), entry.RESULTS_QUESTIONS)
+    assert not all(v.passed for found in verdicts.values() for v in found.values())
+    found = grader.results_facts(dict(env))
+    assert found["rejected"] == [] and found["accuracies"]["acc_ft"] == pytest.approx(record["acc_ft"])
 
 
-def test_changed_and_added_grader_files_are_found(autograder_dir, tmp_path):
-    before = entry.grader_files(autograder_dir)
+def test_changed_and_added_given_files_are_found(autograder_dir, tmp_path):
+    before = entry.given_files(autograder_dir)
+    assert set(before) == {*entry.STUDENT_SIDE, *(f"tests/{p.name}" for p in (autograder_dir / "source" / entry.PUBLIC_TESTS).glob("*.py"))}
     box = tmp_path / "box"
     submission = box / "autograder" / "submission"
     (submission / "tests").mkdir(parents=True)
-    for name in ("lab5_utils.py", "lab5_answer_key.py"):  # what otter copies beside the notebook
+    for name in entry.STUDENT_SIDE:  # what otter copies beside the notebook
         (submission / name).write_bytes((autograder_dir / "source" / "files" / name).read_bytes())
     (submission / "__init__.py").write_text("")  # otter's own
     (submission / "__pycache__").mkdir()
     (submission / "__pycache__" / "lab5_utils.cpython-311.pyc").write_bytes(b"")
-    assert entry.changed_grader_files(box, before) == []
-    (submission / "lab5_answer_key.py").write_text("def results(run): ...\n")
+    assert entry.changed_given_files(box, before) == []
+    (submission / "lab5_checks.py").write_text("def checked_run(record, *args): return record\n")
     (submission / "numpy").mkdir()
     (submission / "numpy" / "__init__.py").write_text("")
     (submission / "tests" / "q5_results.py").write_text("")
-    assert entry.changed_grader_files(box, before) == ["lab5_answer_key.py", "numpy/__init__.py", "tests/q5_results.py"]
+    assert entry.changed_given_files(box, before) == ["lab5_checks.py", "numpy/__init__.py", "tests/q5_results.py"]
+
+
+def test_the_student_side_holds_no_hidden_test_and_no_answer_key(autograder_dir, sandbox_mode):
+    """Its workspace holds the student's own helpers, the public tests and what runs the notebook: no line
+    of a hidden test or of the answer key is in any of its files (in the mode the corpus grades in)."""
+    import lab5_sandbox
+
+    box = lab5_sandbox.choose(sandbox_mode)
+    side = entry.StudentSide(autograder_dir, box)
+    try:
+        files = sorted(p.relative_to(side.ws.box).as_posix() for p in side.ws.box.rglob("*") if p.is_file())
+        source = "autograder/source/"
+        assert [f for f in files if f.startswith(source)] == sorted(
+            [f"{source}otter_config.json", *(f"{source}files/{n}" for n in entry.STUDENT_SIDE),
+             *(f"{source}tests/{p.name}" for p in (autograder_dir / "source" / entry.PUBLIC_TESTS).glob("*.py"))])
+        secrets = entry.secret_lines(autograder_dir)
+        assert any("ref." in line for line in secrets) and any("ONE_CLASS_SHARE" in line for line in secrets)
+        for f in files:
+            text = (side.ws.box / f).read_text(errors="replace")
+            assert not [line for line in secrets if line in text], f"{f} holds hidden code"
+    finally:
+        side.end()
+        box.clean_up()
+
+
+def test_what_a_student_sees_is_redacted_of_hidden_code():
+    secret = "assert answer == 'orange', 'quiz_q1 is not the expected answer'"
+    results = {"output": f"Notes from grading:\n- {secret}",
+               "tests": [{"name": "q8", "output": f"x {secret} y", "visibility": "visible"},
+                         {"name": "q8 hidden", "output": secret, "visibility": "hidden"}]}
+    cleaned, found = entry.redacted(results, {secret})
+    assert found == [secret] and secret not in cleaned["output"] and secret not in cleaned["tests"][0]["output"]
+    assert cleaned["tests"][1]["output"] == secret  # never shown: left for the TA
+
+
+def test_a_test_reading_an_undeclared_fact_is_the_graders_fault_not_the_students(reference_run, autograder_dir, monkeypatch):
+    """The build runs every test on the solution, so a test that reads what the facts do not carry never
+    ships; should a student's notebook take a test down another path that does, the student loses the
+    case with a message that says it is not their fault, and the TA is told what to declare."""
+    from otter.test_files import ExceptionTestFile
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(lab, "load_results", lab.load_results)
+    monkeypatch.setattr(lab, "training_seed", lab.training_seed)
+    grader = entry.Grader(autograder_dir, (reference_run.folder / project.RESULTS_FILE).read_bytes())
+    path = autograder_dir / "q0_probe.py"
+    path.write_text("from otter.test_files import test_case\nOK_FORMAT = False\nname = 'q0_probe'\npoints = None\n\n"
+                    "@test_case(points=1, hidden=True)\ndef test_probe(env):\n    import lab5_checks as checks\n"
+                    "    tfidf = checks.require(env, 'tfidf')\n    assert tfidf.idf_ is not None\n")
+    grader.test_files = {"q0_probe": ExceptionTestFile.from_file(str(path))}
+    env = facts.of({"tfidf": __import__("sklearn.feature_extraction.text", fromlist=["x"]).TfidfVectorizer().fit(["good day", "bad day"])}, ["tfidf"])
+    results, notes = entry.graded_results(grader, env, {}, ("*",))
+    case = results["extra_data"]["cases"]["q0_probe - 1"]
+    assert not case["passed"] and entry.GRADER_FAULT in case["message"] and "idf_" not in case["message"]
+    assert [n.kind for n in notes] == ["grader fault"] and "declare it in lab5_facts.GRADED['tfidf']" in notes[0].flag
+
+
+def test_hidden_test_messages_quote_no_code_public_ones_do(reference_run, autograder_dir, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(lab, "load_results", lab.load_results)
+    monkeypatch.setattr(lab, "training_seed", lab.training_seed)
+    grader = entry.Grader(autograder_dir, (reference_run.folder / project.RESULTS_FILE).read_bytes())
+    env = facts.of({"quiz_q1": "blue", "quiz_q2": "blue", "quiz_q3": 3}, ["quiz_q1", "quiz_q2", "quiz_q3"])
+    found = grader.grade(env, ("q8_quiz",))["q8_quiz"]
+    public = next(v for name, v in found.items() if not v.passed and "Error at line" in v.message)
+    assert "quiz_q3 = 3: answer with one of the strings" in public.message and "checks.require(env, name)" not in public.message
+    hidden = [v.message for v in found.values() if not v.passed and "quiz_q1 is not the expected answer" in v.message]
+    assert hidden and all("Error at line" not in m and "orange" not in m for m in hidden)

@@ -18,7 +18,7 @@ def test_the_image_copies_the_data_and_makes_the_grading_user(image_grades):
     import lab5_sandbox
 
     _, folder, printed, _ = image_grades
-    assert "notebooks run at grading as lab5-student" in printed
+    assert "notebooks run at grading as lab5-student" in printed and "their kernels have no network (a seccomp filter)" in printed
     assert sorted(p.name for p in (folder / "opt-lab5" / "tweeteval" / "sentiment").iterdir()) == [
         "mapping.txt", "test_labels.txt", "test_text.txt", "val_labels.txt", "val_text.txt"]
     assert (folder / "opt-lab5" / "checkpoint" / "config.json").is_file()
@@ -32,6 +32,8 @@ def test_case_gets_its_expected_points_on_the_image(name, case, image_grades):
     check_verdict(case, graded, others=[other for other in SUBMISSIONS_ON_THE_IMAGE[name] if other is not case])
     if graded.status == "graded":
         assert graded.extra["sandbox"] == "unprivileged user lab5-student (no namespaces)"
+        assert graded.extra["isolation"]["network"] == "no internet sockets for the kernel (its seccomp filter loaded)"
+        assert graded.extra["isolation"]["memory"].endswith("of address space per process (no memory cgroup here)")
 
 
 def test_the_grading_user_cannot_reach_the_graders_files(image_grades):

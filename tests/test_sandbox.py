@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import lab5_sandbox as sandbox
+import lab5_student_side as student_side
 from conftest import need
 
 PROBE = r"""
@@ -116,11 +117,97 @@ def test_a_mode_that_does_not_exist_is_refused(mode, says):
 
 
 def test_limits_apply_to_the_student_side():
-    code = ("import lab5_sandbox, resource\nlab5_sandbox.apply_limits()\n"
-            "print([resource.getrlimit(r)[1] for r in (resource.RLIMIT_NPROC, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE)])")
+    code = ("import lab5_student_side as side, resource\nside.apply_limits()\n"
+            "print([resource.getrlimit(r)[1] for r in (resource.RLIMIT_NPROC, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE, resource.RLIMIT_AS)])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(sandbox.__file__).parent).stdout
-    assert json.loads(out) == [sandbox.PROCESS_LIMIT, sandbox.FILE_LIMIT, sandbox.OPEN_FILES_LIMIT]
+                         cwd=Path(sandbox.__file__).parent, env={**os.environ, student_side.ADDRESS_SPACE_ENV: str(6 * 2**30)}).stdout
+    assert json.loads(out) == [student_side.PROCESS_LIMIT, student_side.FILE_LIMIT, student_side.OPEN_FILES_LIMIT, 6 * 2**30]
+
+
+SEND = """
+import socket, subprocess, sys
+if sys.argv[1] == "filtered":
+    import lab5_student_side
+    assert lab5_student_side.no_network() is None
+said = []
+for family in (socket.AF_INET, socket.AF_INET6):
+    try:
+        socket.socket(family).close()
+        said.append("socket")
+    except OSError as error:
+        said.append(type(error).__name__)
+try:
+    with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=5) as connection:
+        connection.sendall(b"from the probe")
+    said.append("sent")
+except OSError as error:
+    said.append(type(error).__name__)
+child = subprocess.run([sys.executable, "-c", "import socket; socket.socket()"], capture_output=True, text=True)
+said.append("child refused" if "PermissionError" in child.stderr else "child socket")
+left, right = socket.socketpair(socket.AF_UNIX)  # what the kernel's IPC needs: still there
+left.sendall(b"x"); said.append("unix" if right.recv(1) == b"x" else "no unix")
+print(" ".join(said))
+"""
+
+
+def test_the_network_filter_keeps_a_process_and_its_children_off_the_network():
+    """Without namespaces (Gradescope's container) the kernel's seccomp filter is what keeps a notebook off
+    the network: a listener on this machine's loopback gets nothing from a filtered process or its
+    children, and what an unfiltered one sends (the probe can fail)."""
+    import socket
+    import threading
+
+    assert sandbox.network_problem() is None
+    server = socket.create_server(("127.0.0.1", 0))
+    port, received = server.getsockname()[1], []
+
+    def serve():
+        server.settimeout(20)
+        try:
+            while True:
+                connection, _ = server.accept()
+                received.append(connection.recv(100))
+        except OSError:
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    def probe(mode):
+        return subprocess.run([sys.executable, "-c", SEND, mode, str(port)], capture_output=True, text=True, timeout=60,
+                              cwd=Path(sandbox.__file__).parent).stdout.split()
+
+    assert probe("filtered") == ["PermissionError", "PermissionError", "PermissionError", "child", "refused", "unix"]
+    assert received == []
+    assert probe("open") == ["socket", "socket", "sent", "child", "socket", "unix"]
+    server.close()
+    assert received == [b"from the probe"]
+
+
+def test_a_memory_cgroup_stops_the_side_that_exceeds_it():
+    """As root (CI, Gradescope's own root has no cgroups to write: the address-space limit then), every
+    process of the student's side joins a memory cgroup of the grading's own; one that allocates
+    beyond it is ended there, and the grader knows it was memory."""
+    need(sandbox.is_root(), "root, to make a memory cgroup")
+    memory = sandbox.CgroupMemory.make(2**28)
+    try:
+        proc = subprocess.run([*memory.join(), sys.executable, "-c", "blocks = []\nwhile True:\n    blocks.append(b'x' * 2**24)"],
+                              capture_output=True, timeout=120)
+        assert proc.returncode == -9 and memory.exceeded() and memory.peak() >= 2**28 * 0.9
+    finally:
+        memory.clean_up()
+    assert not memory.folder.exists()
+    quiet = sandbox.CgroupMemory.make(2**28)
+    try:
+        subprocess.run([*quiet.join(), sys.executable, "-c", "x = b'x' * 2**20"], check=True, timeout=60)
+        assert not quiet.exceeded()
+    finally:
+        quiet.clean_up()
+
+
+def test_without_cgroups_the_address_space_is_limited():
+    memory = sandbox.choose_memory("address-space")
+    assert memory.environment() == {student_side.ADDRESS_SPACE_ENV: str(sandbox.ADDRESS_SPACE_LIMIT)}
+    assert "address space" in memory.describe() and memory.join() == [] and not memory.exceeded()
 
 
 def test_reading_back_follows_no_link_and_stops_at_its_limit(tmp_path):

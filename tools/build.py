@@ -33,6 +33,8 @@ import yaml
 
 from tools import notebooks, project
 
+import lab5_autograder as entry_point  # noqa: E402  (tools.project put the lab's modules on the path)
+
 CONFIG_MARKER = "# ASSIGNMENT CONFIG"
 # The lab's own key in the master's config (otter rejects keys it does not know: the build takes it
 # out): the URL the student notebook's setup cell fetches HANDOUT_ZIP from on Colab.
@@ -148,14 +150,16 @@ def zip_entry(name: str, external_attr: int) -> zipfile.ZipInfo:
     return entry
 
 
-def repack_zip(src: Path, dest: Path, edit=gradescope_scripts) -> None:
-    """Copy a zip through ``edit``, entries sorted and dated 1980, keeping their permissions."""
+def repack_zip(src: Path, dest: Path, edit=gradescope_scripts, extra: dict[str, bytes] | None = None) -> None:
+    """Copy a zip through ``edit``, with the ``extra`` entries (name -> bytes), entries sorted and dated
+    1980, keeping their permissions."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in sorted(zin.infolist(), key=lambda i: i.filename):
-            if info.is_dir():
-                continue
-            zout.writestr(zip_entry(info.filename, info.external_attr), edit(info.filename, zin.read(info)))
+        entries = {info.filename: (info.external_attr, zin.read(info)) for info in zin.infolist() if not info.is_dir()}
+        entries.update({name: (0o644 << 16, data) for name, data in (extra or {}).items()})
+        for name in sorted(entries):
+            attr, data = entries[name]
+            zout.writestr(zip_entry(name, attr), edit(name, data))
 
 
 def write_handout(student: Path) -> None:
@@ -190,7 +194,10 @@ def publish(dist: Path, out: Path) -> None:
     if len(zips) != 1:
         raise SystemExit(f"expected one autograder zip from otter assign, found {zips}")
     shutil.rmtree(at(project.AUTOGRADER), ignore_errors=True)
-    repack_zip(zips[0], at(project.AUTOGRADER_ZIP))
+    # The public tests, as students get them, are all that the student's side gets of the tests at
+    # grading (lab5_autograder.PUBLIC_TESTS; docs/design.md, "The trust boundary").
+    public = {f"{entry_point.PUBLIC_TESTS}/{p.name}": p.read_bytes() for p in sorted((dist / "student" / "tests").glob("*.py"))}
+    repack_zip(zips[0], at(project.AUTOGRADER_ZIP), extra=public)
     solution = notebooks.published_outputs(nbformat.read(dist / "autograder" / project.NOTEBOOK_FILE, 4))
     notebooks.stable_ids(solution)
     shutil.rmtree(at(project.SOLUTIONS), ignore_errors=True)

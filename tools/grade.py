@@ -112,24 +112,84 @@ def otter_run(submission: Path, workdir: Path, autograder: Path | None = None) -
     return Graded(submission.name, status, "", results, seconds=seconds, log=proc.stdout + proc.stderr)
 
 
+# What grading reads of an upload is at most this large (the entry point's own limits: a notebook of
+# 64 MB); a submission's files beyond it, or beyond SUBMISSION_LIMIT together, are laid out as empty
+# files of their size (sparse: no disk), which the entry point lists as left out, never reads.
+FILE_LIMIT = 64 * 2**20
+SUBMISSION_LIMIT = 256 * 2**20
+
+
 def prepare(submission: Path, autograder_zip: Path, workdir: Path) -> Path:
-    """Lay out Gradescope's tree in ``workdir``; return its /autograder folder."""
+    """Lay out Gradescope's tree in ``workdir``; return its /autograder folder. The upload is handed over
+    as it is: a zip stays a zip (the entry point reads it in memory, never unpacking it to disk); a
+    folder's files are linked or copied, none larger than FILE_LIMIT."""
     ag_dir = workdir / "autograder"
     shutil.rmtree(ag_dir, ignore_errors=True)
     for sub in ("source", "submission", "results"):
         (ag_dir / sub).mkdir(parents=True)
     (ag_dir / "submission_metadata.json").write_text("{}")
-    with zipfile.ZipFile(autograder_zip) as zf:
+    with zipfile.ZipFile(autograder_zip) as zf:  # the course's own zip
         zf.extractall(ag_dir / "source")
     if submission.is_dir():  # a Gradescope export keeps each submission's files in a folder
-        shutil.copytree(submission, ag_dir / "submission", dirs_exist_ok=True)
-    elif submission.suffix.lower() == ".zip" and zipfile.is_zipfile(submission):
-        with zipfile.ZipFile(submission) as zf:
-            zf.extractall(ag_dir / "submission")
-    else:
-        # a notebook, or a file that only claims to be a zip: Gradescope keeps those as they are
-        shutil.copy(submission, ag_dir / "submission" / submission.name)
+        copy_limited(submission, ag_dir / "submission")
+    else:  # a zip, a notebook, or a file that only claims to be a zip: as Gradescope keeps them
+        shutil.copyfile(submission, ag_dir / "submission" / submission.name)
     return ag_dir
+
+
+def _placeholder(path: Path, size: int) -> None:
+    """An empty file of ``size`` bytes that takes no disk (what was too large to copy)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(size)
+
+
+def copy_limited(src: Path, dest: Path) -> None:
+    """``src``'s files in ``dest`` (no link followed): each hard-linked where it can be, else copied up
+    to FILE_LIMIT each and SUBMISSION_LIMIT together, the rest as placeholders of their size."""
+    total = 0
+    for top, dirs, files in os.walk(src, followlinks=False):
+        for name in files:
+            path = Path(top) / name
+            target = dest / path.relative_to(src)
+            if path.is_symlink():
+                continue
+            size = path.stat().st_size
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(path, target)
+                continue
+            except OSError:
+                pass
+            if size > FILE_LIMIT or total + size > SUBMISSION_LIMIT:
+                _placeholder(target, size)
+            else:
+                shutil.copyfile(path, target)
+                total += size
+
+
+def unpack_export(archive: Path, dest: Path) -> None:
+    """A Gradescope export zip in ``dest``: each member up to FILE_LIMIT, and each top folder (a
+    submission) up to SUBMISSION_LIMIT together, unpacked; the rest as placeholders of their size, so
+    that an export holding a zip bomb cannot fill the disk. Paths that leave ``dest`` are skipped."""
+    totals: dict[str, int] = {}
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            target = (dest / info.filename).resolve()
+            if info.is_dir() or not str(target).startswith(str(dest.resolve()) + os.sep):
+                continue
+            top = info.filename.split("/", 1)[0]
+            if info.file_size > FILE_LIMIT or totals.get(top, 0) + info.file_size > SUBMISSION_LIMIT:
+                _placeholder(target, info.file_size)
+                continue
+            totals[top] = totals.get(top, 0) + info.file_size
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with zf.open(info) as source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out)
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:  # a damaged member: left out, said
+                target.unlink(missing_ok=True)
+                print(f"note: {archive.name}: {info.filename} is damaged ({e}); left out", file=sys.stderr)
 
 
 def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float = 600, env: dict | None = None,
@@ -251,15 +311,31 @@ def autograder_module(autograder_zip: Path, name: str):
     return module
 
 
+def memory_share(jobs: int) -> dict[str, str]:
+    """The grading environment that limits each of ``jobs`` gradings at once to the machine's memory
+    shared out, at most the autograder's own limit (lab5_sandbox.MEMORY_LIMIT): none can starve another."""
+    from tools import project  # noqa: F401  (puts the lab's modules on the path)
+    import lab5_sandbox
+
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = lab5_sandbox.MEMORY_LIMIT * jobs
+    return {lab5_sandbox.MEMORY_LIMIT_ENV: str(min(lab5_sandbox.MEMORY_LIMIT, total // max(jobs, 1)))}
+
+
 def grade_all(submissions: dict[str, Path], autograder_zip: Path, workdir: Path, timeout: float, jobs: int,
               sandbox: str = "bubblewrap", env: dict[str, dict] | None = None, progress: bool = True) -> dict[str, Graded]:
     """Grade every submission, ``jobs`` at a time, with a progress bar; results in the order given.
     ``env``: extra environment variables of some submissions' gradings."""
     from tqdm.auto import tqdm
 
+    share = memory_share(jobs)
+
     def one(item):
         name, path = item
-        return name, grade(path, autograder_zip, workdir / name, timeout, env=(env or {}).get(name), sandbox=sandbox)
+        return name, grade(path, autograder_zip, workdir / name, timeout, env={**share, **(env or {}).get(name, {})},
+                           sandbox=sandbox)
 
     graded = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -313,8 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         if folder.is_file():
             if not zipfile.is_zipfile(folder):
                 parser.exit(2, f"error: {folder} is neither a folder nor a zip file\n")
-            with zipfile.ZipFile(folder) as zf:
-                zf.extractall(Path(scratch) / "export")
+            unpack_export(folder, Path(scratch) / "export")
             folder = Path(scratch) / "export"
             inner = [p for p in folder.iterdir() if p.is_dir()]
             if len(inner) == 1 and not (folder / GRADESCOPE_METADATA).exists():

@@ -188,7 +188,9 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
         row.update({name: case["score"] for name, case in sorted(g.cases.items(), key=lambda kv: _case_order(kv[0]))})
         row.update({key: f[key] for key in ACCURACIES})
         row["seed"] = f["seed"]
+        isolation = (g.results.get("extra_data") or {}).get("isolation") or {}
         row["sandbox"] = (g.results.get("extra_data") or {}).get("sandbox") or ""
+        row["network"], row["memory"] = isolation.get("network") or "", isolation.get("memory") or ""
         flags = []
         if g.status != "graded":
             flags.append(f"{g.status}: {g.message}")
@@ -386,13 +388,19 @@ def failure_message(output: str) -> str:
 
 
 def sandbox_summary(table: pd.DataFrame) -> str:
-    """How the notebooks ran at grading (lab5_sandbox.py), as the entry point reported it per submission."""
-    counts = Counter(s for s in table["sandbox"] if s)
-    if not counts:
+    """How the notebooks ran at grading (lab5_sandbox.py): the sandbox, the network and the memory limit,
+    as the entry point reported them per submission."""
+    parts = []
+    for column, what in (("sandbox", "How the notebooks ran at grading"), ("network", "Their network"),
+                         ("memory", "Their memory")):
+        counts = Counter(s for s in table[column] if s)
+        if counts:
+            lines = "".join(f"<li>{html.escape(way)}: {n} submission{'s' if n != 1 else ''}</li>" for way, n in counts.most_common())
+            parts.append(f"<p>{what}:</p><ul>{lines}</ul>")
+    if not parts:
         return ""
-    lines = "".join(f"<li>{html.escape(way)}: {n} submission{'s' if n != 1 else ''}</li>" for way, n in counts.most_common())
-    warn = any(way.startswith("no sandbox") for way in counts)
-    return (f"<div class='{'warn' if warn else 'muted'}'><p>How the notebooks ran at grading:</p><ul>{lines}</ul></div>")
+    warn = any(way.startswith(("no sandbox", "reachable")) for column in ("sandbox", "network") for way in table[column])
+    return f"<div class='{'warn' if warn else 'muted'}'>{''.join(parts)}</div>"
 
 
 def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder_zip: Path, study: pd.DataFrame,

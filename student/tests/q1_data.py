@@ -16,5 +16,5 @@ def test_q1_sizes(env):
         assert len(labels) == len(texts), f'{name}_labels holds {len(labels)} labels for {len(texts)} tweets: one label per tweet.'
         assert all((isinstance(t, str) for t in texts)), f'{name}_texts must hold the tweets themselves (strings).'
         assert {int(y) for y in labels} <= {0, 1, 2}, f'{name}_labels must hold class ids 0, 1, 2 (negative, neutral, positive).'
-    assert num_labels == 3, f'num_labels is {num_labels!r}; TweetEval sentiment has 3 classes.'
+    assert num_labels == 3, f'num_labels is {checks.shown(num_labels)}; TweetEval sentiment has 3 classes.'
 

@@ -10,7 +10,7 @@ def test_q3_tokenized(env):
     import lab5_checks as checks
     tok_fn, tok_train, tok_test, train_texts, test_texts = checks.require(env, 'tok_fn', 'tok_train', 'tok_test', 'train_texts', 'test_texts')
     out = tok_fn({'text': ['I love this lab!', 'meh']})
-    assert 'input_ids' in out, 'tok_fn must return what the tokenizer returns (input_ids, attention_mask).'
+    assert isinstance(out, dict) and 'input_ids' in out, 'tok_fn must return what the tokenizer returns (input_ids, attention_mask).'
     assert len(out['input_ids']) == 2, "tok_fn must tokenize every text of the batch (batch['text'])."
     assert len(tok_train) == len(train_texts), f'tok_train has {len(tok_train)} rows for {len(train_texts)} training tweets.'
     assert len(tok_test) == len(test_texts), f'tok_test has {len(tok_test)} rows for {len(test_texts)} test tweets.'

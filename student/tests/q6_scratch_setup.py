@@ -7,11 +7,10 @@ points = None
 
 @test_case(points=1, hidden=False)
 def test_q6_objects(env):
-    from transformers import Trainer
     import lab5_checks as checks
     model_scratch, trainer_scratch = checks.require(env, 'model_scratch', 'trainer_scratch')
-    assert getattr(getattr(model_scratch, 'config', None), 'num_labels', None) == 3, 'model_scratch must be a sequence-classification model with num_labels=3.'
-    assert isinstance(trainer_scratch, Trainer), 'trainer_scratch must be a transformers Trainer.'
+    assert model_scratch.config.num_labels == 3, 'model_scratch must be a sequence-classification model with num_labels=3.'
+    assert trainer_scratch.is_a('Trainer'), 'trainer_scratch must be a transformers Trainer.'
     assert trainer_scratch.model is model_scratch, 'trainer_scratch does not train model_scratch: pass model=model_scratch.'
-    assert trainer_scratch is not env.get('trainer'), 'trainer_scratch must be a new Trainer, not the fine-tuning one.'
+    assert not trainer_scratch.same_as('trainer'), 'trainer_scratch must be a new Trainer, not the fine-tuning one.'
 

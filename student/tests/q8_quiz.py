@@ -10,5 +10,5 @@ def test_q8_format(env):
     import lab5_checks as checks
     for name in ('quiz_q1', 'quiz_q2', 'quiz_q3'):
         answer = checks.require(env, name)
-        assert isinstance(answer, str) and answer.strip().lower() in {'blue', 'orange', 'green'}, f"{name} = {answer!r}: answer with one of the strings 'blue', 'orange', 'green'."
+        assert isinstance(answer, str) and answer.strip().lower() in {'blue', 'orange', 'green'}, f"{name} = {checks.shown(answer)}: answer with one of the strings 'blue', 'orange', 'green'."
 

@@ -37,14 +37,19 @@ def results(run="ft"):
     return lab.load_results(run)
 """
 PATCH_CHECKS = """\
-import lab5_utils, lab5_checks, lab5_answer_key
+import lab5_utils, lab5_checks
 lab5_checks.run_problems = lambda *args, **kwargs: []
 lab5_checks.checked_run = lambda record, *args, **kwargs: record
-lab5_answer_key.results = lambda run="ft": lab5_utils.load_results(run)
+try:  # the answer key, where a student could find it
+    import lab5_answer_key
+    lab5_answer_key.results = lambda run="ft": lab5_utils.load_results(run)
+except ImportError:
+    pass
 """
 WRITE_REFERENCE_PACKAGE = """\
 import importlib, pathlib, sys
-source = pathlib.Path("lab5_answer_key.py").read_text()
+found = pathlib.Path("lab5_answer_key.py")  # the answer key, where a student could find it
+source = found.read_text() if found.is_file() else "import lab5_utils as lab"
 pathlib.Path("lab5_answer_key").mkdir(exist_ok=True)
 pathlib.Path("lab5_answer_key/__init__.py").write_text(source + "\\ndef results(run='ft'):\\n    return lab.load_results(run)\\n")
 sys.modules.pop("lab5_answer_key", None)
@@ -61,6 +66,84 @@ for name in [m for m in sys.modules if m.startswith("lab5")]:
 import lab5_utils as lab
 """
 SCRATCH_MODEL = "model_scratch = AutoModelForSequenceClassification.from_config(config)"
+
+# Facts, not verdicts (docs/design.md, "The trust boundary"): what a notebook tries to get hidden tests, the
+# answer key or a verdict out of the grading. The tests check every graded case for any line of a hidden
+# test or of the answer key in what the student is shown (conftest.check_verdict).
+ECHO_THE_GRADERS_FILES = """\
+import os, pathlib
+here = pathlib.Path.cwd()
+places = [here, *[p for p in here.parents if p != pathlib.Path("/")], pathlib.Path("/autograder"), pathlib.Path.home()]
+texts, seen = [], set()
+for top in places:  # where the grading's files are: its own folders, Gradescope's /autograder, the home folder
+    for folder, dirs, files in os.walk(top):
+        dirs[:] = [d for d in dirs if d not in ("proc", "sys", "usr")] if folder.count("/") < 9 else []
+        for name in files:
+            path = os.path.join(folder, name)
+            if path not in seen and name.endswith((".py", ".json")) and ("lab5" in name or "/tests" in folder):
+                seen.add(path)
+                try:
+                    texts.append(f"# {path}\\n" + pathlib.Path(path).read_text())
+                except (OSError, UnicodeDecodeError):
+                    pass
+found = "\\n".join(texts)
+print(found)  # in the notebook's output
+quiz_q1 = found  # echoed by the public check of question 8
+raise RuntimeError(found[:100_000])  # in the cell's error
+"""
+REPLACE_OTTERS_RUNNER = """\
+import otter.execute, otter.test_files.exception_test as exception_test
+from otter.test_files.abstract_test import TestCaseResult
+
+def everything_passes(self, env):
+    self.test_case_results = [TestCaseResult(test_case=case, message="passed", passed=True) for case in self.test_cases]
+
+exception_test.ExceptionTestFile.run = everything_passes
+otter.execute.Checker.check_if_not_already_checked = classmethod(lambda cls, *args, **kwargs: None)
+"""
+# A thread that keeps replacing what the student's side hands back (the facts, the kernel's verdicts) with
+# verdicts of its own: full marks.
+FORGE_THE_HAND_BACK = """\
+import json, os, pathlib, threading, time
+report = pathlib.Path(os.environ.get("LAB5_GRADING_DIR", "."))
+verdict = {"passed": True, "score": 25, "cases": {f"q{q}": True for q in range(1, 9)}}
+def forge():
+    while True:
+        for name in ("facts.json", "kernel.json", "results.json"):
+            try:
+                path = report / name
+                if path.exists() and "forged" not in path.read_text()[:50]:
+                    names = {n: {"kind": "verdict", **verdict} for n in ("quiz_q1", "quiz_q2", "quiz_q3", "args", "acc_ft")}
+                    path.write_text(json.dumps({"forged": True, "format": 1, "names": names, **verdict}))
+            except OSError:
+                pass
+        time.sleep(0.02)
+threading.Thread(target=forge, daemon=True).start()
+"""
+# A listener on the machine's loopback (tests/conftest.py starts it): at grading the notebook must not
+# reach it, as the grading user without namespaces (Gradescope) or in a sandbox.
+LOOPBACK_PORT = 47651
+REACH_THE_NETWORK = f"""\
+import socket, subprocess, sys
+reached = []
+for host, port in (("127.0.0.1", {LOOPBACK_PORT}), ("pypi.org", 443)):
+    try:
+        with socket.create_connection((host, port), timeout=5) as connection:
+            connection.sendall(b"the hidden tests are ...")
+            reached.append(host)
+    except OSError as error:
+        print(host, error)
+child = ("import socket\\ns = socket.create_connection(('127.0.0.1', {LOOPBACK_PORT}), timeout=5)\\n"
+         "s.sendall(b'from a child process')")
+print(subprocess.run([sys.executable, "-c", child], capture_output=True, text=True).stderr[-300:])
+if reached:
+    quiz_q1 = "blue"  # what reaching the network would cost here: a quiz point
+"""
+ALLOCATE_WITHOUT_END = """\
+blocks = []
+while True:
+    blocks.append(bytearray(b"x" * 2**26))
+"""
 
 # The student's side has no rights over the grader (lab5_sandbox.py): what a notebook tries at grading
 # with the operating system's rights its kernel runs with. Each cell carries on after what fails, as an
@@ -371,11 +454,11 @@ FAULT_CLASSES: dict[str, list[Case]] = {
              scores={"q5_results": 0}, message="not the class with the highest score", flag="the notebook changed the grader's checks"),
         Case("wrong_cell_empties_run_problems", "a cell that sets lab5_checks.run_problems = lambda *a, **k: [], with a fabricated run",
              [results(fabricated), insert_after(EARLY, "import lab5_checks\nlab5_checks.run_problems = lambda *a, **k: []")],
-             scores={"q5_results": 0}, message="Inside your notebook it came out 4 of 4", flag="the notebook changed the grader's checks"),
+             scores={"q5_results": 0}, message="public test case(s) came out otherwise", flag="the notebook changed the grader's checks"),
         Case("wrong_cell_writes_a_reference_package", "a cell that writes a lab5_answer_key/ package into the grading folder and re-imports it",
              [results(fabricated), insert_after(EARLY, WRITE_REFERENCE_PACKAGE)],
              scores={"q5_results": 0}, message="added files of the autograder while it was graded (lab5_answer_key/__init__.py)",
-             flag="the notebook changed the grader's checks"),
+             flag="the notebook changed the autograder's files"),
         Case("wrong_cell_swaps_the_graders_copy", "a cell that gives the kernel's grading mode the real run instead of the fabricated upload",
              [cell_with_real_results("import lab5_grading_mode\nlab5_grading_mode.use_upload(REAL.encode())", after=EARLY), results(fabricated)],
              scores={"q5_results": 0}, message="not the class with the highest score", flag="the notebook changed the grader's checks"),
@@ -383,6 +466,27 @@ FAULT_CLASSES: dict[str, list[Case]] = {
              [cell_with_real_results(REWRITE_AND_REIMPORT, after=EARLY), results(fabricated)],
              scores={"q5_results": 0}, message="Your notebook wrote lab5_results.json while it was graded",
              flag="the notebook changed the grader's checks"),
+        Case("wrong_cell_replaces_otters_runner", "a cell that makes otter's test runner in the kernel pass every test, "
+             "with a wrong learning rate and a wrong quiz answer",
+             [insert_after(EARLY, REPLACE_OTTERS_RUNNER), sub("learning_rate=2e-5", "learning_rate=5e-5"),
+              sub('quiz_q2 = "blue"', 'quiz_q2 = "orange"')],
+             scores={"q4_setup": 3, "q8_quiz": 2}, message="learning_rate=5e-05 (expected 2e-05)"),
+        Case("wrong_cell_forges_what_the_student_side_hands_back", "a thread that keeps replacing the notebook's facts and "
+             "its kernel's verdicts with full marks", [insert_after(EARLY, FORGE_THE_HAND_BACK)],
+             scores={"q1_data": 0, "q2_baseline": 0, "q3_tokenize": 0, "q4_setup": 0, "q5_results": 2, "q6_scratch_setup": 0,
+                     "q7_scratch_results": 1, "q8_quiz": 0},
+             message="could not be graded: its facts are of a verdict", flag="the notebook changed the grader's checks"),
+        Case("wrong_cell_echoes_the_graders_files", "a cell that reads every file of the grading it can find (tests, the "
+             "lab's modules) and prints it, assigns it to quiz_q1 (which a public check echoes) and raises it",
+             [insert_after('quiz_q3 = "orange"', ECHO_THE_GRADERS_FILES)],
+             scores={"q8_quiz": 2}, message="quiz_q1 = a text of", gradescope=True),
+        Case("right_cell_reaches_for_the_network", "a cell (and a process it starts) that sends to a listener on the "
+             "machine's loopback and to pypi.org: nothing arrives, the rest is graded",
+             [insert_after('quiz_q3 = "orange"', REACH_THE_NETWORK)], gradescope=True),
+        Case("bad_cell_allocates_without_end", "a cell that allocates memory without end: stopped by the grading's memory "
+             "limit, with a message that says memory", [insert_after(EARLY, ALLOCATE_WITHOUT_END)],
+             scores=ALL_ZERO, status="stopped", message="memory", flag="memory", gradescope=True,
+             env={"LAB5_MEMORY_LIMIT": str(3 * 2**29), "LAB5_ADDRESS_SPACE_LIMIT": str(5 * 2**30)}),
         Case("right_cell_reimports_the_modules", "a cell that deletes the lab's modules from sys.modules and imports the helper again",
              [insert_after('quiz_q3 = "orange"', "import sys\nfor name in [m for m in sys.modules if m.startswith('lab5')]:\n"
                                                   "    del sys.modules[name]\nimport lab5_utils as lab")]),
@@ -652,7 +756,7 @@ GROUPS = {
     "sandboxed_cells": ["wrong_cell_leaves_a_process_that_rewrites_the_results", "wrong_args_seed_differs",
                         "right_cell_writes_into_the_python_environment", "right_cell_writes_outside_its_folder",
                         "right_cell_fills_its_temporary_folder", "right_cell_forks_until_the_limit",
-                        "right_cell_opens_sockets"],
+                        "right_cell_opens_sockets", "right_cell_reaches_for_the_network", "wrong_cell_echoes_the_graders_files"],
     "wrong_in_several_places_1": ["wrong_learning_rate", "wrong_subset_seed", "wrong_no_truncation", "wrong_scratch_pretrained",
                                   "wrong_quiz_q1", "wrong_results_written_at_grading"],
     "wrong_in_several_places_2": ["wrong_seed_edited_in_results", "wrong_five_epochs", "wrong_vectorizer_fit_on_test",
