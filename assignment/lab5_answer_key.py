@@ -164,19 +164,30 @@ def settings_differences(args, other) -> str:
 
 def vocabulary(texts: list) -> set[str]:
     """The terms a TfidfVectorizer with the lab's settings learns from ``texts``."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    return set(TfidfVectorizer(**TFIDF).fit([str(t) for t in texts]).vocabulary_)
+    return set(_vocabulary(tuple(str(t) for t in texts)))
 
 
 def terms(texts: list) -> set[str]:
     """Every term (word or word pair) the lab's analyzer finds in ``texts``."""
+    return set(_terms(tuple(str(t) for t in texts)))
+
+
+# The grader computes both for the true training texts while the notebook runs: a student's are those.
+@lru_cache(maxsize=2)
+def _vocabulary(texts: tuple[str, ...]) -> frozenset[str]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return frozenset(TfidfVectorizer(**TFIDF).fit(texts).vocabulary_)
+
+
+@lru_cache(maxsize=2)
+def _terms(texts: tuple[str, ...]) -> frozenset[str]:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     analyze, found = TfidfVectorizer(**TFIDF).build_analyzer(), set()
     for text in texts:
-        found.update(analyze(str(text)))
-    return found
+        found.update(analyze(text))
+    return frozenset(found)
 
 
 TFIDF = {"max_features": 20000, "ngram_range": (1, 2), "stop_words": "english"}  # question 2's vectorizer

@@ -349,13 +349,33 @@ class Grader:
             test_file = ExceptionTestFile.from_file(str(path))
             self.test_files[test_file.name] = test_file
         self.secrets = secret_lines(ag_dir)
-        # The answer key's data (the true labels, the checkpoint's configuration, tokenizer and embeddings),
-        # and whatever the tests import: loaded now, while the student's side starts.
-        self.ref.subsets(), self.ref.checkpoint_config(), self.ref.pretrained_rows(), self.ref.terms(["a"])
-        self.ref.token_ids(["a"])
+        self.warming = threading.Thread(target=self._warm_up, name="answer key", daemon=True)
+        self.warm_error: BaseException | None = None
+
+    def _warm_up(self) -> None:
+        try:
+            self._warm()
+        except BaseException as e:  # noqa: BLE001 (raised again where grading waits for it)
+            self.warm_error = e
+
+    def _warm(self) -> None:
+        """The answer key's data (the true labels, the checkpoint's configuration, tokenizer and embeddings,
+        the vocabulary of the true training texts) and whatever the tests import, loaded while the notebook
+        runs (``warming``, started once the student's side has gone): the grading after it is quick."""
+        subsets = self.ref.subsets()
+        self.ref.checkpoint_config(), self.ref.pretrained_rows(), self.ref.token_ids(["a"])
+        self.ref.vocabulary(subsets.train_texts), self.ref.terms(subsets.train_texts)
         from otter.test_files import GradingResults  # noqa: F401  (what grading imports)
         from otter.test_files.abstract_test import TestCaseResult  # noqa: F401
         self.grade(self.facts.FactsEnv())
+
+    def ready(self) -> None:
+        """Wait for what :meth:`_warm` loads (loading it here if it never started)."""
+        if self.warming.ident is None:
+            self._warm()
+        self.warming.join()
+        if self.warm_error is not None:  # the image lacks the data or the checkpoint: a fault of the grader's
+            raise self.warm_error
 
     def grade(self, env, questions=RESULTS_QUESTIONS + ("*",)) -> dict[str, dict[str, Verdict]]:
         """Run the test cases of ``questions`` (all: "*") on ``env`` (a notebook's facts): question ->
@@ -804,9 +824,10 @@ def notebook_facts(grader: Grader, data: bytes | None, why_missing: str):
 
 def _grade(ag_dir: Path, upload: Upload, side: StudentSide, started: float) -> dict:
     notes = upload_notes(upload)
-    grader = Grader(ag_dir, upload.results)
+    grader = Grader(ag_dir, upload.results)  # the tests and the upload, read before any of the notebook's code runs
     before = given_files(ag_dir)
     side.go(upload)
+    grader.warming.start()
     stopped = side.wait(started)
     side.end()
     notes += kernel_notes(side.read("notes.jsonl"))  # also when nothing could be graded: which cell ran out of memory
@@ -845,6 +866,7 @@ def _grade(ag_dir: Path, upload: Upload, side: StudentSide, started: float) -> d
             "Every test was run by the autograder outside the notebook, with its own files."),
             ", ".join(changed[:6])))
     env = notebook_facts(grader, facts_data, "the notebook's last cell, which reads its variables, did not run")
+    grader.ready()
     results = verdict(grader, upload, env, kernel if isinstance(kernel, dict) else {}, notes)
     results, echoed = redacted(results, grader.secrets)
     if echoed:

@@ -561,7 +561,7 @@ class _ObjectFact(Fact):
 
     def stand_in(self, name: str, data: dict, env: "FactsEnv"):
         if data.get("kind") != self.stand_in_class.kind:
-            raise NotGradable(f"its facts are of a {_text(data.get('kind'), 20)}, not of a {self.stand_in_class.kind}")
+            raise NotGradable(f"its facts describe a {_text(data.get('kind'), 20)}, not {self.expected}")
         return self.stand_in_class(name, data, env)
 
 
@@ -735,6 +735,7 @@ def _bounded(compute):
     can be set; any timer already running (the grading's per-cell limit) is restored afterwards."""
     import signal
     import threading
+    import time
 
     seconds = CALL_LIMIT_S
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
@@ -745,20 +746,14 @@ def _bounded(compute):
 
     previous = signal.signal(signal.SIGALRM, expired)
     outer = signal.setitimer(signal.ITIMER_REAL, seconds)[0]
-    started = _now()
+    started = time.monotonic()
     try:
         return compute()
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
         if outer:
-            signal.setitimer(signal.ITIMER_REAL, max(outer - (_now() - started), 0.001))
-
-
-def _now() -> float:
-    import time
-
-    return time.monotonic()
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - started), 0.001))
 
 
 # The notebook's graded names (docs/design.md, "Student-facing names"): what the tests may read of each.
@@ -885,7 +880,7 @@ def _stand_in(name: str, node, env: FactsEnv):
         if kind == "value":
             return decode(node.get("value"))
         if not isinstance(fact, _ObjectFact):
-            raise NotGradable(f"its facts are of a {_text(kind, 20)}, not a value")
+            raise NotGradable(f"its facts describe a {_text(kind, 20)}, not a value")
         value = fact.stand_in(name, node, env)
         aliases = node.get("aliases")
         if aliases is not None and not (isinstance(aliases, list) and all(a in GRADED for a in aliases)):

@@ -132,9 +132,7 @@ def kernel_main(argv: list[str]) -> None:
             Path(folder, NETWORK_FILE).write_text(problem or "filtered", encoding="utf-8")
         except OSError:
             pass
-    if sys.path and sys.path[0] in ("", os.getcwd()):
-        sys.path.pop(0)  # as ipykernel_launcher: the notebook's folder is added by otter, not here
-    from ipykernel import kernelapp
+    from ipykernel import kernelapp  # as ipykernel_launcher starts it (the notebook's folder first on the path)
 
     kernelapp.launch_new_instance(argv=argv)
 

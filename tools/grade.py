@@ -7,15 +7,16 @@ notebooks, or a Gradescope export (its zip, or the folder it unpacks to, with on
 submission and submission_metadata.yml). Writes DIR/scores.csv and DIR/report.html (tools/report.py).
 
 Each submission goes into a fresh copy of Gradescope's folder tree (/autograder/source from the
-autograder zip, /autograder/submission, /autograder/results), and the autograder zip's own entry
-point grades it: lab5_autograder.py, which takes the upload, runs otter in a process of its own within
-its time budget and grades the results questions itself. The limit here is a second guard (for an
+autograder zip, /autograder/submission with the upload as it is: a zip stays a zip, /autograder/results),
+and the autograder zip's own entry point grades it: lab5_autograder.py, which takes the upload, runs
+otter on the student's side within its time budget and runs every test itself on the notebook's facts. The limit here is a second guard (for an
 autograder zip without one): a run that exceeds it is stopped, kernel and all, and becomes a "timed
 out" result with zeros and the same reason.
 
 Each notebook runs in a sandbox that the entry point makes with bubblewrap (lab5_sandbox.py): no
 network, the system and the Python environment read-only, no access to the TA's home folder or to
-the other submissions, its own processes ending with it; as another user when the command runs as
+the other submissions, its own processes ending with it, a memory limit (grade_all shares the
+machine's memory out among the gradings it runs at once); as another user when the command runs as
 root. Where no sandbox can be made (no bubblewrap, macOS), the command says so and grades only with
 --no-sandbox, the notebooks then running with the TA's own rights; the report says which way.
 """

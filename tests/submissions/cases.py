@@ -475,7 +475,7 @@ FAULT_CLASSES: dict[str, list[Case]] = {
              "its kernel's verdicts with full marks", [insert_after(EARLY, FORGE_THE_HAND_BACK)],
              scores={"q1_data": 0, "q2_baseline": 0, "q3_tokenize": 0, "q4_setup": 0, "q5_results": 2, "q6_scratch_setup": 0,
                      "q7_scratch_results": 1, "q8_quiz": 0},
-             message="could not be graded: its facts are of a verdict", flag="the notebook changed the grader's checks"),
+             message="could not be graded: its facts describe a verdict", flag="the notebook changed the grader's checks"),
         Case("wrong_cell_echoes_the_graders_files", "a cell that reads every file of the grading it can find (tests, the "
              "lab's modules) and prints it, assigns it to quiz_q1 (which a public check echoes) and raises it",
              [insert_after('quiz_q3 = "orange"', ECHO_THE_GRADERS_FILES)],
