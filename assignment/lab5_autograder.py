@@ -348,7 +348,6 @@ class Grader:
         for path in sorted((ag_dir / "source" / "tests").glob("*.py")):
             test_file = ExceptionTestFile.from_file(str(path))
             self.test_files[test_file.name] = test_file
-        self.secrets = secret_lines(ag_dir)
         self.warming = threading.Thread(target=self._warm_up, name="answer key", daemon=True)
         self.warm_error: BaseException | None = None
 
@@ -784,7 +783,10 @@ def grade(ag_dir: Path) -> dict:
                 network = side.network()
             finally:
                 side.end()
+        results, echoed = redacted(results, secret_lines(ag_dir))  # whatever path the grading took
         extra = results.setdefault("extra_data", {})
+        if echoed:
+            extra.setdefault("flags", []).append(f"{FLAGGED[NoteKind.REDACTED]}: {len(echoed)} line(s), e.g. {echoed[0][:80]!r}")
         extra["sandbox"] = box.describe()
         extra["isolation"] = {"sandbox": box.describe(), "network": network, "memory": box.memory.describe(),
                               "memory_peak": box.memory.peak()}
@@ -867,11 +869,7 @@ def _grade(ag_dir: Path, upload: Upload, side: StudentSide, started: float) -> d
             ", ".join(changed[:6])))
     env = notebook_facts(grader, facts_data, "the notebook's last cell, which reads its variables, did not run")
     grader.ready()
-    results = verdict(grader, upload, env, kernel if isinstance(kernel, dict) else {}, notes)
-    results, echoed = redacted(results, grader.secrets)
-    if echoed:
-        results["extra_data"]["flags"].append(f"{FLAGGED[NoteKind.REDACTED]}: {len(echoed)} line(s), e.g. {echoed[0][:80]!r}")
-    return results
+    return verdict(grader, upload, env, kernel if isinstance(kernel, dict) else {}, notes)
 
 
 def image_setup(dest: Path) -> int:
