@@ -628,6 +628,10 @@ def _bwrap_args(ws: Workspace) -> list[str]:
         elif path.is_dir():
             args += ["--ro-bind", str(path), str(path)]
     args += ["--proc", "/proc", "--dev", "/dev"]
+    # the private /tmp before the Python environment and the data: a venv or a data folder under /tmp
+    # (a TA's checkout there) is bound on top of it, not hidden by it
+    args += ["--perms", "1777", "--size", str(TMP_LIMIT), "--tmpfs", "/tmp",
+             "--perms", "1777", "--size", str(64 * 2**20), "--tmpfs", "/dev/shm"]
     made = {Path("/"), Path("/usr"), Path("/etc"), Path("/tmp")}
     for folder in python_folders() + data_folders():
         if folder == Path("/usr") or Path("/usr") in folder.parents:
@@ -637,9 +641,7 @@ def _bwrap_args(ws: Workspace) -> list[str]:
                 args += ["--perms", "0755", "--dir", str(parent)]
                 made.add(parent)
         args += ["--ro-bind", str(folder), str(folder)]
-    args += ["--perms", "1777", "--size", str(TMP_LIMIT), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(64 * 2**20), "--tmpfs", "/dev/shm",
-             "--bind", str(ws.box), INSIDE]
+    args += ["--bind", str(ws.box), INSIDE]
     return args
 
 
