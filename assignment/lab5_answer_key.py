@@ -338,8 +338,11 @@ def prefetch(dest: Path) -> dict[str, str]:
     else:
         from huggingface_hub import snapshot_download
 
-        snapshot_download(source, local_dir=checkpoint, allow_patterns=["*.json", "*.txt", "*.safetensors"])
-        AutoTokenizer.from_pretrained(source)  # into the hub's cache too
+        # into the hub's cache (for a notebook that names the checkpoint itself), then its files copied out
+        # (a snapshot's files are links into the cache's blobs); with the hub off, from that cache alone
+        snapshot = snapshot_download(source, allow_patterns=["*.json", "*.txt", "*.safetensors"])
+        shutil.copytree(snapshot, checkpoint)  # links followed: plain files
+        AutoTokenizer.from_pretrained(source)
         AutoModelForSequenceClassification.from_pretrained(source, num_labels=3)
     AutoTokenizer.from_pretrained(checkpoint)
     AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=3)

@@ -652,9 +652,21 @@ def budget_reason(seconds: float, cell: str = "") -> str:
     )
 
 
-def memory_reason(limit: int, cell: str = "") -> str:
+# What grading the lab needs at most, all processes together (docs/performance.md, "The full profile")
+GRADING_MEMORY = "1.1 GB"
+
+
+def memory_reason(memory: sandbox.Memory, cell: str = "") -> str:
     """Why a submission was stopped when its notebook used more memory than the grading allows."""
     where = f"the cell that starts with `{cell}`" if cell else "a cell"
+    if getattr(memory, "machine_ran_out", False):  # the container's limit: the instructor's setting, or the notebook
+        return (
+            f"The grading machine's memory ({memory.machine_limit / 2**20:.0f} MB for all of grading) ran out while your "
+            f"notebook was graded, so grading stopped there ({where}) and nothing could be graded. The lab needs about "
+            f"{GRADING_MEMORY} at grading: if your notebook keeps nothing beyond what the lab asks for, tell your instructor "
+            "(the autograder's memory setting); else make that cell use less memory, then submit again."
+        )
+    limit = memory.limit
     return (
         f"Your notebook used more than {limit / 2**30:.1f} GB of memory while it was graded, so grading stopped "
         f"there ({where}) and nothing could be graded. At grading nothing is trained: make that cell use less "
@@ -834,7 +846,7 @@ def _grade(ag_dir: Path, upload: Upload, side: StudentSide, started: float) -> d
     side.end()
     notes += kernel_notes(side.read("notes.jsonl"))  # also when nothing could be graded: which cell ran out of memory
     if stopped is None and side.box.memory.exceeded():
-        stopped = "stopped", memory_reason(side.box.memory.limit, side.cell())
+        stopped = "stopped", memory_reason(side.box.memory, side.cell())
     if stopped:
         status, reason = stopped
         print(reason, flush=True)

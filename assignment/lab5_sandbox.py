@@ -187,13 +187,15 @@ def python_folders() -> list[Path]:
     return _outermost(found)
 
 
-def data_folders() -> list[Path]:
-    """The lab's data and model folders named by the environment (read-only for the student's side)."""
+def data_folders(as_named: bool = False) -> list[Path]:
+    """The lab's data and model folders named by the environment (read-only for the student's side):
+    where they are (symbolic links resolved), or ``as_named`` by the environment, which the notebook reads."""
     found = set()
     for name in DATA_ENV:
         value = os.environ.get(name, "").strip()
         if value and Path(value).expanduser().exists():
-            found.add(Path(value).expanduser().resolve())
+            path = Path(value).expanduser()
+            found.add(Path(os.path.abspath(path)) if as_named else path.resolve())
     return _outermost(found)
 
 
@@ -487,17 +489,67 @@ class Memory:
         pass
 
 
+def machine_memory() -> tuple[int | None, int]:
+    """The memory limit of the cgroup this process runs in (a container's: Gradescope's 768 MB; None
+    where there is none), and how many processes the out-of-memory killer has ended in it so far."""
+    own = {}
+    try:
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for controller in controllers.split(",") or [""]:
+                own[controller] = path.strip("/")
+    except (OSError, ValueError):
+        return None, 0
+    if "memory" in own:  # cgroup v1: the own folder where it is visible, else the mount's root (a namespace)
+        base = Path("/sys/fs/cgroup/memory")
+        folder = next((f for f in (base / own["memory"], base) if (f / "memory.oom_control").is_file()), None)
+        limit_file, events, key = "memory.limit_in_bytes", "memory.oom_control", "oom_kill"
+    else:  # cgroup v2
+        base = Path("/sys/fs/cgroup")
+        folder = next((f for f in (base / own.get("", ""), base) if (f / "memory.events").is_file()), None)
+        limit_file, events, key = "memory.max", "memory.events", "oom_kill"
+    if folder is None:
+        return None, 0
+    limit, kills = None, 0
+    try:
+        text = (folder / limit_file).read_text().strip()
+        if text.isdigit() and int(text) < os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"):
+            limit = int(text)
+        for line in (folder / events).read_text().splitlines():
+            if line.split()[:1] == [key]:
+                kills = int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return limit, kills
+
+
 class AddressSpace(Memory):
     """Each process of the student's side may map at most ``limit`` bytes (RLIMIT_AS): an allocation
-    beyond it fails in that process (Python: MemoryError, which the grading mode tells as memory)."""
+    beyond it fails in that process (Python: MemoryError, which the grading mode tells as memory).
+    Where the grader itself runs in a memory-limited container (Gradescope's), the student's side is
+    the out-of-memory killer's first choice (lab5_student_side.apply_limits), and a kill in the
+    container while it ran is its memory too."""
 
     kind = "address-space"
+
+    def __init__(self, limit: int):
+        super().__init__(limit)
+        self.machine_limit, self._kills = machine_memory()
+        self.machine_ran_out = False  # the container's memory, not this limit, stopped the student's side
+
+    def exceeded(self) -> bool:
+        limit, kills = machine_memory()
+        self.machine_ran_out = kills > self._kills and limit is not None
+        return self.machine_ran_out
 
     def environment(self) -> dict[str, str]:
         return {student_side.ADDRESS_SPACE_ENV: str(self.limit)}
 
     def describe(self) -> str:
-        return f"at most {self.limit / 2**30:.1f} GB of address space per process (no memory cgroup here)"
+        said = f"at most {self.limit / 2**30:.1f} GB of address space per process (no memory cgroup here)"
+        if self.machine_limit is not None:
+            said += f", within the machine's {self.machine_limit / 2**20:.0f} MB"
+        return said
 
 
 class CgroupMemory(Memory):
@@ -633,14 +685,16 @@ def _bwrap_args(ws: Workspace) -> list[str]:
     args += ["--perms", "1777", "--size", str(TMP_LIMIT), "--tmpfs", "/tmp",
              "--perms", "1777", "--size", str(64 * 2**20), "--tmpfs", "/dev/shm"]
     made = {Path("/"), Path("/usr"), Path("/etc"), Path("/tmp")}
-    for folder in python_folders() + data_folders():
+    # the data also where the environment names it, through a symbolic link (../shared linked beside a checkout)
+    named = [folder for folder in data_folders(as_named=True) if folder.resolve() != folder]
+    for folder in python_folders() + data_folders() + named:
         if folder == Path("/usr") or Path("/usr") in folder.parents:
             continue
         for parent in reversed(folder.parents):  # readable parents (as root bwrap makes them 0700)
             if parent not in made:
                 args += ["--perms", "0755", "--dir", str(parent)]
                 made.add(parent)
-        args += ["--ro-bind", str(folder), str(folder)]
+        args += ["--ro-bind", str(folder.resolve()), str(folder)]
     args += ["--bind", str(ws.box), INSIDE]
     return args
 

@@ -1,10 +1,10 @@
-"""python3 -m tools bench {training,seeds,grading,boundary,journey,device-prepare} [options]"""
+"""python3 -m tools bench {training,seeds,grading,boundary,journey,fullprofile,device-prepare} [options]"""
 
 import sys
 
-from bench import boundary, device_check, grading, journey, seeds, training
+from bench import boundary, device_check, fullprofile, grading, journey, seeds, training
 
-BENCHMARKS = {"training": training.main, "seeds": seeds.main, "grading": grading.main, "boundary": boundary.main, "journey": journey.main, "device-prepare": device_check.prepare}
+BENCHMARKS = {"training": training.main, "seeds": seeds.main, "grading": grading.main, "boundary": boundary.main, "journey": journey.main, "device-prepare": device_check.prepare, "fullprofile": fullprofile.main}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:

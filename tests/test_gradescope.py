@@ -1,6 +1,7 @@
 """Grading as on Gradescope's image (tests/gradescope_image.py): the image's own setup lines and
-run_autograder, as root, the notebook as the unprivileged grading user; on corpus submissions that try
-what a notebook can do with its operating system's rights at grading."""
+run_autograder, as root in Gradescope's container as emulated here (no namespaces: the notebook as the
+unprivileged grading user alone); on corpus submissions that try what a notebook can do with its
+operating system's rights at grading."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pwd
 
 import pytest
 
+import gradescope_image
 from conftest import check_verdict
 from submissions.corpus import SUBMISSIONS_ON_THE_IMAGE
 
@@ -33,7 +35,10 @@ def test_case_gets_its_expected_points_on_the_image(name, case, image_grades):
     if graded.status == "graded":
         assert graded.extra["sandbox"] == "unprivileged user lab5-student (no namespaces)"
         assert graded.extra["isolation"]["network"] == "no internet sockets for the kernel (its seccomp filter loaded)"
-        assert graded.extra["isolation"]["memory"].endswith("of address space per process (no memory cgroup here)")
+        memory = graded.extra["isolation"]["memory"]
+        assert "of address space per process (no memory cgroup here)" in memory
+        if gradescope_image.container_limits():  # the container's own limit, which the entry point read
+            assert memory.endswith(f", within the machine's {gradescope_image.TEST_CONTAINER[0] / 2**20:.0f} MB"), memory
 
 
 def test_the_grading_user_cannot_reach_the_graders_files(image_grades):

@@ -7,6 +7,7 @@ its requirements changed, then runs the command inside it:
     test      run the test suite (pytest; extra arguments go to pytest)
     grade     grade a folder of submissions into scores.csv and report.html (TAs)
     bench     run a benchmark: training, seeds, grading or boundary (minutes; figures in docs/performance.md)
+    standin   lay out a stand-in for the hub (random-weight DistilBERT, TweetEval) to run the full profile here
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt"]
-COMMANDS = {"build": "tools.build", "test": "pytest", "grade": "tools.grade", "bench": "bench"}
+COMMANDS = {"build": "tools.build", "test": "pytest", "grade": "tools.grade", "bench": "bench", "standin": "tools.standin"}
 
 
 def venv_python() -> Path:
