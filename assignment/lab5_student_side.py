@@ -107,14 +107,11 @@ def network_filter() -> list[tuple[int, int, int, int]]:
     return program
 
 
-def no_network() -> str | None:
-    """Load the network filter into this process (before any thread starts: its children and threads
-    inherit it, none can lift it). None when it is loaded, else why not."""
+def load_seccomp(program: list[tuple[int, int, int, int]], no_new_privileges: bool = True) -> str | None:
+    """Load a seccomp program (BPF) into this process; None when it is loaded, else why not. Without
+    ``no_new_privileges`` only a process with CAP_SYS_ADMIN may load one (tools/container.py, as root)."""
     import ctypes
 
-    if platform.system() != "Linux" or platform.machine() not in SYSCALLS:
-        return f"no seccomp filter for {platform.system()} on {platform.machine()}"
-    program = network_filter()
     code = ctypes.create_string_buffer(b"".join(struct.pack("HBBI", *line) for line in program))
 
     class SockFprog(ctypes.Structure):
@@ -123,9 +120,18 @@ def no_network() -> str | None:
     libc = ctypes.CDLL(None, use_errno=True)
     prog = SockFprog(len(program), ctypes.cast(code, ctypes.c_void_p))
     pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
-    if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0 or libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) != 0:
+    if (no_new_privileges and libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0) or \
+            libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) != 0:
         return f"the seccomp filter did not load ({os.strerror(ctypes.get_errno())})"
     return None
+
+
+def no_network() -> str | None:
+    """Load the network filter into this process (before any thread starts: its children and threads
+    inherit it, none can lift it). None when it is loaded, else why not."""
+    if platform.system() != "Linux" or platform.machine() not in SYSCALLS:
+        return f"no seccomp filter for {platform.system()} on {platform.machine()}"
+    return load_seccomp(network_filter())
 
 
 def kernel_main(argv: list[str]) -> None:

@@ -15,7 +15,7 @@ from tools.gradescope_image import is_root, run_autograder, set_up  # noqa: F401
 from tools.grade import Graded
 
 # The container of the tests' gradings: the memory that the offline profile's gradings need with a
-# margin (docs/performance.md, "Grading in Gradescope's container"); all of the machine's CPUs (the
+# margin (docs/performance.md, "Memory at grading"); all of the machine's CPUs (the
 # gradings share them with the rest of the suite: half a CPU is the benchmark's, bench/fullprofile.py).
 TEST_CONTAINER = (4 * 2**30, 2.0)
 

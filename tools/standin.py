@@ -3,7 +3,7 @@
     python3 -m tools standin [--home DIR]
 
 Lays out a Hugging Face cache (HF_HOME) as Gradescope's image setup leaves it after reaching the hub
-(docs/design.md, "The full profile's stand-in"), holding:
+(docs/design.md, "The full profile, run here"), holding:
 
 - the model repo ``distilbert-base-uncased``: the real architecture (transformers' ``DistilBertConfig()``
   defaults are that checkpoint's), **random weights** drawn with a fixed seed, and the real uncased
