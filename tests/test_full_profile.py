@@ -115,4 +115,5 @@ def test_a_full_profile_submission_is_graded_by_the_ta_command(standin_home, bui
     assert float(row["q2_baseline - 2"]) == 0 and 0.56 < float(row["acc_bow"]) < 0.7, row.to_dict()
     assert {q: float(row[q]) for q in POINTS} == {q: float(v) for q, v in expected.items()}, row.to_dict()
     assert f"no {project.RESULTS_FILE}" in row["flags"]
+    assert "full profile on the hub's stand-in: random weights" in (tmp_path / "out" / "report.html").read_text()
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]

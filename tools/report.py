@@ -20,6 +20,7 @@ import base64
 import html
 import io
 import json
+import os
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -34,7 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from tools import agreement, project  # noqa: E402
+from tools import agreement, project, standin  # noqa: E402
 
 # The accuracies a results file reports, as the report names them.
 ACCURACIES = {"acc_bow": "baseline (acc_bow)", "acc_ft": "fine-tuned (acc_ft)", "acc_scratch": "random init (acc_scratch)"}
@@ -417,7 +418,8 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
     parts = [
         f"<h1>Lab 5 grading report</h1><p class='summary'>{len(table)} submissions, {len(ok)} graded, "
         f"{len(flagged)} to look at; mean score {table['total'].mean():.2f} of {possible:g} "
-        f"({html.escape(lab.get_profile().name)} profile; autograder {html.escape(autograder_zip.name)}).</p>",
+        f"({html.escape(lab.get_profile().name)} profile{STANDIN_NOTE if standin.is_standin(os.environ.get('HF_HOME')) else ''}; "
+        f"autograder {html.escape(autograder_zip.name)}).</p>",
         sandbox_summary(table),
         "<h2>Needs a human look</h2>",
         _table_html(flagged.sort_values("status", key=lambda st: st == "graded", kind="stable")
@@ -463,6 +465,9 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
               _table_html(table[["submission", "student", "status", "total", *questions, *ACCURACIES, "seed", "flags"]])]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Lab 5 grading report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
+
+
+STANDIN_NOTE = " on the hub's stand-in: random weights, so accuracies and ranges mean nothing here"
 
 
 def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) -> pd.DataFrame:
