@@ -659,7 +659,7 @@ GRADING_MEMORY = "1.1 GB"
 def memory_reason(memory: sandbox.Memory, cell: str = "") -> str:
     """Why a submission was stopped when its notebook used more memory than the grading allows."""
     where = f"the cell that starts with `{cell}`" if cell else "a cell"
-    if getattr(memory, "machine_ran_out", False):  # the container's limit: the instructor's setting, or the notebook
+    if memory.machine_ran_out:  # the container's limit: the instructor's setting, or the notebook
         return (
             f"The grading machine's memory ({memory.machine_limit / 2**20:.0f} MB for all of grading) ran out while your "
             f"notebook was graded, so grading stopped there ({where}) and nothing could be graded. The lab needs about "

@@ -465,6 +465,8 @@ class Memory:
     what it is told, ``exceeded()`` says afterwards whether it ran out (and was stopped)."""
 
     kind = "none"
+    machine_limit: int | None = None  # the memory of the container the grader runs in, where it has one
+    machine_ran_out = False  # that container's memory, not this limit, stopped the student's side
 
     def __init__(self, limit: int):
         self.limit = limit
@@ -489,25 +491,40 @@ class Memory:
         pass
 
 
+def _own_cgroups() -> dict[str, str]:
+    """controller -> the cgroup this process is in, as /proc/self/cgroup says ("" for cgroup v2's)."""
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(","):
+            own[controller] = path.strip("/")
+    return own
+
+
+def _oom_kills(events: Path) -> int:
+    """How many processes the out-of-memory killer ended in a cgroup, from its memory.oom_control (v1) or
+    memory.events (v2)."""
+    for line in events.read_text().splitlines():
+        if line.split()[:1] == ["oom_kill"]:
+            return int(line.split()[1])
+    return 0
+
+
 def machine_memory() -> tuple[int | None, int]:
     """The memory limit of the cgroup this process runs in (a container's: Gradescope's 768 MB; None
     where there is none), and how many processes the out-of-memory killer has ended in it so far."""
-    own = {}
     try:
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            for controller in controllers.split(",") or [""]:
-                own[controller] = path.strip("/")
+        own = _own_cgroups()
     except (OSError, ValueError):
         return None, 0
     if "memory" in own:  # cgroup v1: the own folder where it is visible, else the mount's root (a namespace)
         base = Path("/sys/fs/cgroup/memory")
         folder = next((f for f in (base / own["memory"], base) if (f / "memory.oom_control").is_file()), None)
-        limit_file, events, key = "memory.limit_in_bytes", "memory.oom_control", "oom_kill"
+        limit_file, events = "memory.limit_in_bytes", "memory.oom_control"
     else:  # cgroup v2
         base = Path("/sys/fs/cgroup")
         folder = next((f for f in (base / own.get("", ""), base) if (f / "memory.events").is_file()), None)
-        limit_file, events, key = "memory.max", "memory.events", "oom_kill"
+        limit_file, events = "memory.max", "memory.events"
     if folder is None:
         return None, 0
     limit, kills = None, 0
@@ -515,9 +532,7 @@ def machine_memory() -> tuple[int | None, int]:
         text = (folder / limit_file).read_text().strip()
         if text.isdigit() and int(text) < os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"):
             limit = int(text)
-        for line in (folder / events).read_text().splitlines():
-            if line.split()[:1] == [key]:
-                kills = int(line.split()[1])
+        kills = _oom_kills(folder / events)
     except (OSError, ValueError, IndexError):
         pass
     return limit, kills
@@ -535,7 +550,6 @@ class AddressSpace(Memory):
     def __init__(self, limit: int):
         super().__init__(limit)
         self.machine_limit, self._kills = machine_memory()
-        self.machine_ran_out = False  # the container's memory, not this limit, stopped the student's side
 
     def exceeded(self) -> bool:
         limit, kills = machine_memory()
@@ -566,12 +580,11 @@ class CgroupMemory(Memory):
 
     @classmethod
     def make(cls, limit: int) -> "CgroupMemory":
-        own = next((line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
-                    if line.split(":")[1:2] == ["memory"]), None)
+        own = _own_cgroups().get("memory")
         root = Path("/sys/fs/cgroup/memory")
         if own is None or not (root / "memory.limit_in_bytes").is_file():
             raise OSError("no cgroup v1 memory controller")
-        folder = Path(tempfile.mkdtemp(prefix="lab5-", dir=root / own.strip("/")))
+        folder = Path(tempfile.mkdtemp(prefix="lab5-", dir=root / own))
         try:
             (folder / "memory.limit_in_bytes").write_text(str(limit))
             if (folder / "memory.memsw.limit_in_bytes").is_file():
@@ -587,16 +600,14 @@ class CgroupMemory(Memory):
 
     def exceeded(self) -> bool:
         try:
-            for line in (self.folder / "memory.oom_control").read_text().splitlines():
-                if line.startswith("oom_kill ") and int(line.split()[1]) > 0:
-                    return True
-        except (OSError, ValueError):
-            pass
-        return False
+            return _oom_kills(self.folder / "memory.oom_control") > 0
+        except (OSError, ValueError, IndexError):
+            return False
 
     def peak(self) -> int | None:
-        try:
-            return int((self.folder / "memory.max_usage_in_bytes").read_text())
+        try:  # the limit holds memory and swap together: so does the peak, where the kernel counts swap
+            return max(int((self.folder / name).read_text()) for name in ("memory.max_usage_in_bytes", "memory.memsw.max_usage_in_bytes")
+                       if (self.folder / name).is_file())
         except (OSError, ValueError):
             return None
 
@@ -604,14 +615,19 @@ class CgroupMemory(Memory):
         return f"at most {self.limit / 2**30:.1f} GB for all its processes together (a memory cgroup)"
 
     def clean_up(self) -> None:
-        for _ in range(50):  # its processes have ended; the kernel may take a moment to let go of them
-            try:
-                self.folder.rmdir()
-                return
-            except FileNotFoundError:
-                return
-            except OSError:
-                time.sleep(0.1)
+        remove_cgroup(self.folder)
+
+
+def remove_cgroup(folder: Path) -> None:
+    """Remove a cgroup whose processes have ended (the kernel may take a moment to let go of them)."""
+    for _ in range(50):
+        try:
+            folder.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
 
 
 def choose_memory(requested: str | None = None) -> Memory:

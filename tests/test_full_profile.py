@@ -26,15 +26,14 @@ def standin_home():
 
 def in_full_profile(code: str, home) -> dict:
     """Run ``code`` (which prints one JSON line last) in a fresh Python with the stand-in's environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAB5_", "TWEETEVAL", "HF_"))}
-    env.update(standin.environment(home), PYTHONPATH=os.pathsep.join([str(project.ASSIGNMENT), str(project.ROOT)]))
+    env = {**standin.process_environment(home), "PYTHONPATH": os.pathsep.join([str(project.ASSIGNMENT), str(project.ROOT)])}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env, cwd=project.ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 LOADS = """
-import json, warnings
+import json
 import lab5_utils as lab, lab5_answer_key as key
 from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer, DistilBertConfig
 profile = lab.get_profile()
@@ -101,8 +100,7 @@ def test_a_full_profile_submission_is_graded_by_the_ta_command(standin_home, bui
     case = BY_NAME["wrong_results_missing"]
     inbox = tmp_path / "inbox"
     make_submission(case, student.filled_in(), build_run, inbox / "alice.zip")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAB5_", "TWEETEVAL", "HF_"))}
-    env.update(standin.environment(standin_home))
+    env = standin.process_environment(standin_home)
     proc = subprocess.run([sys.executable, "-m", "tools.grade", str(inbox), "--out", str(tmp_path / "out"), "--profile", "full",
                            "--jobs", "1"], capture_output=True, text=True, timeout=900, cwd=project.ROOT, env=env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]

@@ -20,9 +20,9 @@ from __future__ import annotations
 import errno
 import os
 import platform
+import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -51,7 +51,7 @@ def available() -> str | None:
         if not (CGROUPS / controller / "cgroup.procs").is_file():
             return f"no cgroup v1 {controller} controller at {CGROUPS / controller}"
     for tool in ("unshare", "capsh", "mount"):
-        if not any((Path(p) / tool).is_file() for p in os.environ.get("PATH", "").split(os.pathsep)):
+        if shutil.which(tool) is None:
             return f"{tool} is not installed"
     return None
 
@@ -107,13 +107,13 @@ def run(command: list[str], *, memory: int = GRADESCOPE_MEMORY, cpus: float = GR
     why_not = available()
     if why_not:
         raise RuntimeError(f"Gradescope's container cannot be emulated here: {why_not}")
-    name = tempfile.mkdtemp(prefix="lab5-container-", dir=CGROUPS / "memory").rsplit("/", 1)[1]
-    mem, cpu = CGROUPS / "memory" / name, CGROUPS / "cpu" / name
+    from tools import project  # noqa: F401  (puts the lab's modules on the path)
+    from lab5_sandbox import CgroupMemory, remove_cgroup  # the grader's own memory cgroup: the same limit, peak and kills
+
+    cgroup = CgroupMemory.make(memory)
+    mem, cpu = cgroup.folder, CGROUPS / "cpu" / cgroup.folder.name
     cpu.mkdir()
     try:
-        (mem / "memory.limit_in_bytes").write_text(str(memory))
-        if (mem / "memory.memsw.limit_in_bytes").is_file():
-            (mem / "memory.memsw.limit_in_bytes").write_text(str(memory))
         (cpu / "cpu.cfs_period_us").write_text(str(PERIOD_US))
         (cpu / "cpu.cfs_quota_us").write_text(str(int(cpus * PERIOD_US)))
         # Inside: its own mount namespace with the cgroup file systems read-only, then the filter
@@ -139,23 +139,11 @@ def run(command: list[str], *, memory: int = GRADESCOPE_MEMORY, cpus: float = GR
         seconds = time.monotonic() - started
         done.set()
         sampler.join()
-        peak = int((mem / "memory.max_usage_in_bytes").read_text())
-        if (mem / "memory.memsw.max_usage_in_bytes").is_file():
-            peak = max(peak, int((mem / "memory.memsw.max_usage_in_bytes").read_text()))
-        oom = any(line.startswith("oom_kill ") and int(line.split()[1]) > 0
-                  for line in (mem / "memory.oom_control").read_text().splitlines())
-        return Outcome(code, out, err, seconds, peak, oom, memory, cpus, sampled)
+        return Outcome(code, out, err, seconds, cgroup.peak(), cgroup.exceeded(), memory, cpus, sampled)
     finally:
         _kill_all(mem)
-        for folder in (mem, cpu):
-            for _ in range(50):
-                try:
-                    folder.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        cgroup.clean_up()
+        remove_cgroup(cpu)
 
 
 # What a process is, from its command line (the grading's processes; anything else by its program's name).

@@ -330,9 +330,9 @@ def full_profile_data(folder: Path) -> dict[str, str]:
     (lab5_answer_key.prefetch: from the hub, or from its cache with the hub off), made once in ``folder``:
     the environment that points grading at them. A notebook's sandbox reads them; it could not fill or
     lock the hub's cache (read-only there), nor reach the hub (no network)."""
-    from tools import project  # noqa: F401  (puts the lab's modules on the path)
+    from tools import project  # also puts the lab's modules on the path
 
-    wanted = {key: os.environ.get(key, "") for key in ("HF_HOME", "HF_HUB_OFFLINE", "TWEETEVAL_DIR", "LAB5_CHECKPOINT")}
+    wanted = {key: os.environ.get(key, "") for key in ("HF_HOME", "HF_HUB_OFFLINE", project.DATA_DIR_ENV, project.CHECKPOINT_ENV)}
     stamp = folder / "made-from.json"
     if stamp.is_file():
         try:
@@ -395,12 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1 or args.timeout <= 0:
         parser.exit(2, "error: --jobs and --timeout must be positive\n")
     project.use_profile(args.profile)
-    if args.profile == "full" and not (os.environ.get("TWEETEVAL_DIR") and os.environ.get("LAB5_CHECKPOINT")):
+    if args.profile == "full" and not (os.environ.get(project.DATA_DIR_ENV) and os.environ.get(project.CHECKPOINT_ENV)):
         try:
             os.environ.update(full_profile_data(project.CACHE / "full-profile-data"))
         except Exception as e:  # noqa: BLE001 (the hub, its cache, a local folder: each says what is wrong)
             parser.exit(1, f"error: the full profile's data set and checkpoint could not be read ({type(e).__name__}: "
-                           f"{str(e)[:300]}): grade where the hub can be reached once, or set TWEETEVAL_DIR and LAB5_CHECKPOINT\n")
+                           f"{str(e)[:300]}): grade where the hub can be reached once, or set {project.DATA_DIR_ENV} and {project.CHECKPOINT_ENV}\n")
     try:
         module = autograder_module(args.autograder, "lab5_sandbox")
     except KeyError:

@@ -45,7 +45,7 @@ def _script(text: str, ag: Path, image: Path) -> str:
 
 def _environment(shim: Path, profile: str, **extra) -> dict[str, str]:
     """What the image's shell has: the profile and PATH, none of the calling process's lab settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAB5_", "TWEETEVAL", "HF_"))}
+    env = project.without_lab_settings()
     env.update(PATH=f"{shim}:{Path(sys.executable).parent}:{env.get('PATH', '')}", LAB5_PROFILE=profile, **extra)
     return env
 

@@ -22,12 +22,22 @@ SHARED_TWEETEVAL = ROOT.parent / "shared" / "data" / "tweeteval"
 # The lab's helper owns the names of its files, its runs and the notebook's accuracies: everything
 # here (the build, the TA command, the benchmarks, the tests) takes them from it.
 sys.path.insert(0, str(ASSIGNMENT))
-from lab5_utils import ACCURACIES, NOTEBOOK_FILE, PINS_FILE, RESULTS_FILE, RUNS, SEED_FILE  # noqa: E402,F401
+from lab5_utils import (ACCURACIES, CHECKPOINT_ENV, DATA_DIR_ENV, NOTEBOOK_FILE, PINS_FILE, RESULTS_FILE,  # noqa: E402,F401
+                        RUNS, SEED_FILE)
 MASTER = ASSIGNMENT / NOTEBOOK_FILE
 # The build's run is that of a student whose drawn training seed is 43; the autograder zip carries its
 # accuracies (BUILD_RUN), which the TA report marks in the class's seed study.
 BUILD_SEED = 43
 BUILD_RUN = "lab5_build_run.json"
+
+
+# The environment variables that choose how the lab runs (its profile, data, checkpoint, sandbox, the hub).
+LAB_SETTINGS = ("LAB5_", "TWEETEVAL", "HF_")
+
+
+def without_lab_settings(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) without any of LAB_SETTINGS: what a fresh shell has."""
+    return {k: v for k, v in (os.environ if env is None else env).items() if not k.startswith(LAB_SETTINGS)}
 
 
 def lab_environment(profile: str = "offline") -> dict[str, str]:

@@ -37,6 +37,8 @@ import seaborn as sns  # noqa: E402
 
 from tools import agreement, project, standin  # noqa: E402
 
+# What the report's summary adds when the full profile was graded on the hub's stand-in (tools/standin.py).
+STANDIN_NOTE = " on the hub's stand-in: random weights, so accuracies and ranges mean nothing here"
 # The accuracies a results file reports, as the report names them.
 ACCURACIES = {"acc_bow": "baseline (acc_bow)", "acc_ft": "fine-tuned (acc_ft)", "acc_scratch": "random init (acc_scratch)"}
 ANSWER_TAG = "otter_answer_cell"
@@ -465,9 +467,6 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
               _table_html(table[["submission", "student", "status", "total", *questions, *ACCURACIES, "seed", "flags"]])]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Lab 5 grading report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
-
-
-STANDIN_NOTE = " on the hub's stand-in: random weights, so accuracies and ranges mean nothing here"
 
 
 def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) -> pd.DataFrame:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -46,6 +45,12 @@ VERSION = "1"  # of this layout: a cache of another version is laid out again
 def environment(home: Path = HOME) -> dict[str, str]:
     """The environment that runs the lab's full profile on the stand-in: the hub's names, the hub off."""
     return {**project.lab_environment("full"), "HF_HOME": str(home), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+
+
+def process_environment(home: Path = HOME) -> dict[str, str]:
+    """A whole environment for a process that runs the full profile on the stand-in: this one's, without
+    its own lab settings, with :func:`environment`."""
+    return {**project.without_lab_settings(), **environment(home)}
 
 
 def is_standin(home: str | os.PathLike | None) -> bool:
@@ -109,8 +114,7 @@ def _dataset(home: Path, data: Path, scratch: Path) -> dict[str, int]:
     from datasets.data_files import DataFilesDict
     from datasets.packaged_modules.parquet.parquet import Parquet, ParquetConfig
 
-    sys.path.insert(0, str(project.ASSIGNMENT))
-    import lab5_utils as lab
+    import lab5_utils as lab  # on the path through tools.project
 
     folder = data / "sentiment"
     names, columns = lab.read_local(folder, "val")
