@@ -28,6 +28,24 @@ SEED_NOISE = 0.05
 ONE_CLASS_SHARE = 0.9
 
 
+# The profile's calibration (written by ``python3 -m tools calibrate``, put beside this file by the
+# build): the accepted test accuracies, from many students' training seeds, with what they came from.
+CALIBRATION_FILE = "lab5_calibration_{profile}.json"
+
+
+@lru_cache(maxsize=None)
+def calibration(profile: str) -> dict:
+    """The calibration of ``profile`` that this autograder carries (docs/design.md, "Profiles and
+    calibrated ranges")."""
+    return json.loads((Path(__file__).parent / CALIBRATION_FILE.format(profile=profile)).read_text())
+
+
+def expected_range(key: str) -> tuple[float, float]:
+    """The accepted test accuracy ``key`` (acc_bow, acc_ft, acc_scratch) of the active profile: low, high."""
+    low, high = calibration(lab.get_profile().name)["ranges"][key]
+    return float(low), float(high)
+
+
 @dataclass(frozen=True)
 class Subsets:
     train_texts: list

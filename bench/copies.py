@@ -51,3 +51,27 @@ def rescored(record: dict, gold: list[int], size: float = 0.01, seed: int = 0) -
             logits.append([round(v + noise.uniform(-step, step), 5) for v in row])
         record_consistently(r, run, r[f"{run}_preds"], logits, gold)
     return r
+
+
+def noisy(runs: dict, swapped: float, noise: float, seed: int = 0) -> dict:
+    """A copy of a submission's runs (agreement.Run, as the report compares them) made noisy on purpose:
+    ``swapped`` of the fine-tuned rows' two highest scores swapped, then normal noise of sd ``noise`` added
+    to every score of every run, the predictions following the scores."""
+    import numpy as np
+
+    from tools import agreement
+
+    rng = np.random.default_rng(seed)
+    out = {}
+    for run, one in runs.items():
+        scores = one.scores.astype(np.float64).copy()
+        if run == "ft" and swapped:
+            rows = rng.choice(len(scores), round(swapped * len(scores)), replace=False)
+            order = np.argsort(-scores[rows], axis=1)
+            top, second = order[:, 0], order[:, 1]
+            values = scores[rows, top].copy()
+            scores[rows, top] = scores[rows, second]
+            scores[rows, second] = values
+        scores += rng.normal(0, noise, scores.shape)
+        out[run] = agreement.Run(scores.argmax(axis=1).astype(np.int8), scores.astype(np.float32))
+    return out

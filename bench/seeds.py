@@ -10,10 +10,12 @@ predicts its most common class, and the training times. Then grades the runs' su
 TA command (``python3 -m tools grade``), with copies of the first run's submission added as students
 who handed in someone else's results (bench/copies.py): one as it is, three with 1%, 3% and 10% of
 each run's predictions changed consistently, one with every score moved a little. Reports how much
-every two honest runs agree, as the report compares them (tools/agreement.py: the figures its flag is
-set from), and which submissions the report flags as copies: every copy, naming the original, and
-none of the honest runs, is what it must say; and every honest run must get full points, whatever its
-seed. Exits 1 when either does not hold. About 3.5 minutes a seed on 2 CPU cores, and two minutes of
+every two honest runs agree, as the report compares them (tools/agreement.py), where the flag starts
+with the autograder's calibration, how many copies made noisy on purpose (every honest run's, at
+several noise levels: NOISE, SWAPPED) it catches, and which submissions the report flags as copies:
+every copy, naming the original, and none of the honest runs, is what it must say; and every honest
+run must get full points, whatever its seed. ``python3 -m tools calibrate --runs DIR/submissions``
+makes a calibration of the same runs (copy the seed-*.zip files alone to a folder of their own). Exits 1 when either does not hold. About 3.5 minutes a seed on 2 CPU cores, and two minutes of
 grading for the batch; ``--again`` grades the runs kept in ``--keep`` instead of running them again.
 """
 
@@ -31,13 +33,37 @@ from collections import Counter
 from pathlib import Path
 
 from bench import copies, machine
-from tools import agreement, grade, project, report, student
+from tools import agreement, calibration, grade, project, report, student
 
 COPY = "copied"  # the submissions that are someone else's file: this one as it is, and NEAR_COPIES
 NEAR_COPIES = {"flipped-1pct": lambda r, gold: copies.flipped(r, 0.01, gold),
                "flipped-3pct": lambda r, gold: copies.flipped(r, 0.03, gold),
                "flipped-10pct": lambda r, gold: copies.flipped(r, 0.10, gold),
                "rescored": lambda r, gold: copies.rescored(r, gold)}
+
+
+# Copies made noisy on purpose (bench/copies.py: noisy): a share of the fine-tuned rows' two highest scores
+# swapped, then noise of each size added to every score of both runs: how many the flag catches.
+NOISE = (0.01, 0.03, 0.1, 0.3)
+SWAPPED = (0.0, 0.04, 0.10)
+
+
+def noisy_copies(runs: dict[str, dict[str, agreement.Run]], found: dict) -> None:
+    """Every honest run copied with noise of each size (NOISE, SWAPPED), compared with its original as the
+    report compares them: the median measures and how many copies the flag catches, beside honest pairs."""
+    print("\nCopies made noisy on purpose (each honest run's, compared with it; bench/copies.py noisy):\n")
+    print("| swapped | noise (sd) | fine-tuned predictions that agree | fine-tuned corr / gap | random-init corr / gap | flagged |")
+    print("|---|---|---|---|---|---|")
+    for swapped in SWAPPED:
+        for noise in NOISE:
+            made = {f"{sid}": one for sid, one in runs.items()}
+            made.update({f"{sid}~": copies.noisy(one, swapped, noise, seed=i) for i, (sid, one) in enumerate(runs.items())})
+            table = agreement.pairs(made)
+            table = table[table["b"] == table["a"] + "~"]
+            caught = agreement.beyond(table, found).any(axis=1)
+            print(f"| {swapped:.0%} | {noise:g} | {table['ft_agree'].median():,.0f} of {int(table['n'].iloc[0]):,} | "
+                  f"{table['ft_corr'].median():.3f} / {table['ft_gap'].median():.3f} | "
+                  f"{table['scratch_corr'].median():.3f} / {table['scratch_gap'].median():.3f} | {int(caught.sum())} of {len(table)} |")
 
 
 def run(seed: int, folder: Path) -> dict:
@@ -105,8 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         graded = grade.grade_all(grade.collect(inbox)[0], project.AUTOGRADER_ZIP, Path(scratch) / "grading", 600, 2)
         table = report.write(graded, {}, project.AUTOGRADER_ZIP, out)
         facts = {sid: report.submission_facts(g) for sid, g in graded.items()}  # what the report compares
-    # every two honest runs' agreement, from what the autograder graded
+    # every two honest runs' agreement, from what the autograder graded, and where the autograder's
+    # calibration (tools/calibration.py) says honest pairs end
     pairs = agreement.pairs({sid: facts[sid]["runs"] for sid in honest})
+    calibrated = calibration.from_zip(project.AUTOGRADER_ZIP, "offline")
+    found = agreement.bounds(pairs, calibrated)
 
     print(f"\nMachine: {machine()}\n")
     print("| training seed | TF-IDF + LR | fine-tuned | random init | most common class: fine-tuned / random init | training: fine-tuned / random init |")
@@ -120,18 +149,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {statistics.mean(values):.3f} | {statistics.stdev(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
 
     print(f"\nHow much the {len(pairs)} pairs of honest runs agree (agreement.MEASURES: agree, a share of the "
-          "test tweets; corr, a correlation; gap, a median in standard deviations), and where the report's flag starts:\n")
+          "test tweets; corr, a correlation; gap, a median in standard deviations), and where the report's flag starts "
+          f"with the autograder's calibration ({calibration.source(calibrated)}):\n")
     print("| measure | min | mean | max | flagged |\n|---|---|---|---|---|")
     for m in agreement.MEASURES.values():
         shares = m.share(pairs[m.column], pairs["n"])
-        flag = "never (shown)" if m.flag_at is None else f"{'below' if m.closer_is_less else 'above'} {m.flag_at:.4f}"
+        at = found[m.column].flag_at
+        flag = "never (shown)" if at is None else f"{'below' if m.closer_is_less else 'above'} {at:.4f}"
         print(f"| {m.column} | {shares.min():.4f} | {shares.mean():.4f} | {shares.max():.4f} | {flag} |")
-    false = agreement.beyond(pairs).any(axis=1).sum()
+    false = agreement.beyond(pairs, found).any(axis=1).sum()
     print(f"\nHonest pairs flagged: {false} of {len(pairs)}")
+    noisy_copies({sid: facts[sid]["runs"] for sid in honest}, found)
 
     batch = 300  # a class: each honest run's facts handed in by 37 or 38 students (the worst case for the comparison)
     started = time.perf_counter()
-    report.flag_copies({f"student-{i}": facts[honest[i % len(honest)]] for i in range(batch)})
+    report.flag_copies({f"student-{i}": facts[honest[i % len(honest)]] for i in range(batch)}, calibrated)
     print(f"\nComparing every two of {batch} submissions ({batch * (batch - 1) // 2:,} pairs; each of the {len(honest)} "
           f"runs handed in {batch // len(honest)} times or more): {time.perf_counter() - started:.1f} s")
 
@@ -146,11 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     print("Every copy is flagged, naming its original, and no honest run but the original is." if right else
           f"WRONG: expected exactly {sorted(expected)} to be flagged as copies, each copy naming {original}.")
     # every honest run gets full points and no flag but, for the original, those that name its copies
-    _, copies, near = report.flag_copies(facts)
+    flagged_copies = report.flag_copies(facts, calibrated)
 
     def other_flags(sid: str, flags: str) -> str:
-        for found in (copies, near):
-            flags = flags.replace(found.get(sid, ""), "")
+        for flag in (flagged_copies.same, flagged_copies.near):
+            flags = flags.replace(flag.get(sid, ""), "")
         return flags.strip("; ")
 
     lost = [f"{row.submission}: {row.total}/{row.possible} {row.flags}" for row in table.itertuples()

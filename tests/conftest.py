@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tools import build, project, student
+from tools import build, project, standin, student
 import tools.grade as grading
 from tools.grade import Graded, grade_all
 from tools.student import StudentRun
@@ -137,6 +137,12 @@ def grade():
 
 # The reference student's drawn training seed (the build's run is another student's, with BUILD_SEED).
 REFERENCE_SEED = 42
+
+
+@pytest.fixture(scope="session")
+def standin_home():
+    """The hub's stand-in (tools/standin.py): the full profile's model and data set in a hub cache."""
+    return standin.lay_out()
 
 
 @pytest.fixture(scope="session")

@@ -86,7 +86,7 @@ def test_autograder_zip_holds_what_grading_needs():
         for name in ("otter_config.json", "environment.yml", "run_autograder", "setup.sh",
                      "files/lab5_utils.py", "files/lab5_checks.py", "files/lab5_facts.py", "files/lab5_answer_key.py",
                      "files/lab5_grading_mode.py", "files/lab5_autograder.py", "files/lab5_sandbox.py",
-                     "files/lab5_student_side.py"):
+                     "files/lab5_student_side.py", "files/lab5_calibration_offline.json", "files/lab5_calibration_full.json"):
             assert name in names, f"{name} is missing from the autograder zip"
         tests = sorted(n for n in names if n.startswith("tests/"))
         assert tests == [f"tests/{q}.py" for q in POINTS]

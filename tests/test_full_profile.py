@@ -11,17 +11,11 @@ import subprocess
 import sys
 
 import pandas as pd
-import pytest
 
 from conftest import POINTS
 from submissions.corpus import BY_NAME
 from submissions.edits import make_submission
 from tools import project, standin, student
-
-
-@pytest.fixture(scope="session")
-def standin_home():
-    return standin.lay_out()
 
 
 def in_full_profile(code: str, home) -> dict:

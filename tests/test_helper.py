@@ -8,7 +8,7 @@ import json
 import pytest
 
 import lab5_utils as lab
-from tools import project
+from tools import calibration, project
 
 
 @pytest.fixture
@@ -144,7 +144,8 @@ def test_a_damaged_seed_file_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_profiles_define_everything_once():
-    for profile in lab.PROFILES.values():
-        low, high = profile.acc_bow_range
-        assert low < high < profile.acc_ft_range[1]
+    for profile in lab.PROFILES:
+        ranges = json.loads(calibration.path(profile).read_text())["ranges"]
+        assert list(ranges) == list(lab.ACCURACIES) and all(0 <= low < high <= 1 for low, high in ranges.values())
+        assert ranges["acc_bow"][0] < ranges["acc_ft"][1], profile
     assert project.lab_environment("offline")["LAB5_PROFILE"] == "offline"

@@ -3,6 +3,7 @@ without root), and its report of a whole class: the graded corpus (test_corpus.p
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 
 from conftest import POINTS, need
 from submissions.corpus import FAULT_CLASSES
-from tools import agreement, project, report
+from tools import agreement, calibration, project, report
 
 TA = "lab5-ta"  # an unprivileged account, as most TAs grade with
 
@@ -224,7 +225,7 @@ def test_the_report_flags_each_copy_naming_its_original_and_no_honest_pair(copie
     for name in ("copy_flipped_1pct", "copy_flipped_3pct", "copy_flipped_10pct"):
         flags = rows.loc[name, "flags"]
         # named among its near copies (the closest first: a copy may be closer to another copy than to alice)
-        assert flags.startswith(agreement.NEAR_COPY_FLAG) and "alice" in flags.split(":")[0] and "(honest pairs: " in flags, flags
+        assert flags.startswith(agreement.NEAR_COPY_FLAG) and "alice" in flags.split(":")[0] and "calibration's honest pairs" in flags, flags
         assert report.COPY_FLAG not in flags, f"{name} shares no run byte for byte: {flags}"
     # a tenth of the predictions changed: within what honest pairs agree on, but the rest as close as the original
     assert "the fine-tuned scores' median gap is" in rows.loc["copy_flipped_10pct", "flags"]
@@ -234,6 +235,8 @@ def test_the_report_flags_each_copy_naming_its_original_and_no_honest_pair(copie
     assert not any("bob" in rows.loc[name, "flags"] for name in rows.index), "bob is nobody's copy"
     page = (out / "report.html").read_text()
     assert "<h2>How much the students' runs agree" in page and "No two submissions hold runs" not in page
+    # where the flag's honest pairs and the ranges come from: the offline profile's calibration
+    assert "<h2>Calibration</h2>" in page and "Ranges and honest pairs: 8 honest runs of the offline profile" in page
 
 
 def test_what_is_not_a_run_is_left_out_of_the_comparison():
@@ -251,4 +254,5 @@ def test_what_is_not_a_run_is_left_out_of_the_comparison():
     pairs = agreement.pairs({"a": {"ft": one}, "b": {}, "c": {"ft": one}})
     with_b = (pairs["a"] == "b") | (pairs["b"] == "b")
     assert len(pairs) == 3 and pairs.loc[with_b, "ft_agree"].isna().all() and pairs.loc[~with_b, "ft_agree"].eq(2).all()
-    assert {one: sorted(others) for one, others in agreement.near_copies(pairs).items()} == {"a": ["c"], "c": ["a"]}
+    found = agreement.bounds(pairs, json.loads(calibration.path("offline").read_text()))
+    assert {one: sorted(others) for one, others in agreement.near_copies(pairs, found).items()} == {"a": ["c"], "c": ["a"]}

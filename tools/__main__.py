@@ -6,6 +6,7 @@ its requirements changed, then runs the command inside it:
     build     execute the master notebook, run otter assign, write student/ autograder/ solutions/
     test      run the test suite (pytest; extra arguments go to pytest)
     grade     grade a folder of submissions into scores.csv and report.html (TAs)
+    calibrate run the lab as N students and write the profile's ranges and honest pairs (the autograder's calibration)
     bench     run a benchmark: training, seeds, grading or boundary (minutes; figures in docs/performance.md)
     standin   lay out a stand-in for the hub (random-weight DistilBERT, TweetEval) to run the full profile here
 """
@@ -22,7 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt"]
-COMMANDS = {"build": "tools.build", "test": "pytest", "grade": "tools.grade", "bench": "bench", "standin": "tools.standin"}
+COMMANDS = {"build": "tools.build", "test": "pytest", "grade": "tools.grade", "bench": "bench", "standin": "tools.standin",
+            "calibrate": "tools.calibrate"}
 
 
 def venv_python() -> Path:

@@ -2,9 +2,10 @@
 
 Every student trains with a training seed of their own, so two honest runs of the lab agree on some
 share of the test tweets and their scores correlate to some degree; a copy of someone else's results
-file agrees on almost all of them, even with a few rows edited to hide it. ``bench seeds`` measures
-what honest pairs reach (docs/design.md, "Copies: the same run, and near copies"); a pair of submissions beyond that,
-with a margin, is flagged, naming both and the measure.
+file agrees on almost all of them, even with a few rows edited to hide it. Where honest pairs end comes
+from the class's own pairs once it is large enough, else from the calibration's honest runs
+(tools/calibration.py); a pair beyond that, at a stated false-flag rate, is flagged, naming both and the
+measure (docs/design.md, "Copies: the same run, and near copies").
 
 What is compared comes from what the autograder graded: its entry point reads the uploaded results
 file and hands each run's test predictions and scores to the TA command (``run_vectors`` in
@@ -14,7 +15,9 @@ lab5_autograder.py), never a file the notebook left behind.
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -22,13 +25,11 @@ import pandas as pd
 from tools import project
 
 
-
 @dataclass(frozen=True)
 class Measure:
     run: str  # "ft" or "scratch"
     kind: str  # "agree" (predictions), "corr" (scores' correlation) or "gap" (scores' median difference)
-    honest: tuple[float, float, float]  # over honest pairs of bench seeds: min, mean, max (agree: a share)
-    flag_at: float | None  # in the same unit; None: shown, never flagged (see MEASURES)
+    flagged: bool  # False: shown, never flagged (see MEASURES)
 
     @property
     def column(self) -> str:
@@ -40,8 +41,22 @@ class Measure:
         return self.kind == "gap"
 
     def share(self, value, n):
-        """``value`` (a column's) in the unit of ``honest`` and ``flag_at``."""
+        """``value`` (a column's) in the measure's unit: agreement as a share of the test tweets."""
         return value / n if self.kind == "agree" else value
+
+    def closeness(self, values) -> np.ndarray:
+        """``values`` (in the measure's unit) on the scale where honest pairs spread about normally, the
+        closer the larger: a correlation's Fisher z, a gap's negative logarithm."""
+        values = np.asarray(values, dtype=np.float64)
+        if self.kind == "corr":
+            return np.arctanh(np.clip(values, -0.999999, 0.999999))
+        if self.kind == "gap":
+            return -np.log(np.maximum(values, 1e-6))
+        return values
+
+    def unit(self, closeness: float) -> float:
+        """A closeness back in the measure's unit."""
+        return math.tanh(closeness) if self.kind == "corr" else math.exp(-closeness) if self.kind == "gap" else closeness
 
     def says(self, value: float, n: int) -> str:
         """What ``value`` (a column's) means, in the report's words."""
@@ -52,39 +67,85 @@ class Measure:
             return f"the {run} scores' median gap is {value:.4f} standard deviations"
         return f"the {run} predictions agree on {value:,.0f} of {n:,} test tweets"
 
-    def honest_bound(self, n: int) -> str:
-        """What honest pairs reached, in the report's words."""
-        if self.flag_at is None:
-            scale = n if self.kind == "agree" else 1
-            return f"{self.honest[0] * scale:,.0f} to {self.honest[2] * scale:,.0f}"
-        if self.closer_is_less:
-            return f"at least {self.honest[0]:.4f}"
-        return f"at most {self.honest[2]:.4f}"
 
-
-def _measure(run: str, kind: str, honest: tuple[float, float, float], flag: bool = True) -> Measure:
-    """The flag's margin beyond what honest pairs reached: half the way from the most that honest pairs
-    agreed to complete agreement (a share or a correlation of 1; for a gap, from the least to none)."""
-    if not flag:
-        return Measure(run, kind, honest, None)
-    return Measure(run, kind, honest, honest[0] / 2 if kind == "gap" else (honest[2] + 1) / 2)
-
-
-# Honest pairs: `python3 -m tools bench seeds` (2026-12-06, offline profile, 8 students' runs, training
-# seeds 42-49: 28 pairs; docs/performance.md, "Near copies"). Predictions are shown, not flagged: two honest fine-tuned runs
-# that both lean to the majority class agree on up to 95% of the tweets, and a class's 45,000 pairs reach
-# further into that tail than 28 do; random-init runs often call every tweet one class, and then agree on
-# all. The scores tell more: a copy's are as close as the original's wherever they were not edited.
-MEASURES = {m.column: m for m in (
-    _measure("ft", "agree", (0.7390, 0.8425, 0.9530), flag=False),
-    _measure("ft", "corr", (0.8527, 0.9363, 0.9752)),
-    _measure("ft", "gap", (0.1204, 0.2095, 0.3363)),
-    _measure("scratch", "agree", (0.0045, 0.5786, 0.9860), flag=False),
-    _measure("scratch", "corr", (0.2001, 0.3481, 0.4393)),
-    _measure("scratch", "gap", (0.6389, 0.7047, 0.7782)),
-)}
+# Predictions are shown, not flagged: two honest fine-tuned runs that both lean to the majority class
+# agree on up to 95% of the tweets (bench seeds), and random-init runs often call every tweet one class,
+# and then agree on all. The scores tell more: a copy's are as close as the original's wherever they
+# were not edited.
+MEASURES = {m.column: m for m in (Measure("ft", "agree", False), Measure("ft", "corr", True), Measure("ft", "gap", True),
+                                  Measure("scratch", "agree", False), Measure("scratch", "corr", True),
+                                  Measure("scratch", "gap", True))}
 CONTEXT = MEASURES["ft_agree"]  # said first in every near-copy flag: what a TA grasps at once
 NEAR_COPY_FLAG = "a near copy of"
+# The stated false-flag rate, nominal: of the pairs of honest submissions, this share is flagged under a
+# normal model of how close honest pairs are whose middle and spread are known (each flagged measure on
+# its closeness scale, the rate shared out among them): about 1 class of 300 students (44,850 pairs) in
+# 20 sees one honest pair flagged. A spread estimated from few runs makes the true rate higher
+# (docs/design.md, "Copies": with a calibration of 8 runs, up to about 3 in 1,000 pairs).
+FALSE_FLAG_RATE = 1e-6
+Z = NormalDist().inv_cdf(1 - FALSE_FLAG_RATE / sum(m.flagged for m in MEASURES.values()))
+# From this many runs on, a class's own pairs set where honest pairs end (their median and spread,
+# robust to the few copies among them); with fewer, the calibration's pairs do, if it has this many runs.
+MIN_CLASS_RUNS = 20
+MIN_CALIBRATION_RUNS = 5
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Where honest pairs end for one measure, and where the flag starts (in the measure's unit)."""
+
+    measure: Measure
+    honest: tuple[float, float, float] | None  # the calibration's honest pairs: min, mean, max (None: no calibration)
+    flag_at: float | None  # None: never flagged (a shown measure, or nothing to model honest pairs on)
+    basis: str  # what set flag_at, in the report's words
+
+    def beyond(self, values) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)  # NaN (a run missing) is never beyond
+        if self.flag_at is None:
+            return np.zeros(values.shape, dtype=bool)
+        return values < self.flag_at if self.measure.closer_is_less else values > self.flag_at
+
+    def says(self, n: int) -> str:
+        """Where the flag starts and what honest pairs reach, in the report's words."""
+        scale = n if self.measure.kind == "agree" else 1
+        honest = (f"calibration's honest pairs {self.honest[0] * scale:,.{0 if scale > 1 else 4}f} to "
+                  f"{self.honest[2] * scale:,.{0 if scale > 1 else 4}f}" if self.honest else "no calibration")
+        if self.flag_at is None:
+            return honest
+        return f"flagged {'below' if self.measure.closer_is_less else 'above'} {self.flag_at:.4f}; {honest}"
+
+
+def bounds(table: pd.DataFrame, calibration: dict | None) -> dict[str, Bound]:
+    """Each measure's Bound for the class of ``table`` (pairs): from the class's own pairs when it has
+    MIN_CLASS_RUNS runs or more, else from the calibration's; the flag starts Z spreads beyond the
+    honest pairs' middle (FALSE_FLAG_RATE), and never inside what the calibration's honest pairs reached."""
+    from tools import calibration as calibrated
+
+    out = {}
+    for m in MEASURES.values():
+        known = calibrated.pair_values(calibration, m.column)
+        honest = (min(known), float(np.mean(known)), max(known)) if known else None
+        flag_at, basis = None, "never flagged alone" if not m.flagged else "no calibration and too few runs to model honest pairs"
+        values = (m.share(table[m.column], table["n"]).dropna() if m.column in table else pd.Series(dtype=float))
+        runs = (1 + math.isqrt(1 + 8 * len(values))) // 2  # k runs give k(k-1)/2 pairs
+        model = None  # (middle, spread, what they come from) of the honest pairs' closeness
+        if m.flagged and runs >= MIN_CLASS_RUNS:
+            close = m.closeness(values)
+            spread = 1.4826 * float(np.median(np.abs(close - np.median(close))))
+            model = (float(np.median(close)), spread, f"beyond this class's {runs} runs' pairs") if spread > 0 else None
+        if m.flagged and model is None and len(known) >= MIN_CALIBRATION_RUNS * (MIN_CALIBRATION_RUNS - 1) // 2:
+            close = m.closeness(known)
+            spread = float(np.std(close, ddof=1))
+            model = (float(np.mean(close)), spread, f"beyond the calibration's {len(known)} honest pairs") if spread > 0 else None
+        if model is not None:
+            middle, spread, basis = model
+            start = middle + Z * spread
+            if known:
+                start = max(start, float(m.closeness(known).max()))
+            flag_at = m.unit(start)
+            basis += f" (nominally 1 false flag in {1 / FALSE_FLAG_RATE:,.0f} honest pairs)"
+        out[m.column] = Bound(m, honest, flag_at, basis)
+    return out
 
 
 @dataclass(frozen=True)
@@ -152,20 +213,20 @@ def pairs(runs: dict[str, dict[str, Run]]) -> pd.DataFrame:
     return table
 
 
-def beyond(table: pd.DataFrame) -> pd.DataFrame:
-    """For each pair and flagged measure, whether the pair agrees beyond what honest pairs reach."""
-    flagged = [m for m in MEASURES.values() if m.flag_at is not None]
-    share = {m.column: m.share(table[m.column], table["n"]) for m in flagged}
-    return pd.DataFrame({m.column: share[m.column] < m.flag_at if m.closer_is_less else share[m.column] > m.flag_at
-                         for m in flagged}, index=table.index)  # NaN (a run missing) is never beyond
+def beyond(table: pd.DataFrame, found: dict[str, Bound]) -> pd.DataFrame:
+    """For each pair and flagged measure, whether the pair agrees beyond where honest pairs end (``found``: bounds)."""
+    flagged = [b for b in found.values() if b.flag_at is not None]
+    return pd.DataFrame({b.measure.column: b.beyond(b.measure.share(table[b.measure.column], table["n"])) for b in flagged},
+                        index=table.index, dtype=bool)
 
 
-def near_copies(table: pd.DataFrame, exact: set[frozenset[str]] = frozenset()) -> dict[str, dict[str, tuple]]:
-    """Submission -> each other submission whose runs agree with its runs beyond what honest pairs
-    reach -> (how close: the flagged measures' count, then the predictions that agree; what says so).
-    ``exact``: pairs already flagged as the same run, left to that flag."""
-    found: dict[str, dict[str, tuple]] = {}
-    over = beyond(table)
+def near_copies(table: pd.DataFrame, found: dict[str, Bound],
+                exact: set[frozenset[str]] = frozenset()) -> dict[str, dict[str, tuple]]:
+    """Submission -> each other submission whose runs agree with its runs beyond where honest pairs end
+    (``found``: bounds) -> (how close: the flagged measures' count, then the predictions that agree;
+    what says so). ``exact``: pairs already flagged as the same run, left to that flag."""
+    found_: dict[str, dict[str, tuple]] = {}
+    over = beyond(table, found)
     for i in over.index[over.any(axis=1)]:
         row = table.loc[i]
         if frozenset((row["a"], row["b"])) in exact:
@@ -173,8 +234,9 @@ def near_copies(table: pd.DataFrame, exact: set[frozenset[str]] = frozenset()) -
         n = int(row["n"])
         shown = [CONTEXT] if pd.notna(row[CONTEXT.column]) else []
         shown += [MEASURES[c] for c in over.columns if over.at[i, c]]
-        said = ", ".join(f"{m.says(row[m.column], n)} (honest pairs: {m.honest_bound(n)})" for m in shown)
+        said = ", ".join(f"{m.says(row[m.column], n)} ({found[m.column].says(n)})" for m in shown)
+        said += f"; flagged {' and '.join(sorted({found[c].basis for c in over.columns if over.at[i, c]}))}"
         closeness = (int(over.loc[i].sum()), row[CONTEXT.column] if pd.notna(row[CONTEXT.column]) else 0)
         for one, other in ((row["a"], row["b"]), (row["b"], row["a"])):
-            found.setdefault(one, {})[other] = (closeness, said)
-    return found
+            found_.setdefault(one, {})[other] = (closeness, said)
+    return found_

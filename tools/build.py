@@ -1,6 +1,6 @@
 """Build the lab: master notebook -> student/, autograder/, solutions/.
 
-    python3 -m tools build [--profile offline|full]
+    python3 -m tools build [--profile offline|full] [--calibration FILE]
 
 1. Execute the master notebook (solutions and tests included) in a real kernel, in the chosen profile
    (default offline): this trains the build's run once, writes lab5_results.json, and gives the
@@ -13,6 +13,10 @@
    autograder/lab5-autograder.zip repacked so that the same input gives the same bytes (with this
    lab's additions to otter's Gradescope scripts, see ``gradescope_scripts``), solutions/ with the
    executed solution notebook and its HTML.
+
+The autograder carries each profile's calibration (assignment/lab5_calibration_<profile>.json, written by
+``python3 -m tools calibrate``: the accepted accuracy ranges, the near-copy flag's honest pairs);
+``--calibration FILE`` puts another one in for the profile built (e.g. one made on the hub's stand-in).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from tools import notebooks, project
+from tools import calibration as calibrated, notebooks, project
 
 import lab5_autograder as entry_point  # noqa: E402  (tools.project put the lab's modules on the path)
 
@@ -206,13 +210,16 @@ def publish(dist: Path, out: Path) -> None:
     write_html(solution, at(project.SOLUTION_HTML))
 
 
-def inputs_digest(profile: str) -> str:
+def inputs_digest(profile: str, calibration: Path | None = None) -> str:
     """A digest of everything a build reads: the master and the files beside it, the grading
-    configuration, the pinned requirements, the build's own code, and the profile."""
+    configuration, the pinned requirements, the build's own code, the profile, and a calibration
+    given in place of the profile's."""
     files = [p for p in sorted(project.ASSIGNMENT.rglob("*"))
              if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and p.name != project.RESULTS_FILE]
     files += [project.OTTER_CONFIG, project.REQUIREMENTS, *(project.ROOT / "tools" / f for f in ("build.py", "notebooks.py", "project.py"))]
     digest = hashlib.sha256(profile.encode())
+    if calibration is not None:
+        digest.update(b"calibration\0" + calibration.read_bytes() + b"\0")
     for path in files:
         digest.update(path.relative_to(project.ROOT).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -233,8 +240,9 @@ def step(message: str, started: float) -> None:
     print(f"[{time.perf_counter() - started:6.1f} s] {message}", flush=True)
 
 
-def build(profile: str, work: Path, out: Path = project.ROOT) -> None:
-    """Build in ``work`` (scratch) and publish student/, autograder/, solutions/ under ``out``."""
+def build(profile: str, work: Path, out: Path = project.ROOT, calibration: Path | None = None) -> None:
+    """Build in ``work`` (scratch) and publish student/, autograder/, solutions/ under ``out``;
+    ``calibration``: a calibration file to carry for ``profile`` instead of the master's."""
     started = time.perf_counter()
     project.use_profile(profile)
     shutil.rmtree(work, ignore_errors=True)
@@ -243,6 +251,9 @@ def build(profile: str, work: Path, out: Path = project.ROOT) -> None:
     # Never carry a results file from a checkout: the build makes its own, with the build's seed.
     (source / project.RESULTS_FILE).unlink(missing_ok=True)
     (source / project.SEED_FILE).write_text(f"{project.BUILD_SEED}\n")
+    if calibration is not None:
+        shutil.copy(calibration, source / calibrated.FILE.format(profile=profile))
+        print(f"The autograder carries {calibration} as the {profile} profile's calibration: {calibrated.source(json.loads(calibration.read_text()))}")
     (source / "requirements-autograder.txt").write_text(
         autograder_requirements(project.REQUIREMENTS.read_text())
     )
@@ -283,7 +294,7 @@ def build(profile: str, work: Path, out: Path = project.ROOT) -> None:
     publish(dist, out)
     # A copy of what this build made, for the tests' fresh-build check (see ``cached``).
     publish(dist, work / "published")
-    (work / "published.sha256").write_text(inputs_digest(profile) + "\n")
+    (work / "published.sha256").write_text(inputs_digest(profile, calibration) + "\n")
     step(
         f"Done. The build's run (training seed {project.BUILD_SEED}): baseline {results['acc_bow']:.3f}, fine-tuned {results['acc_ft']:.3f}, "
         f"random init {results['acc_scratch']:.3f}; "
@@ -298,8 +309,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="profile to execute and validate in (default: offline)")
     parser.add_argument("--out", type=Path, default=project.ROOT,
                         help="where to write student/, autograder/, solutions/ (default: the project)")
+    parser.add_argument("--calibration", type=Path,
+                        help="a calibration file (python3 -m tools calibrate) to carry for the profile built, instead of assignment/'s")
     args = parser.parse_args(argv)
-    build(args.profile, project.CACHE / "build", args.out.resolve())
+    if args.calibration is not None:
+        try:
+            made = json.loads(args.calibration.read_text())
+            wrong = (f"it calibrates the {made.get('profile')!r} profile, not {args.profile!r}" if made.get("profile") != args.profile
+                     else "it has no ranges" if set(made.get("ranges") or {}) != set(project.ACCURACIES) else "")
+        except (OSError, ValueError, AttributeError) as e:
+            wrong = f"it cannot be read as a calibration ({type(e).__name__})"
+        if wrong:
+            parser.exit(2, f"error: --calibration {args.calibration}: {wrong}: write one with python3 -m tools calibrate --profile {args.profile}\n")
+    build(args.profile, project.CACHE / "build", args.out.resolve(), args.calibration.resolve() if args.calibration else None)
     return 0
 
 

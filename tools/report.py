@@ -6,12 +6,12 @@ graded (the notebook's acc_bow, and the uploaded results file's runs scored agai
 as the autograder's entry point reports them; never a file the notebook left behind), the training
 seed the results file records, and the reasons a human should look at it. seed-study.csv has the
 graded submissions' seeds and accuracies; near-copies.csv every two submissions whose runs agree
-beyond what honest runs reach (tools/agreement.py), with each measure. report.html shows, in this order: what needs a human look
-(copies among it: two submissions with the same training run, or runs that agree beyond what honest
-runs with their own seeds reach, tools/agreement.py), how much every two submissions' runs agree, as
-a picture, score distributions and pass rates
-per question, the test cases failed most often with their messages, the accuracies against the
-expected ranges, the class as a seed study (for a lecture), and every written answer.
+beyond where honest runs end (tools/agreement.py), with each measure. report.html shows, in this order:
+what needs a human look (copies among it: two submissions with the same training run, or runs that
+agree beyond where honest runs with their own seeds end, tools/agreement.py), the calibration the
+ranges and that end come from and how the class sits against them (tools/calibration.py), how much
+every two submissions' runs agree, as a picture, score distributions and pass rates per question, the
+test cases failed most often with their messages, the accuracies against the expected ranges, the class as a seed study (for a lecture), and every written answer.
 """
 
 from __future__ import annotations
@@ -20,9 +20,11 @@ import base64
 import html
 import io
 import json
+import math
 import os
 import zipfile
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -35,7 +37,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from tools import agreement, project, standin  # noqa: E402
+from tools import agreement, calibration, project, standin  # noqa: E402
 
 # What the report's summary adds when the full profile was graded on the hub's stand-in (tools/standin.py).
 STANDIN_NOTE = " on the hub's stand-in: random weights, so accuracies and ranges mean nothing here"
@@ -141,27 +143,36 @@ def copy_flags(facts: dict[str, dict], shared: dict[str, dict[str, list[str]]]) 
     return flags
 
 
-def near_copy_flags(facts: dict[str, dict], shared: dict[str, dict[str, list[str]]]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Every two submissions' agreement (agreement.pairs), and submission -> the near-copy flag: runs
-    that agree beyond what honest pairs reach, though not the same run (``shared``: same_runs, which
+def near_copy_flags(pairs: pd.DataFrame, found: dict, facts: dict[str, dict],
+                    shared: dict[str, dict[str, list[str]]]) -> dict[str, str]:
+    """Submission -> the near-copy flag: runs that agree beyond where honest pairs end (``pairs``:
+    agreement.pairs; ``found``: agreement.bounds), though not the same run (``shared``: same_runs, which
     copy_flags says). The flag names the closest first, with what gives it away, then the others."""
-    pairs = agreement.pairs({sid: f["runs"] for sid, f in facts.items()})
     exact = {frozenset((sid, other)) for sid, others in shared.items() for other in others}
     flags = {}
-    for sid, others in agreement.near_copies(pairs, exact).items():
+    for sid, others in agreement.near_copies(pairs, found, exact).items():
         names = sorted(others, key=lambda other: (tuple(-v for v in others[other][0]), other))
         more = _listed(names[1:])
         flags[sid] = (f"{agreement.NEAR_COPY_FLAG} {names[0]}{f' (and of {more})' if more else ''}: with {names[0]}, "
                       f"{others[names[0]][1]}{_same_seed(facts, sid, names)}")
-    return pairs, flags
+    return flags
 
 
-def flag_copies(facts: dict[str, dict]) -> tuple[pd.DataFrame, dict[str, str], dict[str, str]]:
-    """Every two submissions' agreement; submission -> its flag as the same run as others (copy_flags);
-    submission -> its near-copy flag (near_copy_flags)."""
+@dataclass
+class Copies:
+    pairs: pd.DataFrame  # every two submissions' agreement (agreement.pairs)
+    bounds: dict  # where honest pairs end, measure by measure (agreement.bounds)
+    same: dict[str, str]  # submission -> its flag as the same run as others (copy_flags)
+    near: dict[str, str]  # submission -> its near-copy flag (near_copy_flags)
+
+
+def flag_copies(facts: dict[str, dict], calibrated: dict | None) -> Copies:
+    """How every two submissions' runs agree, where honest pairs end (from the class, or ``calibrated``:
+    tools/calibration.py), and the flags of copies and near copies."""
     shared = same_runs(facts)
-    pairs, near = near_copy_flags(facts, shared)
-    return pairs, copy_flags(facts, shared), near
+    pairs = agreement.pairs({sid: f["runs"] for sid, f in facts.items()})
+    found = agreement.bounds(pairs, calibrated)
+    return Copies(pairs, found, copy_flags(facts, shared), near_copy_flags(pairs, found, facts, shared))
 
 
 def _case_order(name: str) -> tuple[str, int]:
@@ -176,10 +187,10 @@ def _number(value):
         return None
 
 
-def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame, dict[str, dict], pd.DataFrame]:
-    """One row per submission, sorted by submission id; each submission's facts; every two
-    submissions' agreement (agreement.pairs)."""
-    profile = lab.get_profile()
+def scores_table(graded: dict, names: dict[str, str], calibrated: dict | None) -> tuple[pd.DataFrame, dict[str, dict], Copies]:
+    """One row per submission, sorted by submission id; each submission's facts; how the submissions'
+    runs agree (flag_copies). ``calibrated``: the autograder's calibration (its ranges, its honest pairs)."""
+    ranges = (calibrated or {}).get("ranges") or {}
     rows, facts = [], {}
     for sid in sorted(graded):
         g = graded[sid]
@@ -203,18 +214,18 @@ def scores_table(graded: dict, names: dict[str, str], lab) -> tuple[pd.DataFrame
             # what the autograder's entry point saw at grading: results rejected or rewritten, a cell stopped
             flags += (g.results.get("extra_data") or {}).get("flags") or []
         for key in ACCURACIES:
-            low, high = getattr(profile, f"{key}_range")
+            low, high = ranges.get(key, (-math.inf, math.inf))
             if f[key] is not None and not low <= f[key] <= high:
                 flags.append(f"{key} {f[key]:.3f} outside [{low}, {high}]")
         row["flags"] = flags
         rows.append(row)
-    pairs, copies, near = flag_copies(facts)
+    copies = flag_copies(facts, calibrated)
     for row in rows:
-        row["flags"] += [found[row["submission"]] for found in (copies, near) if row["submission"] in found]
+        row["flags"] += [found[row["submission"]] for found in (copies.same, copies.near) if row["submission"] in found]
         row["flags"] = "; ".join(row["flags"])
     table = pd.DataFrame(rows)
     table["seed"] = table["seed"].astype("Int64")  # a whole number, blank where unknown
-    return table, facts, pairs
+    return table, facts, copies
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,13 +261,15 @@ def question_plots(table: pd.DataFrame, questions: list[str], points: dict[str, 
     return _png(fig)
 
 
-def accuracy_plot(table: pd.DataFrame, lab) -> str:
+def accuracy_plot(table: pd.DataFrame, lab, ranges: dict) -> str:
     profile = lab.get_profile()
     data = table.melt(id_vars="submission", value_vars=list(ACCURACIES), var_name="model", value_name="accuracy")
     data = data.dropna()
     fig, ax = plt.subplots(figsize=(8, 3.8))
-    for y, (low, high) in enumerate(getattr(profile, f"{key}_range") for key in ACCURACIES):
-        ax.fill_betweenx([y - 0.4, y + 0.4], low, high, color="#c7e9c0", label="expected range" if y == 0 else None)
+    for y, key in enumerate(ACCURACIES):
+        if key in ranges:
+            low, high = ranges[key]
+            ax.fill_betweenx([y - 0.4, y + 0.4], low, high, color="#c7e9c0", label="expected range" if y == 0 else None)
     if not data.empty:
         sns.stripplot(data=data, x="accuracy", y="model", order=list(ACCURACIES), ax=ax, jitter=0.25,
                       color="#08519c", size=6)
@@ -350,11 +363,11 @@ img { max-width: 100%; }
 """
 
 
-def agreement_plot(pairs: pd.DataFrame) -> str:
+def agreement_plot(pairs: pd.DataFrame, found: dict) -> str:
     """Every two submissions' agreement, one panel per flagged measure: how many pairs agree how much,
-    the range that honest runs with their own seeds reached (bench seeds) and where the flag starts."""
+    the range that the calibration's honest runs reached and where the flag starts (``found``: agreement.bounds)."""
     measures = [m for m in agreement.MEASURES.values()
-                if (m.flag_at is not None or m is agreement.CONTEXT) and pairs[m.column].notna().any()]
+                if (m.flagged or m is agreement.CONTEXT) and pairs[m.column].notna().any()]
     if not measures:
         return "<p class='muted'>No two submissions hold runs to compare.</p>"
     fig, axes = plt.subplots(1, len(measures), figsize=(3.3 * len(measures), 3.2), squeeze=False)
@@ -363,10 +376,13 @@ def agreement_plot(pairs: pd.DataFrame) -> str:
     for ax, m in zip(axes[0], measures):
         known = pairs[m.column].notna()
         values = m.share(pairs.loc[known, m.column], pairs.loc[known, "n"])
-        ax.axvspan(m.honest[0], m.honest[2], color="#c7e9c0", label="honest pairs (bench seeds)")
-        if m.flag_at is not None:
-            ax.axvline(m.flag_at, color="#cb181d", linestyle="--", label="flagged beyond")
-        edges = (0, max(values.max(), m.honest[2]) * 1.05) if m.closer_is_less else (min(values.min(), m.honest[0]) - 0.02, 1)
+        bound = found[m.column]
+        honest = bound.honest or (values.min(), values.mean(), values.max())
+        if bound.honest:
+            ax.axvspan(honest[0], honest[2], color="#c7e9c0", label="honest pairs (calibration)")
+        if bound.flag_at is not None:
+            ax.axvline(bound.flag_at, color="#cb181d", linestyle="--", label="flagged beyond")
+        edges = (0, max(values.max(), honest[2]) * 1.05) if m.closer_is_less else (min(values.min(), honest[0]) - 0.02, 1)
         ax.hist(values, bins=np.linspace(*edges, 60), color="#08519c", log=True)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 1, 10, 100: counts
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -406,8 +422,57 @@ def sandbox_summary(table: pd.DataFrame) -> str:
     return f"<div class='{'warn' if warn else 'muted'}'>{''.join(parts)}</div>"
 
 
+NEAR_EDGE = 0.02  # a run this close inside a range's edge sits near it
+
+
+def calibration_notes(study: pd.DataFrame, copies: Copies, calibrated: dict | None) -> list[tuple[bool, str]]:
+    """What the report says about the autograder's calibration against this class: (a warning?, words).
+    Where the ranges and bounds come from; runs outside or near a range; a class whose spread reaches
+    beyond a range (honest students with unlucky seeds would lose points); pairs past what the
+    calibration's honest pairs reached but not flagged."""
+    notes = [(not calibrated or not calibrated.get("seeds") or bool(calibrated.get("standin")),
+              f"Ranges and honest pairs: {calibration.source(calibrated)}.")]
+    ranges = (calibrated or {}).get("ranges") or {}
+    for key, name in ACCURACIES.items():
+        values = study[key].dropna() if key in study else pd.Series(dtype=float)
+        if key not in ranges or values.empty:
+            continue
+        low, high = ranges[key]
+        outside = int(((values < low) | (values > high)).sum())
+        near = int((((values >= low) & (values < low + NEAR_EDGE)) | ((values <= high) & (values > high - NEAR_EDGE))).sum())
+        if outside or near:
+            notes.append((bool(outside), f"{name}: {outside} of the class's {len(values)} runs outside [{low}, {high}], "
+                                         f"{near} within {NEAR_EDGE} of its edge."))
+        if key in calibration.LEARNS and len(values) >= agreement.MIN_CLASS_RUNS:
+            mean, sd = values.mean(), values.std()
+            reach = (mean - calibration.SPREAD * sd, mean + calibration.SPREAD * sd)
+            if reach[0] < low or reach[1] > high:
+                notes.append((True, f"{name}: this class's runs (mean {mean:.3f}, sd {sd:.3f}) reach {reach[0]:.3f} to "
+                                    f"{reach[1]:.3f} at {calibration.SPREAD} standard deviations, beyond [{low}, {high}]: "
+                                    "honest runs with unlucky seeds may lose points; calibrate this profile again "
+                                    "(python3 -m tools calibrate) and rebuild."))
+    for bound in copies.bounds.values():
+        m = bound.measure
+        if bound.honest is None or bound.flag_at is None or m.column not in copies.pairs:
+            continue
+        values = m.share(copies.pairs[m.column], copies.pairs["n"])
+        edge = bound.honest[0] if m.closer_is_less else bound.honest[2]
+        past = (values < edge) if m.closer_is_less else (values > edge)
+        unflagged = int((past & ~bound.beyond(values)).sum())
+        if unflagged:
+            notes.append((False, f"{unflagged} pair{'s' if unflagged != 1 else ''} of submissions past what the "
+                                 f"calibration's honest pairs reached ({m.says(edge, 0)}), "
+                                 f"not flagged ({bound.basis}): near-copies.csv lists the flagged ones only."))
+    return notes
+
+
+def calibration_section(notes: list[tuple[bool, str]]) -> str:
+    items = "".join(f"<li>{html.escape(text)}</li>" for _, text in notes)
+    return f"<div class='{'warn' if any(warn for warn, _ in notes) else 'muted'}'><ul>{items}</ul></div>"
+
+
 def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder_zip: Path, study: pd.DataFrame,
-           pairs: pd.DataFrame) -> str:
+           copies: Copies, calibrated: dict | None) -> str:
     ok = {sid: g for sid, g in graded.items() if g.status == "graded"}
     case_max = {}
     for g in graded.values():
@@ -423,6 +488,8 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         f"({html.escape(lab.get_profile().name)} profile{STANDIN_NOTE if standin.is_standin(os.environ.get('HF_HOME')) else ''}; "
         f"autograder {html.escape(autograder_zip.name)}).</p>",
         sandbox_summary(table),
+        "<h2>Calibration</h2>",
+        calibration_section(calibration_notes(study, copies, calibrated)),
         "<h2>Needs a human look</h2>",
         _table_html(flagged.sort_values("status", key=lambda st: st == "graded", kind="stable")
                     [["submission", "student", "status", "total", "flags"]]) if len(flagged)
@@ -433,7 +500,7 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         "panel counts the pairs of submissions by how much their runs agree (a log scale: a few copies among "
         "thousands of pairs stand apart beyond the dashed line), with the range honest pairs reached and where the flag "
         "starts.</p>",
-        agreement_plot(pairs),
+        agreement_plot(copies.pairs, copies.bounds),
         "<h2>Scores by question</h2>",
         question_plots(table, questions, points),
         "<h2>Test cases failed most often</h2>",
@@ -450,7 +517,8 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         parts.append(top.to_html(index=False, escape=False, border=0))
     else:
         parts.append("<p class='muted'>No test case failed on a graded submission.</p>")
-    parts += ["<h2>Accuracies against the expected ranges</h2>", accuracy_plot(table, lab),
+    parts += ["<h2>Accuracies against the expected ranges</h2>",
+              accuracy_plot(table, lab, (calibrated or {}).get("ranges") or {}),
               "<h2>The class as a seed study</h2>",
               "<p>Everyone trained on the same tweets; each student's two runs had a training seed of their own "
               "(drawn once, kept in <code>lab5_seed.txt</code>). So the spread below is how much each model's test "
@@ -472,14 +540,15 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
 def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) -> pd.DataFrame:
     """Write out/scores.csv and out/report.html for ``graded`` (submission id -> Graded)."""
     lab = lab_utils(autograder_zip)
-    table, facts, pairs = scores_table(graded, names, lab)
+    calibrated = calibration.from_zip(autograder_zip, lab.get_profile().name)
+    table, facts, copies = scores_table(graded, names, calibrated)
     study = seed_study(table, facts)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "scores.csv", index=False, float_format="%g")  # the same row, whatever the other rows
     study.to_csv(out / "seed-study.csv", index=False, float_format="%.4f")
     # the pairs beyond what honest runs reach, with every measure, for a TA's own sorting
-    near = pairs[agreement.beyond(pairs).any(axis=1)]
+    near = copies.pairs[agreement.beyond(copies.pairs, copies.bounds).any(axis=1)]
     counts = [c for c in near.columns if c == "n" or c.endswith("_agree")]
     near.astype({c: "Int64" for c in counts}).to_csv(out / "near-copies.csv", index=False, float_format="%.4f")
-    (out / "report.html").write_text(render(table, graded, facts, lab, autograder_zip, study, pairs), encoding="utf-8")
+    (out / "report.html").write_text(render(table, graded, facts, lab, autograder_zip, study, copies, calibrated), encoding="utf-8")
     return table
