@@ -184,6 +184,14 @@ def test_the_report_says_where_the_class_sits_against_the_calibration():
     wide = notes([low + 0.03, high - 0.03] * 12 + [middle])
     assert not any("runs outside" in text for _, text in wide)
     assert any(warn and "calibrate this profile again" in text for warn, text in wide), wide
+    # a pair closer than any honest pair of the calibration, yet short of the flag on every measure
+    pairs = pd.DataFrame({"a": ["x", "x"], "b": ["y", "z"], "n": [2000.0, 2000.0], "ft_agree": [1900.0, 1700.0],
+                          "ft_corr": [0.985, 0.93], "ft_gap": [0.15, 0.2], "scratch_agree": [1000.0, 1000.0],
+                          "scratch_corr": [0.3, 0.3], "scratch_gap": [0.7, 0.7]})
+    found = agreement.bounds(pairs, offline)
+    near = report.calibration_notes(pd.DataFrame(columns=list(project.ACCURACIES)), report.Copies(pairs, found, {}, {}), offline)
+    assert any(text.startswith("1 pair of submissions closer than any of the calibration's honest pairs (where the fine-tuned "
+                               "scores correlate 0.9752 at the closest), flagged by no measure") for _, text in near), near
     # reasoned ranges (the full profile until it is calibrated) are a warning of their own
     full = json.loads(calibration.path("full").read_text())
     assert report.calibration_notes(pd.DataFrame(columns=list(project.ACCURACIES)), no_pairs, full)[0][0] is True

@@ -451,6 +451,7 @@ def calibration_notes(study: pd.DataFrame, copies: Copies, calibrated: dict | No
                                     f"{reach[1]:.3f} at {calibration.SPREAD} standard deviations, beyond [{low}, {high}]: "
                                     "honest runs with unlucky seeds may lose points; calibrate this profile again "
                                     "(python3 -m tools calibrate) and rebuild."))
+    flagged = agreement.beyond(copies.pairs, copies.bounds).any(axis=1) if copies.bounds else None
     for bound in copies.bounds.values():
         m = bound.measure
         if bound.honest is None or bound.flag_at is None or m.column not in copies.pairs:
@@ -458,11 +459,12 @@ def calibration_notes(study: pd.DataFrame, copies: Copies, calibrated: dict | No
         values = m.share(copies.pairs[m.column], copies.pairs["n"])
         edge = bound.honest[0] if m.closer_is_less else bound.honest[2]
         past = (values < edge) if m.closer_is_less else (values > edge)
-        unflagged = int((past & ~bound.beyond(values)).sum())
+        unflagged = int((past & ~flagged).sum())
         if unflagged:
-            notes.append((False, f"{unflagged} pair{'s' if unflagged != 1 else ''} of submissions past what the "
-                                 f"calibration's honest pairs reached ({m.says(edge, 0)}), "
-                                 f"not flagged ({bound.basis}): near-copies.csv lists the flagged ones only."))
+            notes.append((False, f"{unflagged} pair{'s' if unflagged != 1 else ''} of submissions closer than any of the "
+                                 f"calibration's honest pairs (where {m.says(edge, 0)} at the closest), flagged by no "
+                                 f"measure ({bound.basis}): look at them in the picture below; near-copies.csv lists "
+                                 "the flagged pairs only."))
     return notes
 
 
