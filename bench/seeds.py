@@ -56,7 +56,7 @@ def noisy_copies(runs: dict[str, dict[str, agreement.Run]], found: dict) -> None
     print("|---|---|---|---|---|---|")
     for swapped in SWAPPED:
         for noise in NOISE:
-            made = {f"{sid}": one for sid, one in runs.items()}
+            made = dict(runs)
             made.update({f"{sid}~": copies.noisy(one, swapped, noise, seed=i) for i, (sid, one) in enumerate(runs.items())})
             table = agreement.pairs(made)
             table = table[table["b"] == table["a"] + "~"]

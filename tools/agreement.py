@@ -22,7 +22,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from tools import project
+from tools import calibration as calibrated, project
 
 
 @dataclass(frozen=True)
@@ -119,11 +119,10 @@ def bounds(table: pd.DataFrame, calibration: dict | None) -> dict[str, Bound]:
     """Each measure's Bound for the class of ``table`` (pairs): from the class's own pairs when it has
     MIN_CLASS_RUNS runs or more, else from the calibration's; the flag starts Z spreads beyond the
     honest pairs' middle (FALSE_FLAG_RATE), and never inside what the calibration's honest pairs reached."""
-    from tools import calibration as calibrated
-
     out = {}
     for m in MEASURES.values():
         known = calibrated.pair_values(calibration, m.column)
+        known_close = m.closeness(known)
         honest = (min(known), float(np.mean(known)), max(known)) if known else None
         flag_at, basis = None, "never flagged alone" if not m.flagged else "no calibration and too few runs to model honest pairs"
         values = (m.share(table[m.column], table["n"]).dropna() if m.column in table else pd.Series(dtype=float))
@@ -134,14 +133,13 @@ def bounds(table: pd.DataFrame, calibration: dict | None) -> dict[str, Bound]:
             spread = 1.4826 * float(np.median(np.abs(close - np.median(close))))
             model = (float(np.median(close)), spread, f"beyond this class's {runs} runs' pairs") if spread > 0 else None
         if m.flagged and model is None and len(known) >= MIN_CALIBRATION_RUNS * (MIN_CALIBRATION_RUNS - 1) // 2:
-            close = m.closeness(known)
-            spread = float(np.std(close, ddof=1))
-            model = (float(np.mean(close)), spread, f"beyond the calibration's {len(known)} honest pairs") if spread > 0 else None
+            spread = float(np.std(known_close, ddof=1))
+            model = (float(np.mean(known_close)), spread, f"beyond the calibration's {len(known)} honest pairs") if spread > 0 else None
         if model is not None:
             middle, spread, basis = model
             start = middle + Z * spread
             if known:
-                start = max(start, float(m.closeness(known).max()))
+                start = max(start, float(known_close.max()))
             flag_at = m.unit(start)
             basis += f" (nominally 1 false flag in {1 / FALSE_FLAG_RATE:,.0f} honest pairs)"
         out[m.column] = Bound(m, honest, flag_at, basis)

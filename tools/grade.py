@@ -351,6 +351,15 @@ def full_profile_data(folder: Path) -> dict[str, str]:
     return environment
 
 
+def use_full_profile_data() -> None:
+    """Point this process (and what it starts) at the full profile's data set and checkpoint as plain
+    folders (full_profile_data), unless TWEETEVAL_DIR and LAB5_CHECKPOINT already name them."""
+    from tools import project
+
+    if not (os.environ.get(project.DATA_DIR_ENV) and os.environ.get(project.CHECKPOINT_ENV)):
+        os.environ.update(full_profile_data(project.CACHE / "full-profile-data"))
+
+
 def grade_all(submissions: dict[str, Path], autograder_zip: Path, workdir: Path, timeout: float, jobs: int,
               sandbox: str = "bubblewrap", env: dict[str, dict] | None = None, progress: bool = True) -> dict[str, Graded]:
     """Grade every submission, ``jobs`` at a time, with a progress bar; results in the order given.
@@ -395,9 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1 or args.timeout <= 0:
         parser.exit(2, "error: --jobs and --timeout must be positive\n")
     project.use_profile(args.profile)
-    if args.profile == "full" and not (os.environ.get(project.DATA_DIR_ENV) and os.environ.get(project.CHECKPOINT_ENV)):
+    if args.profile == "full":
         try:
-            os.environ.update(full_profile_data(project.CACHE / "full-profile-data"))
+            use_full_profile_data()
         except Exception as e:  # noqa: BLE001 (the hub, its cache, a local folder: each says what is wrong)
             parser.exit(1, f"error: the full profile's data set and checkpoint could not be read ({type(e).__name__}: "
                            f"{str(e)[:300]}): grade where the hub can be reached once, or set {project.DATA_DIR_ENV} and {project.CHECKPOINT_ENV}\n")
