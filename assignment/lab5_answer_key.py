@@ -171,15 +171,6 @@ def architecture_differences(model) -> str:
     return "; ".join(wrong[:4])
 
 
-def settings_differences(args, other) -> str:
-    """The TrainingArguments settings in which ``other`` differs from ``args``, but for the output folder."""
-    ignore = {"output_dir", "logging_dir", "run_name"}
-    mine, theirs = args.to_dict(), other.to_dict()
-    wrong = [f"{key}={checks.shown(theirs.get(key))} (args: {checks.shown(value)})" for key, value in mine.items()
-             if key not in ignore and theirs.get(key) != value]
-    return "; ".join(wrong[:4])
-
-
 def vocabulary(texts: list) -> set[str]:
     """The terms a TfidfVectorizer with the lab's settings learns from ``texts``."""
     return set(_vocabulary(tuple(str(t) for t in texts)))
@@ -209,26 +200,6 @@ def _terms(texts: tuple[str, ...]) -> frozenset[str]:
 
 
 TFIDF = {"max_features": 20000, "ngram_range": (1, 2), "stop_words": "english"}  # question 2's vectorizer
-
-
-def check_trainer(trainer, name: str, model, model_name: str, tok_train, tok_test) -> None:
-    """Fail with advice unless ``trainer`` trains ``model`` on tok_train, evaluates on tok_test, with the
-    tokenizer, compute_metrics and a collator that pads each batch (facts: lab5_facts.TrainerFacts)."""
-    def labels(ds):
-        column = "labels" if "labels" in ds.column_names else "label"
-        return [int(y) for y in ds[column]] if column in ds.column_names else None
-
-    assert trainer.model is model, f"{name} does not train {model_name}: pass model={model_name}."
-    for role, given, expected in (("train_dataset", trainer.train_dataset, tok_train), ("eval_dataset", trainer.eval_dataset, tok_test)):
-        wanted = "tok_train" if role == "train_dataset" else "tok_test"
-        same = given is expected or (isinstance(given, facts.RowsFacts) and len(given) == len(expected) and labels(given) == labels(expected))
-        assert given is not None and same, f"{name}'s {role} must be {wanted}."
-    assert trainer.processing_class is not None, f"pass processing_class=tokenizer to {name}'s Trainer."
-    assert trainer.compute_metrics is not None, f"pass compute_metrics=compute_metrics to {name}'s Trainer."
-    batch = trainer.collated
-    assert "raised" not in batch, f"{name} cannot batch tweets of different lengths ({checks.shown(batch['raised'])}): pass data_collator=DataCollatorWithPadding(tokenizer)."
-    shape = batch.get("shape") or [0, 0]
-    assert str(batch.get("type", "")).endswith("Tensor") and batch.get("ndim") == 2 and shape[1] <= 128, f"{name}'s batches must be padded tensors of at most 128 tokens."
 
 
 # ---------------------------------------------------------------------------------------------

@@ -323,6 +323,27 @@ def recorded_seed(record: dict) -> int | None:
 
 
 # ---------------------------------------------------------------------------------------------
+# The setup cell
+# ---------------------------------------------------------------------------------------------
+
+
+def start() -> tuple[int, int, int, int, str, int]:
+    """The notebook's constants (SEED, TRAIN_SIZE, TEST_SIZE, MAX_LENGTH, CHECKPOINT, TRAIN_SEED), with a
+    line each on what they are, what training runs on and how long it takes."""
+    profile = get_profile()
+    seed = training_seed()
+    if profile.name != "full":
+        print(f"Profile '{profile.name}' (set by {PROFILE_ENV}): the course staff's small version of the lab, for "
+              f"testing it; unset {PROFILE_ENV} to do the lab itself.")
+    print(f"Data: {profile.train_size:,} training and {profile.test_size:,} test tweets (the same for everyone). "
+          f"Pretrained checkpoint: {profile.checkpoint}.")
+    print(f"Your training seed: {seed}, kept in {SEED_FILE} (see \"How this lab is graded\", at the end).")
+    print(f"Training runs on {device_report()}. The two trainings (sections 4 and 5) take "
+          f"{profile.expected_training_time}.")
+    return SEED, profile.train_size, profile.test_size, MAX_LENGTH, checkpoint_path(profile), seed
+
+
+# ---------------------------------------------------------------------------------------------
 # Compute
 # ---------------------------------------------------------------------------------------------
 
@@ -334,6 +355,45 @@ def device_report() -> str:
     if torch.cuda.is_available():
         return f"GPU: {torch.cuda.get_device_name(0)} (mixed precision on)"
     return f"CPU: {torch.get_num_threads()} threads (no GPU found; training is slower but works)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Before training
+# ---------------------------------------------------------------------------------------------
+
+
+def ready_to_train(grader, env: dict, run: str) -> None:
+    """The public checks of the questions that set ``run`` up (``grader.check`` on the notebook's variables
+    ``env``), run by its training cell before it trains: a setting that differs from the lab's stops the
+    cell here, with what to fix, instead of after the whole training, when it would cost the points of
+    the run's questions. Does nothing while the autograder runs the notebook (otter's grading mode)."""
+    failed, absent = [], []
+    for question in RUNS[run].setup:
+        try:
+            result = grader.check(question, env)
+        except (FileNotFoundError, ValueError) as error:  # otter's words for a test it cannot find
+            if "not found" not in str(error) and "does not exist" not in str(error):
+                raise
+            absent.append(question)
+            continue
+        if result is None:  # otter's grading mode: nothing is trained at grading
+            return
+        if not result.passed_all:
+            try:
+                from IPython.display import display
+
+                display(result)  # otter's own report: which check failed, and its message
+            except ImportError:
+                print(result)
+            failed.append(question)
+    if absent:
+        print(f"No checks of {', '.join(absent)} here (no tests/ folder beside this notebook): training without them.")
+    if failed:
+        raise LabSetupError(
+            f"Not training yet: the checks of {' and '.join(failed)} fail (above). Fix what they say, rerun "
+            "the question's cell, then this one. Training with a setting other than the lab's would take the "
+            "whole training time and then cost the points of the results questions."
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,6 +409,13 @@ TRAINING = {
     "weight_decay": 0.01,
     "logging_steps": 50,
 }
+# What else the run checks hold a run to (lab5_checks: an evaluation after each epoch, the training loss every
+# logging_steps from the first step on, a learning rate that decays linearly from the first step to 0, every
+# training tweet once an epoch): question 4's two choices, and TrainingArguments' defaults for the rest.
+QUESTION_4_SCHEDULE = {"eval_strategy": "epoch", "save_strategy": "no"}
+SCHEDULE = {**QUESTION_4_SCHEDULE, "logging_strategy": "steps", "logging_first_step": False, "eval_on_start": False,
+            "eval_delay": 0, "max_steps": -1, "gradient_accumulation_steps": 1, "warmup_steps": 0,
+            "lr_scheduler_type": "linear", "dataloader_drop_last": False}
 
 
 @dataclass(frozen=True)
@@ -360,11 +427,13 @@ class Run:
     label: str  # how tables and plots name it
     section: str  # where the notebook trains and saves it
     trainer: str  # the notebook's name for its Trainer
+    setup: tuple[str, ...]  # the questions whose public checks its training cell runs first (ready_to_train)
 
 
 RUNS = {run.key: run for run in (
-    Run("ft", "the fine-tuned model", "fine-tuned", "section 4", "trainer"),
-    Run("scratch", "the randomly initialised model", "random-init", "section 5", "trainer_scratch"),
+    Run("ft", "the fine-tuned model", "fine-tuned", "section 4", "trainer", ("q3_tokenize", "q4_setup")),
+    Run("scratch", "the randomly initialised model", "random-init", "section 5", "trainer_scratch",
+        ("q3_tokenize", "q4_setup", "q6_scratch_setup")),
 )}
 # The notebook's accuracies, one per model: what the results questions compare with the results file.
 ACCURACIES = ("acc_bow", *(f"acc_{run}" for run in RUNS))
@@ -450,6 +519,21 @@ def save_results(*, trainer, predictions, acc_bow=None, path: str = RESULTS_FILE
     })
     Path(path).write_text(json.dumps(record, indent=None, default=float), encoding="utf-8")
     print(f"Saved {RUNS[run].model}'s results in {path}: it goes into your submission together with the notebook.")
+    if in_colab():
+        keep_a_copy(path)
+
+
+def keep_a_copy(path: str = RESULTS_FILE) -> None:
+    """On Colab, download the results and seed files as soon as a run is saved: a runtime reset deletes
+    every file beside the notebook, and with them the training time they hold."""
+    from google.colab import files
+
+    kept = [name for name in (path, SEED_FILE) if Path(name).is_file()]
+    print(f"Colab deletes {' and '.join(kept)} when its runtime resets (a disconnect, a long idle time): downloading "
+          "a copy now. After a reset, upload them again with the Files panel (the folder icon on the left), then "
+          "run every cell but the training cells (marked \u23f1).")
+    for name in kept:
+        files.download(name)
 
 
 def read_json(data: bytes):

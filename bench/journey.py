@@ -5,9 +5,11 @@
 As a laptop student with nothing but Python: unpack the handout (student/lab5-files.zip), make a
 virtual environment and ``pip install -r requirements.txt`` (the README's student commands), start
 ``jupyter lab`` there, and in Debian's Chromium (driven by Playwright; no browser is downloaded):
-open lab5.ipynb, type the reference answers into every answer cell, save, run every cell above the
-submit cell (offline profile, real training), save, run the submit cell and download the zip its
-output offers; then grade that zip through the autograder's entry point. It checks what a student
+open lab5.ipynb, type the reference answers into every answer cell, but question 4's learning rate
+mistyped (2e-4): run every cell above the submit cell, which must stop at the fine-tuning cell, before
+it trains, saying so; type the right learning rate, run every cell above the submit cell again (offline
+profile, real training), save, run the submit cell and download the zip its output offers; then grade
+that zip through the autograder's entry point. It checks what a student
 sees: each ``grader.check`` passes, the progress bars render (no "Error displaying widget", no raw
 ``HBox(...)`` text), the comparison figure shows, the submit cell offers the zip, and the zip gets
 full points. It stops at the first thing a student would be stuck on and says what it is.
@@ -384,6 +386,8 @@ def walk(page, journey, port, filled, blanks, submit_cell, path, folder, work) -
         wrong = [i for i in blanks if saved.cells[i].source != filled.cells[i].source]
         journey.check(not wrong, f"the {len(blanks)} answers typed are saved as typed",
                       f"cells {wrong} were saved otherwise than typed: {[saved.cells[i].source[:200] for i in wrong]}")
+    with journey.step("A mistyped learning rate (2e-4 for 2e-5): the training cell stops before it trains"):
+        mistyped_learning_rate(page, journey, port, filled, blanks, submit_cell, path)
     with journey.step("Run every cell above the submit cell (both trainings)"):
         cell(page, submit_cell).locator(".jp-InputPrompt").first.click()
         menu(page, "Run", "Run All Above Selected Cell")
@@ -427,6 +431,33 @@ def walk(page, journey, port, filled, blanks, submit_cell, path, folder, work) -
                       f"{graded.message} {json.dumps(graded.failures())[:800]}")
     with journey.step("Screenshots of every section"):
         section_screenshots(page, journey)
+
+
+def mistyped_learning_rate(page, journey, port, filled, blanks, submit_cell, path) -> None:
+    """Type question 4's args with a learning rate of 2e-4 and run every cell: the fine-tuning cell must stop
+    in seconds, before its first training step, saying which setting to fix; then type the right args."""
+    args_cell = next(i for i in blanks if "args = TrainingArguments(" in filled.cells[i].source)
+    train_cell = next(i for i, c in enumerate(filled.cells) if c.cell_type == "code" and "trainer.train()" in c.source)
+    right = filled.cells[args_cell].source
+    type_into(page, args_cell, right.replace("learning_rate=2e-5", "learning_rate=2e-4"))
+    cell(page, submit_cell).locator(".jp-InputPrompt").first.click()
+    menu(page, "Run", "Run All Above Selected Cell")
+    wait_for_kernel(page, port, "the notebook up to the fine-tuning cell")
+    save(page, path)
+    saved = nbformat.read(path, 4)
+    error = next((o for o in saved.cells[train_cell].outputs if o.output_type == "error"), None)
+    said = outputs_of(page, train_cell)
+    journey.check(error is not None and "Not training yet" in error.evalue and "learning_rate=0.0002 (expected 2e-05)" in said,
+                  "the fine-tuning cell stops with the check's message: learning_rate=0.0002 (expected 2e-05)",
+                  f"the fine-tuning cell does not stop on the mistyped learning rate: {said[:600]!r}")
+    waited = next((w["seconds"] for w in cell_waits(saved) if w["cell"] == train_cell), 0.0)
+    journey.check(waited < 60, f"it stopped after {waited:.1f} s (no training step)",
+                  f"it took {waited:.0f} s to stop: it trained first")
+    cell(page, train_cell).evaluate("c => c.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+    screenshot(page, journey, "The fine-tuning cell with a mistyped learning rate: stopped before training")
+    type_into(page, args_cell, right)
+    save(page, path)
 
 
 # -----------------------------------------------------------------------------------------------

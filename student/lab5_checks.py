@@ -221,6 +221,62 @@ def checked_run(record: dict, run: str = "ft", more=None) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
+# Before training: what the run checks will hold a run to, checked on the notebook's objects
+# ---------------------------------------------------------------------------------------------
+
+
+def check_arguments(args, name: str = "args") -> None:
+    """Fail with advice unless ``args`` (TrainingArguments' facts) hold every setting the run checks will
+    later hold the run to (lab5_utils.TRAINING and SCHEDULE, reporting off, mixed precision where a GPU
+    is, the student's training seed). Run before training, by the public checks of question 4 and by
+    the training cells (lab5_utils.ready_to_train): a wrong setting found then costs nothing."""
+    import torch
+
+    values = args.to_dict()
+    wrong = [f"{key}={shown(values.get(key))} (expected {want!r})" for key, want in lab.TRAINING.items() if values.get(key) != want]
+    wrong += [f"{key}={shown(values.get(key))} (expected {want!r}" + (")" if key in lab.QUESTION_4_SCHEDULE else ", its default: leave it out)")
+              for key, want in lab.SCHEDULE.items() if values.get(key) != want]
+    assert not wrong, (f"{name} differ from the lab's settings: " + "; ".join(wrong) + ". Training with them takes the "
+                       "whole training time and then fails the checks of its results (questions 5 and 7): set them as question 4 says.")
+    assert values.get("report_to") in ([], ["none"], "none"), f"{name}.report_to is {shown(values.get('report_to'))}: set report_to='none', so training never waits for an experiment-tracker login."
+    gpu = torch.cuda.is_available()
+    assert values.get("fp16") == gpu, (f"{name}.fp16 is {shown(values.get('fp16'))}, but this machine has {'a' if gpu else 'no'} GPU: "
+                                       "pass fp16=torch.cuda.is_available() (mixed precision where a GPU is).")
+    seed = lab.training_seed()
+    assert values.get("seed") == seed, f"{name}.seed is {shown(values.get('seed'))}; your runs train with your training seed, {seed}: pass seed=TRAIN_SEED."
+
+
+def settings_differences(args, other) -> str:
+    """The TrainingArguments settings in which ``other`` differs from ``args``, but for the output folder."""
+    ignore = {"output_dir", "logging_dir", "run_name"}
+    mine, theirs = args.to_dict(), other.to_dict()
+    wrong = [f"{key}={shown(theirs.get(key))} (args: {shown(value)})" for key, value in mine.items()
+             if key not in ignore and theirs.get(key) != value]
+    return "; ".join(wrong[:4])
+
+
+
+def check_trainer(trainer, name: str, model, model_name: str, tok_train, tok_test) -> None:
+    """Fail with advice unless ``trainer`` trains ``model`` on tok_train, evaluates on tok_test, with the
+    tokenizer, compute_metrics and a collator that pads each batch (facts: lab5_facts.TrainerFacts)."""
+    def labels(ds):
+        column = "labels" if "labels" in ds.column_names else "label"
+        return [int(y) for y in ds[column]] if column in ds.column_names else None
+
+    assert trainer.model is model, f"{name} does not train {model_name}: pass model={model_name}."
+    for role, given, expected in (("train_dataset", trainer.train_dataset, tok_train), ("eval_dataset", trainer.eval_dataset, tok_test)):
+        wanted = "tok_train" if role == "train_dataset" else "tok_test"
+        same = given is expected or (isinstance(given, facts.RowsFacts) and len(given) == len(expected) and labels(given) == labels(expected))
+        assert given is not None and same, f"{name}'s {role} must be {wanted}."
+    assert trainer.processing_class is not None, f"pass processing_class=tokenizer to {name}'s Trainer."
+    assert trainer.compute_metrics is not None, f"pass compute_metrics=compute_metrics to {name}'s Trainer."
+    batch = trainer.collated
+    assert "raised" not in batch, f"{name} cannot batch tweets of different lengths ({shown(batch['raised'])}): pass data_collator=DataCollatorWithPadding(tokenizer)."
+    shape = batch.get("shape") or [0, 0]
+    assert str(batch.get("type", "")).endswith("Tensor") and batch.get("ndim") == 2 and shape[1] <= 128, f"{name}'s batches must be padded tensors of at most 128 tokens."
+
+
+# ---------------------------------------------------------------------------------------------
 # What the tests call
 # ---------------------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ project.use_profile("offline")
 
 
 from submissions.corpus import (  # noqa: E402
-    LOOPBACK_PORT, CASES, ENVIRONMENT_TARGETS, ESCAPE_MARKER, POINTS, group_env, make_group_submission, make_submission, submissions,
+    LOOPBACK_PORT, CASES, ENVIRONMENT_TARGETS, ESCAPE_MARKER, POINTS, PUBLIC_CASES, group_env, make_group_submission, make_submission, submissions,
 )
 
 SUBMISSIONS = submissions()  # what the corpus grades through the whole autograder (corpus.GROUPS)
@@ -54,6 +54,10 @@ def check_verdict(case, graded: Graded, others=(), questions=POINTS) -> None:
     if case.message:  # what the student is shown: the tests' messages and the notes from grading
         shown = "\n".join([graded.message, graded.results.get("output") or "", *graded.failures().values()])
         assert case.message in shown, f"{case.why}: no message says {case.message!r}:\n{shown}"
+    if case.before_training:  # the training cells run the setup questions' public checks first (ready_to_train)
+        setup = {q for run in project.RUNS.values() for q in run.setup}
+        stopped = [name for name in graded.failures() if PUBLIC_CASES.get(name) in setup]
+        assert stopped, f"{case.why}: no public check of {sorted(setup)} fails, so training would start: {graded.failures()}"
     flags = "\n".join((graded.results.get("extra_data") or {}).get("flags") or [])
     if case.flag:
         assert case.flag in flags, f"{case.why}: no flag for the TA says {case.flag!r}:\n{flags}"

@@ -162,3 +162,28 @@ def test_submit_on_colab_without_the_notebook_downloads_the_results_with_the_rea
     assert "Could not get this notebook from Colab (Colab did not send the notebook within 2 minutes)" in message
     assert "Upload two files to Gradescope together" in message
     assert downloads == [str(content / project.RESULTS_FILE)] and not list(content.glob("*.zip"))
+
+
+SAVE_A_RUN = """\
+import types
+import numpy as np
+import lab5_utils as lab
+
+args = types.SimpleNamespace(**lab.TRAINING, seed=7, fp16=False, device="cuda:0")
+trainer = types.SimpleNamespace(args=args, train_dataset=[0] * 10,
+                                state=types.SimpleNamespace(log_history=[{"train_runtime": 1.0, "step": 1, "epoch": 2.0}]))
+lab.save_results(trainer=trainer, predictions=types.SimpleNamespace(predictions=np.eye(3), metrics={}), acc_ft=1.0)
+"""
+
+
+def test_on_colab_a_saved_run_is_downloaded_with_the_seed_file_at_once(tmp_path, monkeypatch):
+    """A runtime reset deletes the files beside the notebook: each saved run downloads the results and
+    seed files, and says how to get them back."""
+    content = tmp_path / "content"
+    content.mkdir()
+    shutil.copy(project.STUDENT / "lab5_utils.py", content)
+    (content / project.SEED_FILE).write_text("7\n")
+    cells, downloads = on_colab([SAVE_A_RUN], content, monkeypatch)
+    assert not errors(cells), errors(cells)
+    assert downloads == [str(content / project.RESULTS_FILE), str(content / project.SEED_FILE)]
+    assert "Colab deletes lab5_results.json and lab5_seed.txt when its runtime resets" in shown(cells[-1])

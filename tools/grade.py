@@ -4,7 +4,8 @@
 
 SUBMISSIONS is a folder of submission zips (as the notebook's last cell exports them) and/or
 notebooks, or a Gradescope export (its zip, or the folder it unpacks to, with one folder per
-submission and submission_metadata.yml). Writes DIR/scores.csv and DIR/report.html (tools/report.py).
+submission and submission_metadata.yml). Writes DIR/scores.csv and DIR/report.html (tools/report.py);
+the written question's points a TA entered in an earlier DIR/scores.csv are kept (a line says how many).
 
 Each submission goes into a fresh copy of Gradescope's folder tree (/autograder/source from the
 autograder zip, /autograder/submission with the upload as it is: a zip stays a zip, /autograder/results),

@@ -1,7 +1,10 @@
 """The TA's view of a graded batch: scores.csv, seed-study.csv, near-copies.csv and a self-contained report.html.
 
 scores.csv has one row per submission (in submission order, so that re-runs give the same file):
-status and message, total, one column per question and per test case, the accuracies that were
+status and message, the autograded total and its possible points, the written question's column for
+the TA to fill in (tools/written.py: its name and points come from the master; what a TA entered in an
+earlier scores.csv in the same folder is kept), the lab's total and possible points with it, one column
+per question and per test case, the accuracies that were
 graded (the notebook's acc_bow, and the uploaded results file's runs scored against the true labels,
 as the autograder's entry point reports them; never a file the notebook left behind), the training
 seed the results file records, and the reasons a human should look at it. seed-study.csv has the
@@ -11,7 +14,8 @@ what needs a human look (copies among it: two submissions with the same training
 agree beyond where honest runs with their own seeds end, tools/agreement.py), the calibration the
 ranges and that end come from and how the class sits against them (tools/calibration.py), how much
 every two submissions' runs agree, as a picture, score distributions and pass rates per question, the
-test cases failed most often with their messages, the accuracies against the expected ranges, the class as a seed study (for a lecture), and every written answer.
+test cases failed most often with their messages, the accuracies against the expected ranges, the
+class as a seed study (for a lecture), and the written question with its rubric, then every answer to it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import io
 import json
 import math
 import os
+import shutil
+import sys
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
@@ -37,14 +43,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from tools import agreement, calibration, project, standin  # noqa: E402
+from tools import agreement, calibration, project, standin, written  # noqa: E402
 
 # What the report's summary adds when the full profile was graded on the hub's stand-in (tools/standin.py).
 STANDIN_NOTE = " on the hub's stand-in: random weights, so accuracies and ranges mean nothing here"
 # The accuracies a results file reports, as the report names them.
 ACCURACIES = {"acc_bow": "baseline (acc_bow)", "acc_ft": "fine-tuned (acc_ft)", "acc_scratch": "random init (acc_scratch)"}
-ANSWER_TAG = "otter_answer_cell"
-WRITTEN_PLACEHOLDER = "_Type your answer here, replacing this text._"
+SCORES = "scores.csv"
+# The lab's total with the written question's points, which a TA enters in scores.csv (its column: the question's name)
+LAB_TOTAL, LAB_POSSIBLE = "lab_total", "lab_possible"
+KEPT_BEFORE = "scores-before.csv"  # an earlier scores.csv of which something could not be kept
 
 
 def lab_utils(autograder_zip: Path):
@@ -55,8 +63,8 @@ def lab_utils(autograder_zip: Path):
 
 
 def written_answer(upload: Path | None) -> str | None:
-    """The written answers (q9) of the notebook that was handed in (a zip, a notebook, or a Gradescope
-    submission folder), as the student wrote them: read from the upload, not from what grading left."""
+    """The written answer (q9, tools/written.py) of the notebook that was handed in (a zip, a notebook, or
+    a Gradescope submission folder), as the student wrote it: read from the upload, not from what grading left."""
     try:
         if upload is None:
             return None
@@ -74,9 +82,61 @@ def written_answer(upload: Path | None) -> str | None:
         nb = nbformat.reads(text, as_version=4)
     except Exception:  # an unreadable notebook has no answer to show; its row says why
         return None
-    answers = [c.source.strip() for c in nb.cells
-               if c.cell_type == "markdown" and ANSWER_TAG in c.metadata.get("tags", [])]
-    return "\n\n".join(a for a in answers if a and a != WRITTEN_PLACEHOLDER) or None
+    return written.answer(nb)
+
+
+def entered_points(scores: Path, graded: dict) -> tuple[dict[str, float], str]:
+    """The written question's points a TA entered in an earlier ``scores`` (scores.csv), by submission of
+    ``graded``, and one line that says what was kept and what was not: a value (or a row) that does not
+    read as a number from 0 to the question's points, a submission not in this batch. Where anything was not kept, the earlier
+    file is copied beside it (KEPT_BEFORE) before it is written over."""
+    question, before = written.question(), scores.with_name(KEPT_BEFORE)
+    if not scores.is_file():
+        return {}, ""
+    broken = []  # rows of more fields than the header: their values are not where the columns say
+
+    def read(sep: str) -> pd.DataFrame:
+        broken.clear()
+        return pd.read_csv(scores, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig", engine="python",
+                           on_bad_lines=lambda fields: broken.append(fields[0]) and None)
+
+    try:
+        earlier = read(",")
+        if "submission" not in earlier:  # a spreadsheet that saved it with semicolons
+            earlier = read(";")
+        unread = "" if "submission" in earlier else "it has no submission column"
+    except (ValueError, OSError, UnicodeDecodeError) as e:
+        unread = f"{type(e).__name__}: {str(e)[:200]}"
+    if unread:
+        shutil.copyfile(scores, before)
+        return {}, (f"{scores} could not be read as a table ({unread}), so no {question.name} points were kept from it: "
+                    f"it is copied to {before}.")
+    if question.name not in earlier:  # written before the column was
+        return {}, ""
+    kept, bad, gone = {}, [f"{sid}: its row" for sid in broken], []
+    for sid, value in zip(earlier["submission"], earlier[question.name]):
+        value = value.strip() if isinstance(value, str) else ""  # a short row: nothing entered
+        if not value:
+            continue
+        points = _number(value.replace(",", "."))  # a spreadsheet's decimal comma: 1,5
+        if points is None or not 0 <= points <= question.points:
+            bad.append(f"{sid}: {value!r}")
+        elif sid not in graded:
+            gone.append(sid)
+        else:
+            kept[sid] = points
+    if not (kept or bad or gone):
+        return {}, ""
+    line = f"Kept the {question.name} points entered for {len(kept)} submission{'s' if len(kept) != 1 else ''} in {scores}"
+    if bad:
+        line += (f"; left out {len(bad)} that {'does' if len(bad) == 1 else 'do'} not read as a number from 0 to "
+                 f"{question.points:g} ({_listed(bad)})")
+    if gone:
+        line += f"; left out {len(gone)} of submissions not in this batch ({_listed(gone)})"
+    if bad or gone:
+        shutil.copyfile(scores, before)
+        line += f": the earlier file is copied to {before}"
+    return kept, line + "."
 
 
 # What two students' runs never share when each trains with a seed of their own: the scores of the
@@ -187,16 +247,22 @@ def _number(value):
         return None
 
 
-def scores_table(graded: dict, names: dict[str, str], calibrated: dict | None) -> tuple[pd.DataFrame, dict[str, dict], Copies]:
+def scores_table(graded: dict, names: dict[str, str], calibrated: dict | None,
+                 entered: dict[str, float] | None = None) -> tuple[pd.DataFrame, dict[str, dict], Copies]:
     """One row per submission, sorted by submission id; each submission's facts; how the submissions'
-    runs agree (flag_copies). ``calibrated``: the autograder's calibration (its ranges, its honest pairs)."""
+    runs agree (flag_copies). ``calibrated``: the autograder's calibration (its ranges, its honest pairs);
+    ``entered``: the written question's points a TA entered (entered_points), blank for the others."""
     ranges = (calibrated or {}).get("ranges") or {}
+    question, entered = written.question(), entered or {}
     rows, facts = [], {}
     for sid in sorted(graded):
         g = graded[sid]
         facts[sid] = f = submission_facts(g)
         row = {"submission": sid, "student": names.get(sid, ""), "status": g.status, "message": g.message,
                "total": g.score(), "possible": g.max_score()}
+        points = entered.get(sid)
+        row.update({question.name: points, LAB_TOTAL: None if points is None else row["total"] + points,
+                    LAB_POSSIBLE: row["possible"] + question.points})
         questions = sorted({name.split(" - ")[0] for name in g.cases})
         row.update({q: g.score(q) for q in questions})
         row.update({name: case["score"] for name, case in sorted(g.cases.items(), key=lambda kv: _case_order(kv[0]))})
@@ -225,6 +291,7 @@ def scores_table(graded: dict, names: dict[str, str], calibrated: dict | None) -
         row["flags"] = "; ".join(row["flags"])
     table = pd.DataFrame(rows)
     table["seed"] = table["seed"].astype("Int64")  # a whole number, blank where unknown
+    table[[question.name, LAB_TOTAL]] = table[[question.name, LAB_TOTAL]].astype(float)  # blank until a TA enters points
     return table, facts, copies
 
 
@@ -358,6 +425,7 @@ th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
 .flag td { background: #fff4e5 !important; } pre { white-space: pre-wrap; margin: 0; font-family: inherit; }
 .answer { border-left: 4px solid #6baed6; padding: 0.3em 1em; margin: 0.8em 0; background: #f7fbff; }
 .answer h3 { margin: 0.2em 0; font-size: 1em; } .muted { color: #888; }
+.question { border-left: 4px solid #fd8d3c; padding: 0.3em 1em; background: #fff8f0; }
 .warn { background: #fdecea; border-left: 4px solid #d62728; padding: 0.3em 1em; }
 img { max-width: 100%; }
 """
@@ -473,6 +541,22 @@ def calibration_section(notes: list[tuple[bool, str]]) -> str:
     return f"<div class='{'warn' if any(warn for warn, _ in notes) else 'muted'}'><ul>{items}</ul></div>"
 
 
+def written_question_html(question: written.Question, possible: float) -> str:
+    """The written question as the report shows it once, above the answers: its prompt, the rubric (and
+    the reference answer, folded), and where the TA enters the points (``possible``: the autograded points)."""
+    rubric = (f"<p>The rubric:</p><pre>{html.escape(question.rubric)}</pre>" if question.rubric else
+              f"<p class='warn'>The master gives no rubric for {question.name}: add one to its solution cell, from a "
+              f"line that starts with <code>{written.RUBRIC_START}</code>, and grade again.</p>")
+    reference = (f"<details><summary>The reference answer</summary><pre>{html.escape(question.reference)}</pre></details>"
+                 if question.reference else "")
+    return (f"<div class='question'><p><b>{html.escape(question.name)}</b> ({question.points:g} points, graded by hand), "
+            f"as students read it:</p><pre>{html.escape(question.prompt)}</pre>{rubric}{reference}</div>"
+            f"<p>Enter each submission's points (0 to {question.points:g}) in <code>{SCORES}</code>'s "
+            f"<code>{html.escape(question.name)}</code> column; <code>{LAB_TOTAL}</code> is the autograded total plus "
+            f"them, of {possible + question.points:g} (<code>{LAB_POSSIBLE}</code>), once you grade again into this "
+            f"folder, which keeps what you entered.</p>")
+
+
 def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder_zip: Path, study: pd.DataFrame,
            copies: Copies, calibrated: dict | None) -> str:
     ok = {sid: g for sid, g in graded.items() if g.status == "graded"}
@@ -484,9 +568,11 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
     points = {q: sum(case_max[c] for c in cases if c.startswith(q + " - ")) for q in questions}
     flagged = table[table["flags"] != ""]
     possible = sum(points.values())
+    question = written.question()
     parts = [
         f"<h1>Lab 5 grading report</h1><p class='summary'>{len(table)} submissions, {len(ok)} graded, "
-        f"{len(flagged)} to look at; mean score {table['total'].mean():.2f} of {possible:g} "
+        f"{len(flagged)} to look at; mean autograded score {table['total'].mean():.2f} of {possible:g}, "
+        f"{question.name} (of {question.points:g}, graded by hand) entered for {int(table[question.name].notna().sum())} of them "
         f"({html.escape(lab.get_profile().name)} profile{STANDIN_NOTE if standin.is_standin(os.environ.get('HF_HOME')) else ''}; "
         f"autograder {html.escape(autograder_zip.name)}).</p>",
         sandbox_summary(table),
@@ -527,26 +613,34 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
               "accuracy moves with the seed alone, and the right panel how sure the advantage of pretraining is. "
               "<code>seed-study.csv</code> holds each run's seed and accuracies.</p>",
               seed_study_plot(study, reference_run(autograder_zip, lab)),
-              "<h2>Written answers (graded by hand)</h2>"]
+              "<h2>Written answers (graded by hand)</h2>",
+              written_question_html(question, possible)]
     for _, row in table.iterrows():
-        written = facts[row["submission"]]["written"]
+        answer = facts[row["submission"]]["written"]
         who = html.escape(row["submission"] + (f" ({row['student']})" if row["student"] else ""))
-        body = f"<pre>{html.escape(written)}</pre>" if written else "<p class='muted'>(no answer)</p>"
-        parts.append(f"<div class='answer'><h3>{who}</h3>{body}</div>")
+        points = row[question.name]
+        given = "" if pd.isna(points) else f" <span class='muted'>({points:g} of {question.points:g} entered)</span>"
+        body = f"<pre>{html.escape(answer)}</pre>" if answer else "<p class='muted'>(no answer)</p>"
+        parts.append(f"<div class='answer'><h3>{who}{given}</h3>{body}</div>")
     parts += ["<h2>All scores</h2>",
-              _table_html(table[["submission", "student", "status", "total", *questions, *ACCURACIES, "seed", "flags"]])]
+              _table_html(table[["submission", "student", "status", "total", *questions, question.name, LAB_TOTAL,
+                                 *ACCURACIES, "seed", "flags"]])]
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Lab 5 grading report</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
 
 
 def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) -> pd.DataFrame:
-    """Write out/scores.csv and out/report.html for ``graded`` (submission id -> Graded)."""
+    """Write out/scores.csv and out/report.html for ``graded`` (submission id -> Graded), keeping the
+    written question's points a TA entered in an earlier out/scores.csv (entered_points: its line is printed)."""
     lab = lab_utils(autograder_zip)
     calibrated = calibration.from_zip(autograder_zip, lab.get_profile().name)
-    table, facts, copies = scores_table(graded, names, calibrated)
+    entered, said = entered_points(out / SCORES, graded)  # what a TA entered there before: never lost to a rerun
+    if said:
+        print(said, file=sys.stderr)
+    table, facts, copies = scores_table(graded, names, calibrated, entered)
     study = seed_study(table, facts)
     out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out / "scores.csv", index=False, float_format="%g")  # the same row, whatever the other rows
+    table.to_csv(out / SCORES, index=False, float_format="%g")  # the same row, whatever the other rows
     study.to_csv(out / "seed-study.csv", index=False, float_format="%.4f")
     # the pairs beyond what honest runs reach, with every measure, for a TA's own sorting
     near = copies.pairs[agreement.beyond(copies.pairs, copies.bounds).any(axis=1)]

@@ -16,3 +16,13 @@ def test_q3_tokenized(env):
     assert len(tok_test) == len(test_texts), f'tok_test has {len(tok_test)} rows for {len(test_texts)} test tweets.'
     assert 'input_ids' in tok_train.column_names, 'tok_train has no input_ids: map tok_fn over train_ds with batched=True.'
 
+@test_case(points=1, hidden=False)
+def test_q3_truncation(env):
+    import lab5_checks as checks
+    from lab5_facts import LONG_TEXT
+    tok_fn = checks.require(env, 'tok_fn')
+    out = tok_fn({'text': [LONG_TEXT, 'short']})
+    n = len(out['input_ids'][0])
+    assert n <= 128, f'A {len(LONG_TEXT.split())}-word text gives {n} tokens: tok_fn must truncate (truncation=True, max_length=MAX_LENGTH).'
+    assert n == 128, f'A long text is cut at {n} tokens: truncate at max_length=MAX_LENGTH (128).'
+

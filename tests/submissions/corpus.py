@@ -9,7 +9,7 @@ import nbformat
 
 # what the tests and benchmarks take from the corpus
 from submissions.cases import CASES, ENVIRONMENT_TARGETS, ESCAPE_MARKER, FAULT_CLASSES, GROUPS, LOOPBACK_PORT  # noqa: F401
-from submissions.edits import POINTS, Case, make_submission  # noqa: F401
+from submissions.edits import POINTS, PUBLIC_CASES, Case, make_submission  # noqa: F401
 
 BY_NAME = {case.name: case for case in CASES}
 

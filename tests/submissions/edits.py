@@ -39,6 +39,20 @@ POINTS = built_points()
 ALL_ZERO = {q: 0 for q in POINTS}
 
 
+def public_cases(autograder_zip: Path = AUTOGRADER_ZIP) -> dict[str, str]:
+    """The public test cases of the built autograder (the ones students get, and the training cells run
+    first), with their question."""
+    from otter.test_files import ExceptionTestFile
+
+    with zipfile.ZipFile(autograder_zip) as zf:
+        files = [ExceptionTestFile.from_string(zf.read(name).decode(), path=name)
+                 for name in sorted(zf.namelist()) if name.startswith("tests/") and name.endswith(".py")]
+    return {case.name: f.name for f in files for case in f.test_cases if not case.hidden}
+
+
+PUBLIC_CASES = public_cases()
+
+
 @dataclass
 class Submission:
     """What a case edits: the notebook, the results record (None: not submitted), the zip's files."""
@@ -74,6 +88,9 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     # Its verdict holds only where the notebook runs in a sandbox (lab5_sandbox.py).
     sandboxed: bool = False
+    # Its fault is a setting that a training run would carry into its results (costing the points of q5 or q7 in a
+    # real run): a public check of the setup questions must fail, as the training cells run them before training.
+    before_training: bool = False
     # Also graded as on Gradescope's image: the image's setup and run_autograder, a root entry point,
     # the notebook as an unprivileged user without namespaces (tests/test_gradescope.py).
     gradescope: bool = False
