@@ -79,6 +79,10 @@ PROFILES = {
 class LabSetupError(RuntimeError):
     """A setting or a local file is not what the lab needs; the message says what to do."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback through the helper's code: the message is the advice
+        return [f"{type(self).__name__}: {self}"]
+
 
 def get_profile() -> Profile:
     """The profile named by LAB5_PROFILE (default ``full``)."""
@@ -431,9 +435,9 @@ class Run:
 
 
 RUNS = {run.key: run for run in (
-    Run("ft", "the fine-tuned model", "fine-tuned", "section 4", "trainer", ("q3_tokenize", "q4_setup")),
+    Run("ft", "the fine-tuned model", "fine-tuned", "section 4", "trainer", ("q1_data", "q3_tokenize", "q4_setup")),
     Run("scratch", "the randomly initialised model", "random-init", "section 5", "trainer_scratch",
-        ("q3_tokenize", "q4_setup", "q6_scratch_setup")),
+        ("q1_data", "q3_tokenize", "q4_setup", "q6_scratch_setup")),
 )}
 # The notebook's accuracies, one per model: what the results questions compare with the results file.
 ACCURACIES = ("acc_bow", *(f"acc_{run}" for run in RUNS))
@@ -531,7 +535,7 @@ def keep_a_copy(path: str = RESULTS_FILE) -> None:
     kept = [name for name in (path, SEED_FILE) if Path(name).is_file()]
     print(f"Colab deletes {' and '.join(kept)} when its runtime resets (a disconnect, a long idle time): downloading "
           "a copy now. After a reset, upload them again with the Files panel (the folder icon on the left), then "
-          "run every cell but the training cells (marked \u23f1).")
+          "run every cell but the two TRAINING CELLs and the cell after each.")
     for name in kept:
         files.download(name)
 

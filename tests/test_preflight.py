@@ -113,21 +113,21 @@ class Grader:
 
 
 def test_training_starts_when_every_check_passes():
-    grader = Grader({"q3_tokenize": True, "q4_setup": True, "q6_scratch_setup": True})
+    grader = Grader({"q1_data": True, "q3_tokenize": True, "q4_setup": True, "q6_scratch_setup": True})
     lab.ready_to_train(grader, {}, "scratch")
-    assert grader.asked == ["q3_tokenize", "q4_setup", "q6_scratch_setup"]
+    assert grader.asked == ["q1_data", "q3_tokenize", "q4_setup", "q6_scratch_setup"]
 
 
 def test_training_stops_before_it_starts_when_a_check_fails(capsys):
     with pytest.raises(lab.LabSetupError, match="Not training yet: the checks of q6_scratch_setup fail"):
-        lab.ready_to_train(Grader({"q3_tokenize": True, "q4_setup": True, "q6_scratch_setup": False}), {}, "scratch")
+        lab.ready_to_train(Grader({"q1_data": True, "q3_tokenize": True, "q4_setup": True, "q6_scratch_setup": False}), {}, "scratch")
 
 
 def test_at_grading_the_training_cells_check_nothing():
     # otter's grading mode: grader.check returns None (and nothing is trained)
-    lab.ready_to_train(Grader({"q3_tokenize": None}), {}, "ft")
+    lab.ready_to_train(Grader({"q1_data": None}), {}, "ft")
 
 
 def test_without_the_tests_folder_it_says_so_and_trains(capsys):
     lab.ready_to_train(Grader({}), {}, "ft")
-    assert "No checks of q3_tokenize, q4_setup here" in capsys.readouterr().out
+    assert "No checks of q1_data, q3_tokenize, q4_setup here" in capsys.readouterr().out

@@ -238,3 +238,13 @@ def test_points_saved_by_a_spreadsheet_with_semicolons_and_decimal_commas_are_ke
     (out / report.SCORES).write_text("not, a table\n\x00\x01")
     kept, said = report.entered_points(out / report.SCORES, graded)
     assert kept == {} and "could not be read as a table" in said and (out / report.KEPT_BEFORE).is_file()
+
+
+def test_a_student_who_got_everything_right_answers_without_the_rubric():
+    """The harness's filled-in notebook (tools.notebooks.filled_in) answers with the reference alone."""
+    from tools import notebooks
+
+    filled = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_FILE, project.SOLUTION_NOTEBOOK)
+    found = written.answer(filled)
+    assert found == written.question().reference
+    assert written.RUBRIC_START not in found

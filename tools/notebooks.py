@@ -75,6 +75,10 @@ def filled_in(student: Path, solution: Path):
             raise ValueError(f"{student} and {solution} no longer line up: rebuild (python3 -m tools build)")
         for blank, answer in zip(blanks, answers):
             blank.source = _SOLUTION_BLOCK_MARK.sub("", _SOLUTION_LINE_MARK.sub("", answer.source))
+            if kind == "markdown":  # the written answer: the reference, not the TA's rubric beside it
+                from tools.written import without_rubric  # (tools.written reads the notebooks' tags from here)
+
+                blank.source = without_rubric(blank.source)
     return nb
 
 

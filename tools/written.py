@@ -98,9 +98,20 @@ def question(master: Path = project.MASTER) -> Question:
             inside = marker == "# BEGIN SOLUTION"
         elif inside and cell.cell_type == "markdown":
             solution += [*cell.source.strip().splitlines(), ""]  # a blank line between cells
-    at = next((i for i, line in enumerate(solution) if line.lstrip().startswith(RUBRIC_START)), len(solution))
+    at = _rubric_at(solution)
     return Question(name=str(name), points=points, prompt=_clean(cells[start + 1].source),
                     reference="\n".join(solution[:at]).strip(), rubric="\n".join(solution[at:]).strip())
+
+
+def _rubric_at(lines: list[str]) -> int:
+    """Where the rubric starts in a written question's solution lines (their length: it has none)."""
+    return next((i for i, line in enumerate(lines) if line.lstrip().startswith(RUBRIC_START)), len(lines))
+
+
+def without_rubric(solution: str) -> str:
+    """A written question's solution cell up to its rubric: the reference answer alone."""
+    lines = solution.splitlines()
+    return "\n".join(lines[:_rubric_at(lines)]).strip()
 
 
 def _starts_question(text: str, label: str) -> bool:

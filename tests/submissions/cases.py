@@ -619,7 +619,7 @@ FAULT_CLASSES: dict[str, list[Case]] = {
              scores={"q1_data": 1}, message="shuffle the train split with seed=SEED"),
         Case("wrong_subset_size", "the training subset keeps half the rows",
              [sub("select(range(TRAIN_SIZE))", "select(range(TRAIN_SIZE // 2))")],
-             scores={"q1_data": 0, "q2_baseline": 2}, message="expected 2000"),
+             scores={"q1_data": 0, "q2_baseline": 2}, message="expected 2000", before_training=True),
         Case("wrong_labels_shuffled_separately", "the training labels come from a second shuffle",
              [sub('list(train_subset["label"])', 'list(raw["train"].shuffle(seed=SEED + 1).select(range(TRAIN_SIZE))["label"])')],
              scores={"q1_data": 1, "q2_baseline": 2}, message="do not line up"),
