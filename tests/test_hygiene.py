@@ -161,3 +161,14 @@ def test_grader_only_code_does_not_reach_students():
 def test_no_student_gets_a_training_seed():
     """Each student's setup cell draws their own (lab5_utils.training_seed): none is handed out."""
     assert not list(project.STUDENT.rglob(project.SEED_FILE)) and not list(project.STUDENT.rglob(project.RESULTS_FILE))
+
+
+def test_public_tests_come_first_in_each_question():
+    """A student's "q4_setup - 2" (the public tests they run) is the TA's and Gradescope's "q4_setup - 2"
+    (every test): otter numbers a question's tests in the order the master writes them."""
+    from otter.test_files import ExceptionTestFile
+
+    with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
+        for name in sorted(n for n in zf.namelist() if n.startswith("tests/") and n.endswith(".py")):
+            hidden = [case.hidden for case in ExceptionTestFile.from_string(zf.read(name).decode(), path=name).test_cases]
+            assert hidden == sorted(hidden), f"{name}: a hidden test before a public one ({hidden}): move it after them in the master"
