@@ -172,3 +172,13 @@ def test_public_tests_come_first_in_each_question():
         for name in sorted(n for n in zf.namelist() if n.startswith("tests/") and n.endswith(".py")):
             hidden = [case.hidden for case in ExceptionTestFile.from_string(zf.read(name).decode(), path=name).test_cases]
             assert hidden == sorted(hidden), f"{name}: a hidden test before a public one ({hidden}): move it after them in the master"
+
+
+def test_the_projects_code_passes_the_linter():
+    """ruff (pinned in requirements-dev.txt) with the project's ruff.toml, on everything but the generated folders."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(project.ROOT)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime
 from collections import Counter
-import json
 import os
 import shutil
 import sys
