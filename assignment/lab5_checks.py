@@ -233,9 +233,9 @@ def check_arguments(args, name: str = "args") -> None:
     import torch
 
     values = args.to_dict()
-    wrong = [f"{key}={shown(values.get(key))} (expected {want!r})" for key, want in lab.TRAINING.items() if values.get(key) != want]
-    wrong += [f"{key}={shown(values.get(key))} (expected {want!r}" + (")" if key in lab.QUESTION_4_SCHEDULE else ", its default: leave it out)")
-              for key, want in lab.SCHEDULE.items() if values.get(key) != want]
+    said = {**lab.TRAINING, **lab.QUESTION_4_SCHEDULE}  # the rest of SCHEDULE is TrainingArguments' defaults
+    wrong = [f"{key}={shown(values.get(key))} (expected {want!r}{'' if key in said else ', its default: leave it out'})"
+             for key, want in {**lab.TRAINING, **lab.SCHEDULE}.items() if values.get(key) != want]
     assert not wrong, (f"{name} differ from the lab's settings: " + "; ".join(wrong) + ". Training with them takes the "
                        "whole training time and then fails the checks of its results (questions 5 and 7): set them as question 4 says.")
     assert values.get("report_to") in ([], ["none"], "none"), f"{name}.report_to is {shown(values.get('report_to'))}: set report_to='none', so training never waits for an experiment-tracker login."
@@ -253,7 +253,6 @@ def settings_differences(args, other) -> str:
     wrong = [f"{key}={shown(theirs.get(key))} (args: {shown(value)})" for key, value in mine.items()
              if key not in ignore and theirs.get(key) != value]
     return "; ".join(wrong[:4])
-
 
 
 def check_trainer(trainer, name: str, model, model_name: str, tok_train, tok_test) -> None:

@@ -166,12 +166,11 @@ def test_no_student_gets_a_training_seed():
 def test_public_tests_come_first_in_each_question():
     """A student's "q4_setup - 2" (the public tests they run) is the TA's and Gradescope's "q4_setup - 2"
     (every test): otter numbers a question's tests in the order the master writes them."""
-    from otter.test_files import ExceptionTestFile
+    from submissions.edits import built_test_files
 
-    with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
-        for name in sorted(n for n in zf.namelist() if n.startswith("tests/") and n.endswith(".py")):
-            hidden = [case.hidden for case in ExceptionTestFile.from_string(zf.read(name).decode(), path=name).test_cases]
-            assert hidden == sorted(hidden), f"{name}: a hidden test before a public one ({hidden}): move it after them in the master"
+    for test_file in built_test_files():
+        hidden = [case.hidden for case in test_file.test_cases]
+        assert hidden == sorted(hidden), f"{test_file.name}: a hidden test before a public one ({hidden}): move it after them in the master"
 
 
 def test_the_projects_code_passes_the_linter():

@@ -24,15 +24,19 @@ from tools.notebooks import code_cell_with, replace_in_code
 from tools.project import AUTOGRADER_ZIP, NOTEBOOK_FILE, RESULTS_FILE
 
 
-def built_points(autograder_zip: Path = AUTOGRADER_ZIP) -> dict[str, float]:
-    """Each autograded question's points, as the built autograder's test files define them (the
-    written question is graded by hand)."""
+def built_test_files(autograder_zip: Path = AUTOGRADER_ZIP) -> list:
+    """The built autograder's test files (otter's ExceptionTestFile), one per autograded question."""
     from otter.test_files import ExceptionTestFile
 
     with zipfile.ZipFile(autograder_zip) as zf:
-        files = [ExceptionTestFile.from_string(zf.read(name).decode(), path=name)
-                 for name in sorted(zf.namelist()) if name.startswith("tests/") and name.endswith(".py")]
-    return {f.name: sum(case.points for case in f.test_cases) for f in files}
+        return [ExceptionTestFile.from_string(zf.read(name).decode(), path=name)
+                for name in sorted(zf.namelist()) if name.startswith("tests/") and name.endswith(".py")]
+
+
+def built_points(autograder_zip: Path = AUTOGRADER_ZIP) -> dict[str, float]:
+    """Each autograded question's points, as the built autograder's test files define them (the
+    written question is graded by hand)."""
+    return {f.name: sum(case.points for case in f.test_cases) for f in built_test_files(autograder_zip)}
 
 
 POINTS = built_points()
@@ -42,12 +46,7 @@ ALL_ZERO = {q: 0 for q in POINTS}
 def public_cases(autograder_zip: Path = AUTOGRADER_ZIP) -> dict[str, str]:
     """The public test cases of the built autograder (the ones students get, and the training cells run
     first), with their question."""
-    from otter.test_files import ExceptionTestFile
-
-    with zipfile.ZipFile(autograder_zip) as zf:
-        files = [ExceptionTestFile.from_string(zf.read(name).decode(), path=name)
-                 for name in sorted(zf.namelist()) if name.startswith("tests/") and name.endswith(".py")]
-    return {case.name: f.name for f in files for case in f.test_cases if not case.hidden}
+    return {case.name: f.name for f in built_test_files(autograder_zip) for case in f.test_cases if not case.hidden}
 
 
 PUBLIC_CASES = public_cases()
