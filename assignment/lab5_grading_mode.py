@@ -1,7 +1,7 @@
 """Grading mode: what the autograder sets up inside the notebook's kernel while it grades it.
 
 Shipped in the autograder zip, never to students; at grading it is on the student's side (it holds no
-test and no answer). The student's side (lab5_student_side.py) has otter put one cell first in the
+test and no answer). The student's side has otter put one cell first (lab5_otter_plugin.py) in the
 notebook it grades, which calls :func:`enter`, and one cell last, which calls :func:`write_facts`. In
 between, the notebook runs as the student wrote it, with:
 
@@ -25,37 +25,16 @@ in its own process too).
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import signal
 from pathlib import Path
 
+import lab5_boundary as boundary
 import lab5_utils as lab
+from lab5_boundary import NoteKind
 
-
-class NoteKind(str, enum.Enum):
-    """What a grading note says happened: the kernel's (here) and the entry point's (lab5_autograder.py,
-    which says which of them a TA must look at)."""
-
-    TRAIN = "train"  # Trainer.train/evaluate/predict called at grading
-    EVALUATE = "evaluate"
-    PREDICT = "predict"
-    SAVED = "saved"  # lab.save_results called at grading
-    CELL_TIME_LIMIT = "cell time limit"
-    PROCESSES_ENDED = "processes ended"
-    RESULTS_TOO_LARGE = "results too large"
-    RESULTS_REJECTED = "results rejected"  # its failing tests explain it: not shown as a note
-    RESULTS_REWRITTEN = "results rewritten"
-    CODE_REMOVED = "code removed"
-    REMOVED = "removed"
-    CHECKS_CHANGED = "checks changed"
-    GRADER_FILES_CHANGED = "grader files changed"
-    MEMORY = "memory"  # a cell ran out of memory at grading
-    REDACTED = "redacted"  # a message shown to the student echoed the grader's hidden code
-    GRADER_FAULT = "grader fault"  # a test read what the facts do not carry
-
-_folder: Path | None = None  # the entry point's folder of grading facts (notes.jsonl, cell.txt)
+_folder: Path | None = None  # the report folder (lab5_boundary: its notes, the running cell)
 
 
 def use_upload(data: bytes | None) -> None:
@@ -70,7 +49,7 @@ def use_upload(data: bytes | None) -> None:
 def _note(kind: NoteKind, message: str) -> None:
     """Tell the entry point (and through it the student and the TA) what happened at grading."""
     if _folder is not None:
-        with open(_folder / "notes.jsonl", "a", encoding="utf-8") as f:
+        with open(_folder / boundary.NOTES_FILE, "a", encoding="utf-8") as f:
             f.write(json.dumps({"kind": kind.value, "message": message}) + "\n")
 
 
@@ -204,7 +183,7 @@ def _limit_cells(seconds: float) -> None:
         return ""
 
     def on_alarm(signum, frame):
-        path = _folder / "cell.txt"
+        path = _folder / boundary.CELL_FILE
         cell = path.read_text(encoding="utf-8") if path.is_file() else "?"
         line = running_line(frame)
         at = f", at `{line}`," if line and line != cell.removesuffix(" ...") else ""
@@ -215,7 +194,7 @@ def _limit_cells(seconds: float) -> None:
         raise CellTimeLimit(message)
 
     def before(info):
-        (_folder / "cell.txt").write_text(first_line(info.raw_cell or ""), encoding="utf-8")
+        (_folder / boundary.CELL_FILE).write_text(first_line(info.raw_cell or ""), encoding="utf-8")
         signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
 
@@ -326,9 +305,7 @@ def _out_of_memory(error) -> bool:
 def _tell_memory() -> None:
     """Where the grader limits the address space (no memory cgroup), a cell whose allocation failed
     raised MemoryError (or torch's allocator error): say that it was memory."""
-    import lab5_student_side
-
-    limit = os.environ.get(lab5_student_side.ADDRESS_SPACE_ENV, "")
+    limit = os.environ.get(boundary.ADDRESS_SPACE_ENV, "")
     try:
         shell = get_ipython()  # noqa: F821
     except NameError:

@@ -44,32 +44,21 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from lab5_student_side import ISOLATED_ENV, keep_priority  # noqa: F401  (the student's side's own limits)
-import lab5_student_side as student_side
+import lab5_boundary as boundary
+import lab5_utils as lab
+from lab5_boundary import (ADDRESS_SPACE_LIMIT, GRADING_USER_ENV, ISOLATED_ENV, MEMORY_ENV, MEMORY_LIMIT, SANDBOX_ENV,
+                           WRITE_LIMIT)
 
-MODE_ENV = "LAB5_SANDBOX"  # auto (default), bubblewrap, user or none
 MODES = ("auto", "bubblewrap", "user", "none")
-USER_ENV = "LAB5_GRADING_USER"
 GRADING_USER = "lab5-student"
 INSIDE = "/grading"  # where the workspace is in a bubblewrap sandbox
-
 TMP_LIMIT = 512 * 2**20  # the private /tmp of a bubblewrap sandbox (memory)
-WRITE_LIMIT = int(os.environ.get("LAB5_WRITE_LIMIT") or 2**30)  # everything written to disk at grading
-# Memory of the student's side, all its processes together (docs/performance.md, "Memory at grading":
-# an honest grading's peak, measured, with room for a cell that forks up to the process limit): a memory
-# cgroup where the grader can make one (root), else an address-space limit on each of its processes, which
-# counts reserved, never-touched memory too (torch's threads and allocators reserve gigabytes). The TA
-# command lowers the cgroup's limit to the machine's memory shared by the gradings it runs at once.
-MEMORY_LIMIT_ENV = "LAB5_MEMORY_LIMIT"
-MEMORY_LIMIT = int(os.environ.get(MEMORY_LIMIT_ENV) or 6 * 2**30)
-ADDRESS_SPACE_LIMIT = int(os.environ.get("LAB5_ADDRESS_SPACE_LIMIT") or 8 * 2**30)
-MEMORY_MODE_ENV = "LAB5_MEMORY"  # auto (default), cgroup or address-space
 # The environment the student's side gets: nothing of the grader's but these.
-PASSED_ENV = ("LAB5_PROFILE", "TWEETEVAL_DIR", "LAB5_CHECKPOINT", "LAB5_CELL_LIMIT_S", "HF_HUB_OFFLINE",
+PASSED_ENV = (lab.PROFILE_ENV, lab.DATA_DIR_ENV, lab.CHECKPOINT_ENV, boundary.CELL_LIMIT_ENV, "HF_HUB_OFFLINE",
               "HF_DATASETS_OFFLINE", "HF_HOME", "TOKENIZERS_PARALLELISM", "TRANSFORMERS_NO_ADVISORY_WARNINGS",
               "PYTHONWARNINGS", "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 # Folders the data and models are read from (read-only in a sandbox): environment variables naming them.
-DATA_ENV = ("TWEETEVAL_DIR", "LAB5_CHECKPOINT", "HF_HOME")
+DATA_ENV = (lab.DATA_DIR_ENV, lab.CHECKPOINT_ENV, "HF_HOME")
 # World-writable folders a user without namespaces can write to: watched, and emptied of its files after.
 SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 
@@ -89,7 +78,7 @@ def is_root() -> bool:
 
 def grading_user(name: str | None = None) -> pwd.struct_passwd | None:
     try:
-        return pwd.getpwnam(name or os.environ.get(USER_ENV) or GRADING_USER)
+        return pwd.getpwnam(name or os.environ.get(GRADING_USER_ENV) or GRADING_USER)
     except KeyError:
         return None
 
@@ -97,7 +86,7 @@ def grading_user(name: str | None = None) -> pwd.struct_passwd | None:
 def ensure_user(name: str | None = None) -> pwd.struct_passwd:
     """The grading user (``name``, else $LAB5_GRADING_USER, else GRADING_USER), created (a system user:
     no home, no password, no login shell) when it is missing."""
-    name = name or os.environ.get(USER_ENV) or GRADING_USER
+    name = name or os.environ.get(GRADING_USER_ENV) or GRADING_USER
     user = grading_user(name)
     if user is None:
         subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
@@ -148,9 +137,9 @@ def network_problem() -> str | None:
 
 def choose(requested: str | None = None) -> Sandbox:
     """The sandbox to grade in: ``requested`` (default: $LAB5_SANDBOX, else auto), or SandboxError."""
-    mode = (requested or os.environ.get(MODE_ENV) or "auto").strip().lower()
+    mode = (requested or os.environ.get(SANDBOX_ENV) or "auto").strip().lower()
     if mode not in MODES:
-        raise SandboxError(f"{MODE_ENV}={mode!r} is not one of {', '.join(MODES)}")
+        raise SandboxError(f"{SANDBOX_ENV}={mode!r} is not one of {', '.join(MODES)}")
     if mode == "none":
         return Sandbox("none")
     user = ensure_user() if is_root() and platform.system() == "Linux" else None  # as root: never the notebook as root
@@ -557,7 +546,7 @@ class AddressSpace(Memory):
         return self.machine_ran_out
 
     def environment(self) -> dict[str, str]:
-        return {student_side.ADDRESS_SPACE_ENV: str(self.limit)}
+        return {boundary.ADDRESS_SPACE_ENV: str(self.limit)}
 
     def describe(self) -> str:
         said = f"at most {self.limit / 2**30:.1f} GB of address space per process (no memory cgroup here)"
@@ -633,9 +622,9 @@ def remove_cgroup(folder: Path) -> None:
 def choose_memory(requested: str | None = None) -> Memory:
     """The memory limit to grade with (``requested``: default $LAB5_MEMORY, else auto): a memory cgroup
     where one can be made here, else an address-space limit."""
-    mode = (requested or os.environ.get(MEMORY_MODE_ENV) or "auto").strip().lower()
+    mode = (requested or os.environ.get(MEMORY_ENV) or "auto").strip().lower()
     if mode not in ("auto", "cgroup", "address-space"):
-        raise SandboxError(f"{MEMORY_MODE_ENV}={mode!r} is not one of auto, cgroup, address-space")
+        raise SandboxError(f"{MEMORY_ENV}={mode!r} is not one of auto, cgroup, address-space")
     if mode in ("auto", "cgroup") and platform.system() == "Linux":
         try:
             return CgroupMemory.make(MEMORY_LIMIT)

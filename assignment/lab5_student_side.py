@@ -7,7 +7,7 @@ test and no answer key. Nothing here decides a grade (docs/design.md, "The trust
 - ``python lab5_student_side.py --otter AG REPORT``: the otter process. It limits itself (processes,
   file sizes, open files, and the address space where the grader made no memory cgroup), waits for the
   entry point's go, then runs otter's run_autograder on AG (the notebook and the public tests) with
-  the GradingMode plugin: a first cell that puts the kernel in grading mode, and a last cell that writes
+  the GradingMode plugin (lab5_otter_plugin.py): a first cell that puts the kernel in grading mode, and a last cell that writes
   the notebook's facts (lab5_facts.py) into REPORT. Its kernel is reached over IPC (ZMQ's unix sockets),
   never TCP. It writes REPORT/kernel.json: the public tests' verdicts as the kernel found them, which
   only tell the TA whether the notebook changed its checks (the grader's own verdicts count).
@@ -27,9 +27,7 @@ import struct
 import sys
 from pathlib import Path
 
-GRADING_ENV = "LAB5_GRADING_DIR"  # the report folder (the grading mode's notes, the facts, what the kernel said)
-ADDRESS_SPACE_ENV = "LAB5_ADDRESS_SPACE"  # bytes: the address-space limit, where the grader has no cgroup
-NETWORK_FILE = "network.txt"  # what the kernel's launcher says of its network filter
+import lab5_boundary as boundary
 
 # Limits of the student's side (each process; its children inherit them, none can raise them again).
 # A grading's kernel, otter and their threads are about 60 tasks on 2 cores (torch starts a thread per
@@ -63,7 +61,7 @@ def apply_limits() -> None:
 
     limits = [(resource.RLIMIT_NPROC, PROCESS_LIMIT), (resource.RLIMIT_FSIZE, FILE_LIMIT),
               (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT), (resource.RLIMIT_CORE, 0)]
-    space = os.environ.get(ADDRESS_SPACE_ENV, "").strip()
+    space = os.environ.get(boundary.ADDRESS_SPACE_ENV, "").strip()
     if space.isdigit():
         limits.append((resource.RLIMIT_AS, int(space)))
     for limit, value in limits:
@@ -137,10 +135,10 @@ def no_network() -> str | None:
 def kernel_main(argv: list[str]) -> None:
     """The notebook's kernel: the network filter first, then ipykernel (as ipykernel_launcher starts it)."""
     problem = no_network()
-    folder = os.environ.get(GRADING_ENV)
+    folder = os.environ.get(boundary.REPORT_ENV)
     if folder:
         try:
-            Path(folder, NETWORK_FILE).write_text(problem or "filtered", encoding="utf-8")
+            Path(folder, boundary.NETWORK_FILE).write_text(problem or "filtered", encoding="utf-8")
         except OSError:
             pass
     from ipykernel import kernelapp  # as ipykernel_launcher starts it (the notebook's folder first on the path)
@@ -168,50 +166,6 @@ def kernel_spec(folder: Path) -> None:
 # The otter process
 # --------------------------------------------------------------------------------------------
 
-GRADING_CELL = (
-    "# Added by the autograder: the notebook runs in grading mode (nothing is trained; your submitted\n"
-    "# lab5_results.json is graded; a cell that runs too long is stopped).\n"
-    "import lab5_grading_mode as _lab5_grading\n"
-    "_lab5_grading.enter({folder!r}, {limit}, end_leftovers={isolated})\n"
-)
-FACTS_CELL = (
-    "# Added by the autograder: what the tests may know of the notebook's graded names (lab5_facts.py).\n"
-    "import lab5_grading_mode as _lab5_grading\n"
-    "_lab5_grading.write_facts(globals(), {path!r})\n"
-)
-CELL_LIMIT_ENV = "LAB5_CELL_LIMIT_S"
-ISOLATED_ENV = "LAB5_ISOLATED"  # every process of the kernel's user is this grading's (a sandbox)
-
-
-def _grading_mode_plugin():
-    from otter.plugins import AbstractOtterPlugin
-
-    class GradingMode(AbstractOtterPlugin):
-        """Otter plugin: the grading-mode cell goes first in the notebook otter executes (otter's own
-        cells come before it) and the facts cell last (otter's run of the public tests comes after it);
-        the uploaded file is not changed."""
-
-        def before_execution(self, submission):
-            import nbformat
-
-            folder = Path(os.environ[GRADING_ENV])
-            first = GRADING_CELL.format(folder=str(folder), limit=float(os.environ.get(CELL_LIMIT_ENV) or 60),
-                                        isolated=os.environ.get(ISOLATED_ENV) == "1")
-            submission.cells.insert(0, nbformat.v4.new_code_cell(first))
-            submission.cells.append(nbformat.v4.new_code_cell(FACTS_CELL.format(path=str(folder / "facts.json"))))
-            return submission
-
-    return GradingMode
-
-
-def __getattr__(name: str):
-    # Otter loads the plugin as lab5_student_side.GradingMode; made on that first use, so that the
-    # kernel's launcher (this module too) does not import otter.
-    if name == "GradingMode":
-        return _grading_mode_plugin()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def lost_assignment_name(submission: Path) -> bool:
     """Whether the notebook lost otter's metadata (its cells copied into a new notebook, or an editor
     that drops metadata): otter would refuse it as "assignment 'None'"; it is graded as this lab."""
@@ -235,10 +189,10 @@ def otter_main(ag_dir: Path, report: Path) -> int:
     from otter.run.run_autograder import main as run_autograder
 
     sys.stdin.readline()  # the entry point has loaded what it grades with, and put the upload here
-    out = report / "kernel.json"
+    out = report / boundary.KERNEL_FILE
     try:
         overrides = {"assignment_name": None} if lost_assignment_name(ag_dir / "submission") else {}
-        run_autograder(str(ag_dir), plugins=["lab5_student_side.GradingMode"], **overrides)
+        run_autograder(str(ag_dir), plugins=["lab5_otter_plugin.GradingMode"], **overrides)
     except Exception as e:  # otter's own errors (e.g. another assignment's notebook): no verdicts
         out.write_text(json.dumps({"error": str(e).strip() or type(e).__name__}), encoding="utf-8")
         return 1

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,8 +33,7 @@ from pathlib import Path
 from bench import machine
 from tools import grade, project, student
 
-sys.path.insert(0, str(project.ROOT / "tests"))
-from submissions.edits import Case, append_to, insert_after, make_submission, strip_tags  # noqa: E402
+from tools.submissions import Case, append_to, insert_after, make_submission, strip_tags
 
 BUILD_RESULTS = project.CACHE / "build" / "assignment" / project.RESULTS_FILE
 VARIANTS = [

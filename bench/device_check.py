@@ -1,7 +1,7 @@
 """Device check: the reference solution, unchanged, uses a GPU (with mixed precision) when there is one.
 
     python3 -m tools bench device-prepare     # here: writes .cache/device/ (about 50 MB)
-    python3 bench/device_check.py [SEEDS]     # on the GPU machine, from the project root
+    python3 -m bench.device_check [SEEDS]     # on the GPU machine, from the project root
 
 The GPU machine has PyTorch and transformers but no network, no Jupyter and none of the lab's
 data. ``device-prepare`` gathers what it lacks into .cache/device/: wheels of datasets and its
@@ -26,9 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench import PAD_TO_MAX_LENGTH  # noqa: E402  (bench/__init__ imports nothing the GPU machine lacks)
-from tools.project import ACCURACIES, SEED_FILE  # noqa: E402  (nor does tools/project)
+from bench import PAD_TO_MAX_LENGTH  # bench/__init__ imports nothing the GPU machine lacks
+from tools.project import ACCURACIES, SEED_FILE  # nor does tools/project
 
 HERE = Path(".cache/device")
 WHEELS = ("datasets==5.2.0", "dill==0.4.1", "multiprocess==0.70.19", "fsspec==2026.9.0")
@@ -60,7 +59,7 @@ def prepare(argv=None) -> int:
     (HERE / "lab5_filled.py").write_text("\n\n".join(code) + "\n")
     shutil.copy(project.ASSIGNMENT / "lab5_utils.py", HERE / "lab5_utils.py")
     size = sum(p.stat().st_size for p in HERE.rglob("*") if p.is_file()) / 2**20
-    print(f"Wrote {HERE} ({size:.0f} MiB): carry it to the GPU machine and run python3 bench/device_check.py")
+    print(f"Wrote {HERE} ({size:.0f} MiB): carry it to the GPU machine and run python3 -m bench.device_check")
     return 0
 
 

@@ -42,6 +42,7 @@ import nbformat
 
 from bench import machine
 from tools import build, grade, notebooks, project
+from tools.autograder import checkout_module
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package: apt-get install chromium
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -342,7 +343,7 @@ def journey_run(journey: Journey, work: Path, port: int, reuse_venv: bool) -> No
             make_venv(venv, folder)
     env = lab_env(work, venv)
     filled = notebooks.filled_in(folder / project.NOTEBOOK_FILE, project.SOLUTION_NOTEBOOK)
-    blanks = [i for i, c in enumerate(filled.cells) if notebooks.ANSWER_TAG in c.metadata.get("tags", [])]
+    blanks = [i for i, c in enumerate(filled.cells) if checkout_module("lab5_written").ANSWER_TAG in c.metadata.get("tags", [])]
     submit_cell = next(i for i, c in enumerate(filled.cells) if c.cell_type == "code" and "lab.submit(" in c.source)
     path = folder / project.NOTEBOOK_FILE
     server = None

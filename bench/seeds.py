@@ -8,7 +8,7 @@ run is a student whose drawn seed that is (lab5_seed.txt). Reports each run's ac
 acc_scratch from its lab5_results.json, their mean, spread and range, how often each transformer
 predicts its most common class, and the training times. Then grades the runs' submissions with the
 TA command (``python3 -m tools grade``), with copies of the first run's submission added as students
-who handed in someone else's results (bench/copies.py): one as it is, three with 1%, 3% and 10% of
+who handed in someone else's results (tools/copies.py): one as it is, three with 1%, 3% and 10% of
 each run's predictions changed consistently, one with every score moved a little. Reports how much
 every two honest runs agree, as the report compares them (tools/agreement.py), where the flag starts
 with the autograder's calibration, how many copies made noisy on purpose (every honest run's, at
@@ -25,15 +25,16 @@ import argparse
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 import zipfile
 from collections import Counter
 from pathlib import Path
 
-from bench import copies, machine
+from bench import machine
+from tools import copies
 from tools import agreement, calibration, grade, project, report, student
+from tools.autograder import Autograder
 
 COPY = "copied"  # the submissions that are someone else's file: this one as it is, and NEAR_COPIES
 NEAR_COPIES = {"flipped-1pct": lambda r, gold: copies.flipped(r, 0.01, gold),
@@ -42,7 +43,7 @@ NEAR_COPIES = {"flipped-1pct": lambda r, gold: copies.flipped(r, 0.01, gold),
                "rescored": lambda r, gold: copies.rescored(r, gold)}
 
 
-# Copies made noisy on purpose (bench/copies.py: noisy): a share of the fine-tuned rows' two highest scores
+# Copies made noisy on purpose (tools/copies.py: noisy): a share of the fine-tuned rows' two highest scores
 # swapped, then noise of each size added to every score of both runs: how many the flag catches.
 NOISE = (0.01, 0.03, 0.1, 0.3)
 SWAPPED = (0.0, 0.04, 0.10)
@@ -51,7 +52,7 @@ SWAPPED = (0.0, 0.04, 0.10)
 def noisy_copies(runs: dict[str, dict[str, agreement.Run]], found: dict) -> None:
     """Every honest run copied with noise of each size (NOISE, SWAPPED), compared with its original as the
     report compares them: the median measures and how many copies the flag catches, beside honest pairs."""
-    print("\nCopies made noisy on purpose (each honest run's, compared with it; bench/copies.py noisy):\n")
+    print("\nCopies made noisy on purpose (each honest run's, compared with it; tools/copies.py noisy):\n")
     print("| swapped | noise (sd) | fine-tuned predictions that agree | fine-tuned corr / gap | random-init corr / gap | flagged |")
     print("|---|---|---|---|---|---|")
     for swapped in SWAPPED:
@@ -81,9 +82,7 @@ def summary(seed: int, record: dict) -> dict:
 
 def add_copies(inbox: Path, original: Path) -> None:
     """The copies of ``original`` (a submission zip) that the report must flag, beside it in ``inbox``."""
-    import lab5_answer_key
-
-    gold = list(lab5_answer_key.subsets().test_labels)
+    gold = list(Autograder(project.AUTOGRADER_ZIP).module("lab5_answer_key").subsets().test_labels)
     shutil.copy(original, inbox / f"{COPY}.zip")
     with zipfile.ZipFile(original) as zf:
         files = {name: zf.read(name) for name in zf.namelist()}
@@ -106,7 +105,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.again and not (args.keep and (args.keep / "submissions").is_dir()):
         parser.exit(2, "error: --again grades the runs of an earlier --keep DIR: give that folder with --keep\n")
     project.use_profile("offline")
-    sys.path.insert(0, str(project.ASSIGNMENT))
     seeds = range(args.first, args.first + args.seeds)
     honest = [f"seed-{seed}" for seed in seeds]
     runs = []
@@ -134,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     # every two honest runs' agreement, from what the autograder graded, and where the autograder's
     # calibration (tools/calibration.py) says honest pairs end
     pairs = agreement.pairs({sid: facts[sid]["runs"] for sid in honest})
-    calibrated = calibration.from_zip(project.AUTOGRADER_ZIP, "offline")
+    calibrated = Autograder(project.AUTOGRADER_ZIP).calibration("offline")
     found = agreement.bounds(pairs, calibrated)
 
     print(f"\nMachine: {machine()}\n")
@@ -163,12 +161,12 @@ def main(argv: list[str] | None = None) -> int:
 
     batch = 300  # a class: each honest run's facts handed in by 37 or 38 students (the worst case for the comparison)
     started = time.perf_counter()
-    report.flag_copies({f"student-{i}": facts[honest[i % len(honest)]] for i in range(batch)}, calibrated)
+    agreement.flag_copies({f"student-{i}": facts[honest[i % len(honest)]] for i in range(batch)}, calibrated)
     print(f"\nComparing every two of {batch} submissions ({batch * (batch - 1) // 2:,} pairs; each of the {len(honest)} "
           f"runs handed in {batch // len(honest)} times or more): {time.perf_counter() - started:.1f} s")
 
     flagged = {row.submission: row.flags for row in table.itertuples()
-               if report.COPY_FLAG in row.flags or agreement.NEAR_COPY_FLAG in row.flags}
+               if agreement.COPY_FLAG in row.flags or agreement.NEAR_COPY_FLAG in row.flags}
     print("\nFlagged as copies by the TA report:")
     for sid, flags in sorted(flagged.items()):
         print(f"  {sid}: {flags}")
@@ -178,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     print("Every copy is flagged, naming its original, and no honest run but the original is." if right else
           f"WRONG: expected exactly {sorted(expected)} to be flagged as copies, each copy naming {original}.")
     # every honest run gets full points and no flag but, for the original, those that name its copies
-    flagged_copies = report.flag_copies(facts, calibrated)
+    flagged_copies = agreement.flag_copies(facts, calibrated)
 
     def other_flags(sid: str, flags: str) -> str:
         for flag in (flagged_copies.same, flagged_copies.near):

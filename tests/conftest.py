@@ -9,18 +9,17 @@ import json
 import os
 import shutil
 import threading
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from tools import build, project, standin, student
 import tools.grade as grading
+from tools.autograder import Autograder
 from tools.grade import Graded, grade_all
 from tools.student import StudentRun
 
 # Every kernel and otter process the tests start runs the lab offline, on the local TweetEval copy.
-# (tools.project puts assignment/ on the path: the tests import the modules the notebook imports.)
 project.use_profile("offline")
 
 
@@ -58,7 +57,7 @@ def check_verdict(case, graded: Graded, others=(), questions=POINTS) -> None:
         setup = {q for run in project.RUNS.values() for q in run.setup}
         stopped = [name for name in graded.failures() if PUBLIC_CASES.get(name) in setup]
         assert stopped, f"{case.why}: no public check of {sorted(setup)} fails, so training would start: {graded.failures()}"
-    flags = "\n".join((graded.results.get("extra_data") or {}).get("flags") or [])
+    flags = "\n".join(graded.extra.flags)
     if case.flag:
         assert case.flag in flags, f"{case.why}: no flag for the TA says {case.flag!r}:\n{flags}"
     elif case.right and not any(other.flag or not other.right for other in others):
@@ -79,12 +78,10 @@ def secret_lines() -> frozenset[str]:
     """The lines of the built autograder's hidden tests and answer key that students never see."""
     import tempfile
 
-    import lab5_autograder
-
+    autograder = Autograder(project.AUTOGRADER_ZIP)
     with tempfile.TemporaryDirectory() as folder:
-        with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
-            zf.extractall(Path(folder) / "source")
-        return frozenset(lab5_autograder.secret_lines(Path(folder)))
+        source = autograder.lay_out(Path(folder)) / "source"
+        return frozenset(autograder.module("lab5_verdict").Suite.load(source).secret_lines())
 
 
 def grading_user_processes() -> list[str]:
@@ -309,12 +306,12 @@ def notebook_answers(record, acc_bow: float):
 
 @pytest.fixture(scope="session")
 def results_grades(reference_run, build_run, tmp_path_factory):
-    import lab5_autograder as entry
-    import lab5_utils as lab
-
+    """Each results-only corpus case graded in this process by the built autograder's own intake and
+    verdict, on the reference notebook's facts (notebook_answers): no notebook runs."""
+    autograder = Autograder(project.AUTOGRADER_ZIP)
+    intake, verdict, lab = (autograder.module(name) for name in ("lab5_intake", "lab5_verdict", "lab5_utils"))
     folder = tmp_path_factory.mktemp("results-cases")
-    with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
-        zf.extractall(folder / "autograder" / "source")
+    suite = verdict.Suite.load(autograder.lay_out(folder) / "source")
     base = student.filled_in()
     record = json.loads((reference_run.folder / project.RESULTS_FILE).read_text())
     kept = lab.load_results, lab.training_seed  # the grader points the helper at each upload
@@ -323,11 +320,11 @@ def results_grades(reference_run, build_run, tmp_path_factory):
         for case in [case for case in CASES if case.results_only]:
             submission = folder / case.name / "submission"
             make_submission(case, base, record, submission / "upload.zip", build_run)
-            upload = entry.take_upload(submission)
-            grader = entry.Grader(folder / "autograder", upload.results)
+            upload = intake.take_upload(submission)
+            grader = verdict.Grader(suite, upload.results)
             env = notebook_answers(lab.read_json(upload.results) if upload.results else None, record["acc_bow"])
-            results = entry.verdict(grader, upload, env, {}, entry.upload_notes(upload), questions=entry.RESULTS_QUESTIONS)
-            graded[case.name] = Graded(case.name, "graded", "", results)
+            outcome = verdict.outcome(grader, upload, env, {}, intake.upload_notes(upload), questions=verdict.RESULTS_QUESTIONS)
+            graded[case.name] = Graded(case.name, "graded", "", outcome.results(suite))
             shutil.rmtree(submission)
     finally:
         lab.load_results, lab.training_seed = kept

@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from submissions.corpus import BY_NAME
-from submissions.edits import make_submission
+from tools.submissions import make_submission
 from tools import agreement, calibrate, calibration, project, standin, student
+from tools.autograder import Autograder
 
 # The offline profile's 8 seeds as bench seeds measured them (2026-12-02; docs/performance.md)
 SEEDS_2026_12_02 = {"acc_bow": [0.471] * 8,
@@ -47,7 +48,7 @@ def test_each_profile_has_its_calibration_and_the_autograder_carries_it(fresh_bu
     for profile in ("offline", "full"):
         made = json.loads(calibration.path(profile).read_text())
         assert made["profile"] == profile and list(made["ranges"]) == list(project.ACCURACIES)
-        assert calibration.from_zip(project.AUTOGRADER_ZIP, profile) == made, "rebuild: python3 -m tools build"
+        assert Autograder(project.AUTOGRADER_ZIP).calibration(profile) == made, "rebuild: python3 -m tools build"
         assert lab5_answer_key.calibration(profile) == made
     offline = json.loads(calibration.path("offline").read_text())
     # measured: every seed's runs inside the ranges made from them, every two runs' agreement kept
@@ -169,7 +170,7 @@ def test_the_report_says_where_the_class_sits_against_the_calibration():
     offline = json.loads(calibration.path("offline").read_text())
     low, high = offline["ranges"]["acc_ft"]
     middle = (low + high) / 2
-    no_pairs = report.Copies(agreement.pairs({}), {}, {}, {})
+    no_pairs = agreement.Copies(agreement.pairs({}), {}, {}, {})
 
     def notes(ft: list[float]) -> list[tuple[bool, str]]:
         study = pd.DataFrame({"acc_bow": [offline["accuracies"]["acc_bow"][0]] * len(ft), "acc_ft": ft,
@@ -189,7 +190,7 @@ def test_the_report_says_where_the_class_sits_against_the_calibration():
                           "ft_corr": [0.985, 0.93], "ft_gap": [0.15, 0.2], "scratch_agree": [1000.0, 1000.0],
                           "scratch_corr": [0.3, 0.3], "scratch_gap": [0.7, 0.7]})
     found = agreement.bounds(pairs, offline)
-    near = report.calibration_notes(pd.DataFrame(columns=list(project.ACCURACIES)), report.Copies(pairs, found, {}, {}), offline)
+    near = report.calibration_notes(pd.DataFrame(columns=list(project.ACCURACIES)), agreement.Copies(pairs, found, {}, {}), offline)
     assert any(text.startswith("1 pair of submissions closer than any of the calibration's honest pairs (where the fine-tuned "
                                "scores correlate 0.9752 at the closest), flagged by no measure") for _, text in near), near
     # reasoned ranges (the full profile until it is calibrated) are a warning of their own

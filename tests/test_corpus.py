@@ -53,7 +53,7 @@ def test_case_gets_its_expected_points(case, results_grades, corpus_grades, sand
 
 def test_every_notebook_ran_in_a_sandbox(corpus_grades, sandbox_mode):
     need(sandbox_mode != "none", "bubblewrap")
-    ways = {name: graded.extra.get("sandbox", "") for name, graded in corpus_grades[0].items() if graded.status == "graded"}
+    ways = {name: graded.extra.sandbox for name, graded in corpus_grades[0].items() if graded.status == "graded"}
     assert all(way.startswith("bubblewrap sandbox") for way in ways.values()), ways
 
 

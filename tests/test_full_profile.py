@@ -14,7 +14,7 @@ import pandas as pd
 
 from conftest import POINTS
 from submissions.corpus import BY_NAME
-from submissions.edits import make_submission
+from tools.submissions import make_submission
 from tools import project, standin, student
 
 

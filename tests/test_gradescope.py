@@ -33,9 +33,9 @@ def test_case_gets_its_expected_points_on_the_image(name, case, image_grades):
     graded = image_grades[0][name]
     check_verdict(case, graded, others=[other for other in SUBMISSIONS_ON_THE_IMAGE[name] if other is not case])
     if graded.status == "graded":
-        assert graded.extra["sandbox"] == "unprivileged user lab5-student (no namespaces)"
-        assert graded.extra["isolation"]["network"] == "no internet sockets for the kernel (its seccomp filter loaded)"
-        memory = graded.extra["isolation"]["memory"]
+        assert graded.extra.sandbox == "unprivileged user lab5-student (no namespaces)"
+        assert graded.extra.isolation["network"] == "no internet sockets for the kernel (its seccomp filter loaded)"
+        memory = graded.extra.isolation["memory"]
         assert "of address space per process (no memory cgroup here)" in memory
         if gradescope_image.container_limits():  # the container's own limit, which the entry point read
             assert memory.endswith(f", within the machine's {gradescope_image.TEST_CONTAINER[0] / 2**20:.0f} MB"), memory

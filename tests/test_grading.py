@@ -28,7 +28,7 @@ def test_export_zip_holds_notebook_and_results(reference_run):
 def test_reference_solution_gets_full_points(reference_graded):
     graded = reference_graded
     assert graded.status == "graded", graded.log
-    assert not graded.extra.get("flags"), graded.extra.get("flags")
+    assert not graded.extra.flags, graded.extra.flags
     for question, points in POINTS.items():
         assert graded.max_score(question) == points, f"{question} is not worth {points} points"
         failed = [f"{n}: {t.get('output', '')}" for n, t in graded.tests.items()

@@ -12,6 +12,7 @@ import yaml
 
 from conftest import POINTS
 from tools import project
+from tools.autograder import Autograder
 
 SOLUTION_MARK = re.compile(r"#\s*SOLUTION\s*$")
 
@@ -166,9 +167,8 @@ def test_no_student_gets_a_training_seed():
 def test_public_tests_come_first_in_each_question():
     """A student's "q4_setup - 2" (the public tests they run) is the TA's and Gradescope's "q4_setup - 2"
     (every test): otter numbers a question's tests in the order the master writes them."""
-    from submissions.edits import built_test_files
 
-    for test_file in built_test_files():
+    for test_file in Autograder(project.AUTOGRADER_ZIP).test_files():
         hidden = [case.hidden for case in test_file.test_cases]
         assert hidden == sorted(hidden), f"{test_file.name}: a hidden test before a public one ({hidden}): move it after them in the master"
 
@@ -181,3 +181,26 @@ def test_the_projects_code_passes_the_linter():
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(project.ROOT)],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_design_and_the_readme_list_every_module_beside_the_master():
+    """docs/design.md's module table and the README's "What is where" name each lab5_*.py there is, and no other."""
+    modules = {p.name for p in project.ASSIGNMENT.glob("lab5_*.py")}
+    design = (project.ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    table = set(re.findall(r"^\s*\| `(lab5_\w+\.py)` \|", design, re.M))
+    readme = set(re.findall(r"^\| `assignment/(lab5_\w+\.py)` \|", (project.ROOT / "README.md").read_text(encoding="utf-8"), re.M))
+    assert table == modules, f"design.md's module table: missing {sorted(modules - table)}, extra {sorted(table - modules)}"
+    assert readme == modules, f"README's table: missing {sorted(modules - readme)}, extra {sorted(readme - modules)}"
+
+
+def test_the_tools_reach_the_lab_through_one_door():
+    """No module of tools/ or bench/ puts a folder on sys.path or imports a lab module by name: the lab's
+    modules and a built autograder are reached through tools/autograder.py."""
+    for path in [*(project.ROOT / "tools").glob("*.py"), *(project.ROOT / "bench").glob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", "") == "sys":
+                assert path.name == "autograder.py", f"{path.name}:{node.lineno} uses sys.path"
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not [n for n in names if n.startswith("lab5_")], f"{path.name}:{node.lineno} imports {names} by name"

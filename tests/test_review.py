@@ -216,7 +216,7 @@ def copies_report(results_grades, reference_graded, corpus_grades, tmp_path_fact
 def test_the_report_flags_each_copy_naming_its_original_and_no_honest_pair(copies_report):
     rows, out = copies_report
     assert rows.loc["bob", "flags"] == "", "two runs with their own training seeds are nobody's copies"
-    assert "alice" in rows.loc["copy_as_it_is", "flags"] and report.COPY_FLAG in rows.loc["copy_as_it_is", "flags"]
+    assert "alice" in rows.loc["copy_as_it_is", "flags"] and agreement.COPY_FLAG in rows.loc["copy_as_it_is", "flags"]
     # the same seed recorded: a seed file handed around gives the same run, and the flag says so
     assert "the same training seed (42)" in rows.loc["copy_as_it_is", "flags"]
     for name in COPIES[1:]:
@@ -226,11 +226,11 @@ def test_the_report_flags_each_copy_naming_its_original_and_no_honest_pair(copie
         flags = rows.loc[name, "flags"]
         # named among its near copies (the closest first: a copy may be closer to another copy than to alice)
         assert flags.startswith(agreement.NEAR_COPY_FLAG) and "alice" in flags.split(":")[0] and "calibration's honest pairs" in flags, flags
-        assert report.COPY_FLAG not in flags, f"{name} shares no run byte for byte: {flags}"
+        assert agreement.COPY_FLAG not in flags, f"{name} shares no run byte for byte: {flags}"
     # a tenth of the predictions changed: within what honest pairs agree on, but the rest as close as the original
     assert "the fine-tuned scores' median gap is" in rows.loc["copy_flipped_10pct", "flags"]
     # every score moved, no prediction changed: the predictions are the original's to the last one
-    assert f"{report.COPY_FLAG} alice" in rows.loc["copy_rescored", "flags"]
+    assert f"{agreement.COPY_FLAG} alice" in rows.loc["copy_rescored", "flags"]
     assert "identical fine-tuned predictions" in rows.loc["copy_rescored", "flags"]
     assert not any("bob" in rows.loc[name, "flags"] for name in rows.index), "bob is nobody's copy"
     page = (out / "report.html").read_text()
@@ -245,12 +245,14 @@ def test_what_is_not_a_run_is_left_out_of_the_comparison():
 
     import numpy as np
 
+    import lab5_boundary as boundary
+
     scores = base64.b64encode(np.zeros((2, 3), dtype="<f4").tobytes()).decode()
-    assert agreement.decode({"predictions": "01", "scores": scores}) is not None
+    assert boundary.decode_run({"predictions": "01", "scores": scores}) is not None
     for broken in (None, {}, {"predictions": "03", "scores": scores}, {"predictions": "012", "scores": scores},
                    {"predictions": "01", "scores": "not base64"}, {"predictions": 1, "scores": scores}):
-        assert agreement.decode(broken) is None, broken
-    one = agreement.decode({"predictions": "01", "scores": scores})
+        assert boundary.decode_run(broken) is None, broken
+    one = agreement.Run(*boundary.decode_run({"predictions": "01", "scores": scores}))
     pairs = agreement.pairs({"a": {"ft": one}, "b": {}, "c": {"ft": one}})
     with_b = (pairs["a"] == "b") | (pairs["b"] == "b")
     assert len(pairs) == 3 and pairs.loc[with_b, "ft_agree"].isna().all() and pairs.loc[~with_b, "ft_agree"].eq(2).all()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import lab5_boundary as boundary
 import lab5_sandbox as sandbox
 import lab5_student_side as student_side
 from conftest import need
@@ -120,7 +121,7 @@ def test_limits_apply_to_the_student_side():
     code = ("import lab5_student_side as side, resource\nside.apply_limits()\n"
             "print([resource.getrlimit(r)[1] for r in (resource.RLIMIT_NPROC, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE, resource.RLIMIT_AS)])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(sandbox.__file__).parent, env={**os.environ, student_side.ADDRESS_SPACE_ENV: str(6 * 2**30)}).stdout
+                         cwd=Path(sandbox.__file__).parent, env={**os.environ, boundary.ADDRESS_SPACE_ENV: str(6 * 2**30)}).stdout
     assert json.loads(out) == [student_side.PROCESS_LIMIT, student_side.FILE_LIMIT, student_side.OPEN_FILES_LIMIT, 6 * 2**30]
 
 
@@ -206,7 +207,7 @@ def test_a_memory_cgroup_stops_the_side_that_exceeds_it():
 
 def test_without_cgroups_the_address_space_is_limited():
     memory = sandbox.choose_memory("address-space")
-    assert memory.environment() == {student_side.ADDRESS_SPACE_ENV: str(sandbox.ADDRESS_SPACE_LIMIT)}
+    assert memory.environment() == {boundary.ADDRESS_SPACE_ENV: str(boundary.ADDRESS_SPACE_LIMIT)}
     assert "address space" in memory.describe() and memory.join() == [] and not memory.exceeded()
 
 

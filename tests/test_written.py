@@ -1,20 +1,22 @@
-"""The written question (q9, graded by hand: tools/written.py): read from the master, a student's answer
-found by the question's text however the notebook was edited, the README's rubric, and the TA's column
-in scores.csv, kept when the batch is graded again. Nothing here grades or runs a notebook."""
+"""The written question (q9, graded by hand): read from the master (tools/written.py), a student's answer
+found by the question's text however the notebook was edited (lab5_written.py, at grading), the README's
+rubric, and the TA's column in scores.csv, kept when the batch is graded again. Nothing here grades or runs
+a notebook."""
 
 from __future__ import annotations
 
 import copy
 import functools
 import re
-import zipfile
 
 import nbformat
 import pandas as pd
 import pytest
 
 from conftest import POINTS
+import lab5_written
 from tools import project, report, written
+from tools.autograder import Autograder
 from tools.grade import Graded
 
 QUESTION = written.question()
@@ -30,7 +32,7 @@ def handed_out():
     """The notebook students get, and the index of its written question's prompt and answer cell."""
     nb = copy.deepcopy(_handed_out())
     prompt = next(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "**Question 9" in c.source)
-    assert nb.cells[prompt + 1].source == written.PLACEHOLDER
+    assert nb.cells[prompt + 1].source == lab5_written.PLACEHOLDER
     return nb, prompt, prompt + 1
 
 
@@ -73,7 +75,7 @@ def test_a_rewritten_question_is_followed(tmp_path):
 def test_the_placeholder_is_otters():
     from otter.assign.cell_factory import CellFactory
 
-    assert written.PLACEHOLDER == CellFactory.create_markdown_response_cell().source
+    assert lab5_written.PLACEHOLDER == CellFactory.create_markdown_response_cell().source
 
 
 def test_the_readme_holds_the_masters_rubric():
@@ -92,24 +94,24 @@ def test_the_readme_holds_the_masters_rubric():
 def test_the_answer_is_found_with_the_tag_and_without_any_tags():
     nb, _, cell = handed_out()
     nb.cells[cell].source = ANSWER
-    assert written.answer(nb) == ANSWER
-    assert written.answer(untagged(nb)) == ANSWER
+    assert lab5_written.answer(nb, QUESTION) == ANSWER
+    assert lab5_written.answer(untagged(nb), QUESTION) == ANSWER
 
 
 def test_the_placeholder_alone_is_no_answer():
     nb, prompt, cell = handed_out()
-    assert written.answer(nb) is None and written.answer(untagged(copy.deepcopy(nb))) is None
-    nb.cells[cell].source = f"{written.PLACEHOLDER}\n\n{ANSWER}"  # written below it: only the answer
-    assert written.answer(nb) == ANSWER
+    assert lab5_written.answer(nb, QUESTION) is None and lab5_written.answer(untagged(copy.deepcopy(nb)), QUESTION) is None
+    nb.cells[cell].source = f"{lab5_written.PLACEHOLDER}\n\n{ANSWER}"  # written below it: only the answer
+    assert lab5_written.answer(nb, QUESTION) == ANSWER
 
 
 def test_an_answer_in_the_prompts_own_cell_is_found():
     nb, prompt, cell = handed_out()
     nb.cells[prompt].source += f"\n\n{ANSWER}"
-    assert written.answer(nb) == ANSWER
+    assert lab5_written.answer(nb, QUESTION) == ANSWER
     nb.cells[prompt].source = nb.cells[prompt].source.replace("\n\n" + ANSWER, "\n" + ANSWER)  # no blank line
     del nb.cells[cell]
-    assert written.answer(untagged(nb)) == ANSWER
+    assert lab5_written.answer(untagged(nb), QUESTION) == ANSWER
 
 
 def test_two_answer_cells_are_joined_and_what_follows_the_question_is_not():
@@ -118,13 +120,13 @@ def test_two_answer_cells_are_joined_and_what_follows_the_question_is_not():
     nb.cells.insert(cell + 1, nbformat.v4.new_markdown_cell("Second part."))
     nb.cells.insert(cell + 2, nbformat.v4.new_markdown_cell(" "))  # an empty cell ends nothing
     nb.cells.insert(cell + 3, nbformat.v4.new_markdown_cell("Third part."))
-    assert written.answer(untagged(nb)) == "First part.\n\nSecond part.\n\nThird part."
+    assert lab5_written.answer(untagged(nb), QUESTION) == "First part.\n\nSecond part.\n\nThird part."
     # a code cell, a heading or another question ends the answer
     for boundary in (nbformat.v4.new_code_cell("print(1)"), nbformat.v4.new_markdown_cell("## Notes"),
                      nbformat.v4.new_markdown_cell("**Question 10.** Another one.")):
         ended = copy.deepcopy(nb)
         ended.cells.insert(cell + 1, boundary)
-        assert written.answer(untagged(ended)) == "First part.", boundary.source
+        assert lab5_written.answer(untagged(ended), QUESTION) == "First part.", boundary.source
 
 
 def test_an_edited_prompt_still_finds_the_answer():
@@ -134,30 +136,32 @@ def test_an_edited_prompt_still_finds_the_answer():
     assert edited != nb.cells[prompt].source
     nb.cells[prompt].source = edited
     nb.cells[cell].source = ANSWER
-    assert written.answer(untagged(copy.deepcopy(nb))) == ANSWER
+    assert lab5_written.answer(untagged(copy.deepcopy(nb)), QUESTION) == ANSWER
     # and the answer written below the edited prompt, in its cell
     nb.cells[prompt].source = f"{edited}\n\n{ANSWER}"
     del nb.cells[cell]
-    assert written.answer(untagged(nb)) == ANSWER
+    assert lab5_written.answer(untagged(nb), QUESTION) == ANSWER
 
 
 def test_without_the_prompt_the_tag_finds_the_answer():
     nb, prompt, cell = handed_out()
     nb.cells[cell].source = ANSWER
     del nb.cells[prompt]
-    assert written.answer(nb) == ANSWER
-    assert written.answer(untagged(nb)) is None, "neither the prompt nor the tag: no answer to show"
+    assert lab5_written.answer(nb, QUESTION) == ANSWER
+    assert lab5_written.answer(untagged(nb), QUESTION) is None, "neither the prompt nor the tag: no answer to show"
 
 
-def test_the_report_reads_the_answer_from_the_upload(tmp_path):
+def test_the_autograder_carries_the_question_and_finds_the_answer_in_the_uploaded_bytes():
+    """The build puts the master's question in the zip; the entry point reads the notebook it was handed
+    (never running it) and hands the answer to the TA's report in extra_data."""
+    assert Autograder(project.AUTOGRADER_ZIP).written_question() == QUESTION
     nb, _, cell = handed_out()
     nb.cells[cell].source = ANSWER
-    untagged(nb)
-    nbformat.write(nb, tmp_path / project.NOTEBOOK_FILE)
-    with zipfile.ZipFile(tmp_path / "upload.zip", "w") as zf:
-        zf.write(tmp_path / project.NOTEBOOK_FILE, project.NOTEBOOK_FILE)
-    for upload in (tmp_path / project.NOTEBOOK_FILE, tmp_path / "upload.zip", tmp_path):
-        assert report.written_answer(upload) == ANSWER, upload
+    data = nbformat.writes(untagged(nb)).encode()
+    assert lab5_written.answer_in(data, QUESTION) == ANSWER
+    assert lab5_written.answer_in(b"{not a notebook", QUESTION) is None and lab5_written.answer_in(data, None) is None
+    nb.cells[cell].source = "x" * (lab5_written.ANSWER_LIMIT + 5)
+    assert len(lab5_written.answer_in(nbformat.writes(nb).encode(), QUESTION)) == lab5_written.ANSWER_LIMIT
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,21 +169,18 @@ def test_the_report_reads_the_answer_from_the_upload(tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
-def graded_as(sid: str, lost: float = 0, upload=None) -> Graded:
+def graded_as(sid: str, lost: float = 0, answer: str | None = None) -> Graded:
     """A submission as the autograder's entry point reports it (no grading): every question's points
-    but ``lost`` of q8's."""
+    but ``lost`` of q8's, and its ``answer`` to the written question."""
     tests = [{"name": q, "score": p - (lost if q.startswith("q8") else 0), "max_score": p} for q, p in POINTS.items()]
     cases = {f"{q} - 1": {"passed": not (lost and q.startswith("q8")), "score": p, "max_score": p, "message": ""}
              for q, p in POINTS.items()}
-    return Graded(sid, "graded", "", {"tests": tests, "extra_data": {"cases": cases}}, upload=upload)
+    return Graded(sid, "graded", "", {"tests": tests, "extra_data": {"cases": cases, "written": answer}})
 
 
 @pytest.fixture
 def batch(tmp_path):
-    nb, _, cell = handed_out()
-    nb.cells[cell].source = ANSWER
-    nbformat.write(nb, tmp_path / "alice.ipynb")
-    graded = {"alice": graded_as("alice", upload=tmp_path / "alice.ipynb"), "bob": graded_as("bob", lost=1),
+    graded = {"alice": graded_as("alice", answer=ANSWER), "bob": graded_as("bob", lost=1),
               "carol": graded_as("carol"), "dan": graded_as("dan")}
     return graded, tmp_path / "report"
 
@@ -234,9 +235,9 @@ def test_points_saved_by_a_spreadsheet_with_semicolons_and_decimal_commas_are_ke
     out.mkdir(parents=True)
     saved = pd.DataFrame({"submission": ["alice", "bob"], QUESTION.name: ["1,5", " 0 "]})
     saved.to_csv(out / report.SCORES, sep=";", index=False)
-    assert report.entered_points(out / report.SCORES, graded)[0] == {"alice": 1.5, "bob": 0.0}
+    assert report.entered_points(out / report.SCORES, graded, QUESTION)[0] == {"alice": 1.5, "bob": 0.0}
     (out / report.SCORES).write_text("not, a table\n\x00\x01")
-    kept, said = report.entered_points(out / report.SCORES, graded)
+    kept, said = report.entered_points(out / report.SCORES, graded, QUESTION)
     assert kept == {} and "could not be read as a table" in said and (out / report.KEPT_BEFORE).is_file()
 
 
@@ -245,6 +246,6 @@ def test_a_student_who_got_everything_right_answers_without_the_rubric():
     from tools import notebooks
 
     filled = notebooks.filled_in(project.STUDENT / project.NOTEBOOK_FILE, project.SOLUTION_NOTEBOOK)
-    found = written.answer(filled)
+    found = lab5_written.answer(filled, QUESTION)
     assert found == written.question().reference
-    assert written.RUBRIC_START not in found
+    assert lab5_written.RUBRIC_START not in found

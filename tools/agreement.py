@@ -8,13 +8,13 @@ from the class's own pairs once it is large enough, else from the calibration's 
 measure (docs/design.md, "Copies: the same run, and near copies").
 
 What is compared comes from what the autograder graded: its entry point reads the uploaded results
-file and hands each run's test predictions and scores to the TA command (``run_vectors`` in
-lab5_autograder.py), never a file the notebook left behind.
+file and hands each run's test predictions and scores to the TA command (lab5_boundary's encode_run,
+read back by its Extra.runs), never a file the notebook left behind. The report's flags of copies
+(the same run) and near copies are made here too.
 """
 
 from __future__ import annotations
 
-import base64
 import math
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -152,18 +152,6 @@ class Run:
     scores: np.ndarray  # (n, 3) float32
 
 
-def decode(vectors) -> Run | None:
-    """A run as the entry point hands it over (``run_vectors``), or None if it is not one."""
-    try:
-        predictions = np.frombuffer(vectors["predictions"].encode("ascii"), dtype=np.uint8) - ord("0")
-        scores = np.frombuffer(base64.b64decode(vectors["scores"], validate=True), dtype="<f4").reshape(-1, 3)
-    except (KeyError, TypeError, AttributeError, ValueError, UnicodeError):
-        return None
-    if len(predictions) != len(scores) or not len(scores) or predictions.max() > 2:
-        return None
-    return Run(predictions.astype(np.int8), scores.astype(np.float32))
-
-
 def _standard(scores: np.ndarray) -> np.ndarray:
     """A run's test scores, each class's centred and all scaled to one standard deviation: adding a
     constant to a class's scores or scaling them all changes no prediction, and no measure here."""
@@ -238,3 +226,86 @@ def near_copies(table: pd.DataFrame, found: dict[str, Bound],
         for one, other in ((row["a"], row["b"]), (row["b"], row["a"])):
             found_.setdefault(one, {})[other] = (closeness, said)
     return found_
+
+
+# --------------------------------------------------------------------------------------------
+# The TA report's copy flags
+# --------------------------------------------------------------------------------------------
+
+# What two students' runs never share when each trains with a seed of their own: the scores of the
+# test tweets, and the fine-tuned model's predictions (a random-init model that calls every tweet one
+# class may well predict what another's does).
+FINGERPRINTS = {"fine-tuned scores": ("scores", "ft"), "fine-tuned predictions": ("predictions", "ft"),
+                "random-init scores": ("scores", "scratch")}
+COPY_FLAG = "the same training run as"
+
+
+def same_runs(facts: dict[str, dict]) -> dict[str, dict[str, list[str]]]:
+    """Submission -> each other submission that shares a run with it -> what they share (FINGERPRINTS)."""
+    holders: dict[tuple[str, str], list[str]] = {}
+    for sid, f in facts.items():
+        for name, digest in f["fingerprints"].items():
+            holders.setdefault((name, digest), []).append(sid)
+    shared: dict[str, dict[str, list[str]]] = {}
+    for (name, _), sids in holders.items():
+        for sid in sids if len(sids) > 1 else ():
+            for other in sids:
+                if other != sid:
+                    shared.setdefault(sid, {}).setdefault(other, []).append(name)
+    return shared
+
+
+def _same_seed(facts: dict[str, dict], sid: str, others) -> str:
+    """What the flag adds when the runs record the same training seed: they may have shared a seed file."""
+    seed = facts[sid]["seed"]
+    same = sorted(o for o in others if seed is not None and facts[o]["seed"] == seed)
+    return (f"; {', '.join(same)} record{'s' if len(same) == 1 else ''} the same training seed ({seed}): "
+            f"a shared {project.SEED_FILE} gives the same run, so ask whose it is") if same else ""
+
+
+def _listed(names: list[str], most: int = 4) -> str:
+    """``names`` for a flag: the first ``most``, and how many more."""
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def copy_flags(facts: dict[str, dict], shared: dict[str, dict[str, list[str]]]) -> dict[str, str]:
+    """Submission -> why it shares a training run with others (``shared``: same_runs): whom, and what they share."""
+    flags = {}
+    for sid, others in shared.items():
+        what = sorted({name for names in others.values() for name in names})
+        names = sorted(others)
+        flags[sid] = (f"{COPY_FLAG} {_listed(names)} (identical {', '.join(what)}): a shared {project.RESULTS_FILE}? Runs "
+                      f"with their own training seeds never share these{_same_seed(facts, sid, names)}")
+    return flags
+
+
+def near_copy_flags(pairs: pd.DataFrame, found: dict, facts: dict[str, dict],
+                    shared: dict[str, dict[str, list[str]]]) -> dict[str, str]:
+    """Submission -> the near-copy flag: runs that agree beyond where honest pairs end (``pairs``:
+    :func:`pairs`; ``found``: :func:`bounds`), though not the same run (``shared``: same_runs, which
+    copy_flags says). The flag names the closest first, with what gives it away, then the others."""
+    exact = {frozenset((sid, other)) for sid, others in shared.items() for other in others}
+    flags = {}
+    for sid, others in near_copies(pairs, found, exact).items():
+        names = sorted(others, key=lambda other: (tuple(-v for v in others[other][0]), other))
+        more = _listed(names[1:])
+        flags[sid] = (f"{NEAR_COPY_FLAG} {names[0]}{f' (and of {more})' if more else ''}: with {names[0]}, "
+                      f"{others[names[0]][1]}{_same_seed(facts, sid, names)}")
+    return flags
+
+
+@dataclass
+class Copies:
+    pairs: pd.DataFrame  # every two submissions' agreement (agreement.pairs)
+    bounds: dict  # where honest pairs end, measure by measure (agreement.bounds)
+    same: dict[str, str]  # submission -> its flag as the same run as others (copy_flags)
+    near: dict[str, str]  # submission -> its near-copy flag (near_copy_flags)
+
+
+def flag_copies(facts: dict[str, dict], calibrated: dict | None) -> Copies:
+    """How every two submissions' runs agree, where honest pairs end (from the class, or ``calibrated``:
+    tools/calibration.py), and the flags of copies and near copies."""
+    shared = same_runs(facts)
+    table = pairs({sid: f["runs"] for sid, f in facts.items()})
+    found = bounds(table, calibrated)
+    return Copies(table, found, copy_flags(facts, shared), near_copy_flags(table, found, facts, shared))

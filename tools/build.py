@@ -35,9 +35,8 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from tools import calibration as calibrated, notebooks, project
-
-import lab5_autograder as entry_point  # noqa: E402  (tools.project put the lab's modules on the path)
+from tools import calibration as calibrated, notebooks, project, written
+from tools.autograder import BUILD_RUN, checkout_module
 
 CONFIG_MARKER = "# ASSIGNMENT CONFIG"
 # The lab's own key in the master's config (otter rejects keys it does not know: the build takes it
@@ -54,7 +53,7 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed entry dates: the zip changes only when
 # the setup.sh and run_autograder that otter generates:
 # - the image (setup.sh) gets bubblewrap where its container allows one, the user that notebooks run as
 #   at grading, and, readable by that user, TweetEval and the checkpoint as plain folders and the hub's
-#   cache (lab5_autograder.py --image-setup; docs/design.md, "The trust boundary");
+#   cache (lab5_image_setup.py; docs/design.md, "The trust boundary");
 # - grading (run_autograder) needs no network: it reads those folders, with the hub switched off;
 # - grading starts at lab5_autograder.py (as root), which takes the upload (an unreadable one gets a
 #   zero with a reason instead of a crash), runs otter on the student's side (an unprivileged user, in a
@@ -65,7 +64,7 @@ IMAGE_SETUP = f"""
 {LAB_SETUP_BEGIN}: the user notebooks run as at grading, bubblewrap where the container allows
 # a sandbox, and the data set and the checkpoint, readable by that user, so that grading needs no network.
 command -v bwrap >/dev/null || apt-get install -y bubblewrap || echo "Lab 5: no bubblewrap; notebooks run as the grading user alone"
-HF_HOME={IMAGE_DIR}/hf mamba run -n otter-env python /autograder/source/files/lab5_autograder.py --image-setup {IMAGE_DIR}
+HF_HOME={IMAGE_DIR}/hf mamba run -n otter-env python /autograder/source/files/lab5_image_setup.py {IMAGE_DIR}
 """
 GRADING_ENV = (f"export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HOME={IMAGE_DIR}/hf  # Lab 5: grade from the image's copies\n"
                f"export TWEETEVAL_DIR={IMAGE_DIR}/tweeteval LAB5_CHECKPOINT={IMAGE_DIR}/checkpoint\n")
@@ -199,8 +198,9 @@ def publish(dist: Path, out: Path) -> None:
         raise SystemExit(f"expected one autograder zip from otter assign, found {zips}")
     shutil.rmtree(at(project.AUTOGRADER), ignore_errors=True)
     # The public tests, as students get them, are all that the student's side gets of the tests at
-    # grading (lab5_autograder.PUBLIC_TESTS; docs/design.md, "The trust boundary").
-    public = {f"{entry_point.PUBLIC_TESTS}/{p.name}": p.read_bytes() for p in sorted((dist / "student" / "tests").glob("*.py"))}
+    # grading (lab5_student_run.PUBLIC_TESTS; docs/design.md, "The trust boundary").
+    public_tests = checkout_module("lab5_student_run").PUBLIC_TESTS
+    public = {f"{public_tests}/{p.name}": p.read_bytes() for p in sorted((dist / "student" / "tests").glob("*.py"))}
     repack_zip(zips[0], at(project.AUTOGRADER_ZIP), extra=public)
     solution = notebooks.published_outputs(nbformat.read(dist / "autograder" / project.NOTEBOOK_FILE, 4))
     notebooks.stable_ids(solution)
@@ -216,7 +216,7 @@ def inputs_digest(profile: str, calibration: Path | None = None) -> str:
     given in place of the profile's."""
     files = [p for p in sorted(project.ASSIGNMENT.rglob("*"))
              if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and p.name != project.RESULTS_FILE]
-    files += [project.OTTER_CONFIG, project.REQUIREMENTS, *(project.ROOT / "tools" / f for f in ("build.py", "notebooks.py", "project.py"))]
+    files += [project.OTTER_CONFIG, project.REQUIREMENTS, *(project.ROOT / "tools" / f for f in ("build.py", "notebooks.py", "project.py", "written.py", "autograder.py"))]
     digest = hashlib.sha256(profile.encode())
     if calibration is not None:
         digest.update(b"calibration\0" + calibration.read_bytes() + b"\0")
@@ -252,7 +252,7 @@ def build(profile: str, work: Path, out: Path = project.ROOT, calibration: Path 
     (source / project.RESULTS_FILE).unlink(missing_ok=True)
     (source / project.SEED_FILE).write_text(f"{project.BUILD_SEED}\n")
     if calibration is not None:
-        shutil.copy(calibration, source / calibrated.FILE.format(profile=profile))
+        shutil.copy(calibration, source / calibrated.path(profile).name)
         print(f"The autograder carries {calibration} as the {profile} profile's calibration: {calibrated.source(json.loads(calibration.read_text()))}")
     (source / "requirements-autograder.txt").write_text(
         autograder_requirements(project.REQUIREMENTS.read_text())
@@ -269,8 +269,11 @@ def build(profile: str, work: Path, out: Path = project.ROOT, calibration: Path 
     nb = notebooks.execute(master, cwd=source)
     results = json.loads((source / project.RESULTS_FILE).read_text())
     build_run = {"profile": profile, "seed": project.BUILD_SEED, **{k: results[k] for k in project.ACCURACIES}}
-    (source / project.BUILD_RUN).write_text(json.dumps(build_run, indent=1) + "\n")
-    configure_master(nb, "requirements-autograder.txt", [project.BUILD_RUN])
+    (source / BUILD_RUN).write_text(json.dumps(build_run, indent=1) + "\n")
+    # the written question, as the master asks it: its entry point finds each answer, the TA's report shows it
+    question_file = checkout_module("lab5_written").QUESTION_FILE
+    (source / question_file).write_text(written.question(master).to_json(), encoding="utf-8")
+    configure_master(nb, "requirements-autograder.txt", [BUILD_RUN, question_file])
     nbformat.write(nb, master)
 
     step("Running otter assign (it grades the solution with the new autograder) ...", started)

@@ -43,7 +43,7 @@ def run_students(seeds: range, inbox: Path, scratch: Path) -> None:
 
 def measure(inbox: Path, scratch: Path) -> tuple[dict[str, dict], list[str]]:
     """Each submission's graded facts (report.submission_facts), and what makes any of them no honest run."""
-    from tools import grade, report
+    from tools import agreement, grade, report
 
     submissions, skipped = grade.collect(inbox)
     graded = grade.grade_all(submissions, project.AUTOGRADER_ZIP, scratch / "grading", 600, 2)
@@ -51,12 +51,12 @@ def measure(inbox: Path, scratch: Path) -> tuple[dict[str, dict], list[str]]:
     problems = list(skipped)
     for sid, g in graded.items():
         f = facts[sid]
-        if g.status != "graded" or not f["has_results"] or set(f["runs"]) != set(project.RUNS) or f["seed"] is None:
+        if not g.graded or not f["has_results"] or set(f["runs"]) != set(project.RUNS) or f["seed"] is None:
             problems.append(f"{sid}: {g.status}, {g.message or 'its results file was not accepted'}")
         elif any(f[key] is None for key in project.ACCURACIES):
             problems.append(f"{sid}: an accuracy is missing")
     # a copy among them would pass for an honest pair, and move where the near-copy flag starts
-    for sid, others in sorted(report.same_runs(facts).items()):
+    for sid, others in sorted(agreement.same_runs(facts).items()):
         problems.append(f"{sid}: the same training run as {', '.join(sorted(others))}")
     seeds = Counter(f["seed"] for f in facts.values() if f["seed"] is not None)
     problems += [f"{', '.join(sorted(sid for sid in facts if facts[sid]['seed'] == seed))}: the same training seed ({seed})"
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile == "full":
         from tools import grade
 
-        grade.use_full_profile_data()
+        grade.use_full_profile_data(project.AUTOGRADER_ZIP)
     command = "python3 -m tools calibrate " + " ".join(argv if argv is not None else sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="lab5-calibrate-") as scratch:
         if args.runs:
@@ -136,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(facts) < ENOUGH:
         print(f"warning: a calibration from {len(facts)} runs: its ranges and honest pairs rest on few; "
               f"{ENOUGH} or more make a sound one", file=sys.stderr)
-    import lab5_answer_key
+    from tools.autograder import Autograder
 
-    labels = lab5_answer_key.subsets().test_labels
+    labels = Autograder(project.AUTOGRADER_ZIP).module("lab5_answer_key").subsets().test_labels
     shares = [labels.count(k) / len(labels) for k in range(3)]
     made = calibrate(facts, shares, args.profile, command)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,12 +14,10 @@ from __future__ import annotations
 import json
 import math
 import statistics
-import zipfile
 from pathlib import Path
 
 from tools import project
 
-FILE = "lab5_calibration_{profile}.json"  # the answer key's CALIBRATION_FILE: beside it in the autograder
 # How far a range reaches beyond the calibration's runs: what the training seed alone moves an accuracy
 # (the answer key's SEED_NOISE) past the least and the most any run scored ...
 MARGIN = 0.05
@@ -37,8 +35,11 @@ SPREAD = 3
 
 
 def path(profile: str) -> Path:
-    """The profile's calibration in the master's folder: what the build puts into the autograder."""
-    return project.ASSIGNMENT / FILE.format(profile=profile)
+    """The profile's calibration in the master's folder: what the build puts into the autograder, beside
+    the answer key, which reads it (its CALIBRATION_FILE)."""
+    from tools.autograder import checkout_module
+
+    return project.ASSIGNMENT / checkout_module("lab5_answer_key").CALIBRATION_FILE.format(profile=profile)
 
 
 def prediction_interval(values: list[float], tail: float = TAIL) -> tuple[float, float]:
@@ -75,15 +76,6 @@ def dumps(made: dict) -> str:
         return json.dumps(v)
 
     return value(made, "") + "\n"
-
-
-def from_zip(autograder_zip: Path, profile: str) -> dict | None:
-    """The calibration of ``profile`` that an autograder zip carries (None: it carries none)."""
-    with zipfile.ZipFile(autograder_zip) as zf:
-        name = f"files/{FILE.format(profile=profile)}"
-        if name not in zf.namelist():
-            return None
-        return json.loads(zf.read(name))
 
 
 def pair_values(calibration: dict | None, column: str) -> list[float]:

@@ -70,10 +70,9 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
 
 
 def _load_filter() -> None:
-    from tools import project  # noqa: F401  (puts the lab's modules on the path)
-    import lab5_student_side  # the one loader of seccomp programs
+    from tools.autograder import checkout_module
 
-    problem = lab5_student_side.load_seccomp(seccomp_program(), no_new_privileges=False)  # root may still setuid
+    problem = checkout_module("lab5_student_side").load_seccomp(seccomp_program(), no_new_privileges=False)  # root may still setuid
     if problem:
         raise OSError(problem)
 
@@ -107,8 +106,10 @@ def run(command: list[str], *, memory: int = GRADESCOPE_MEMORY, cpus: float = GR
     why_not = available()
     if why_not:
         raise RuntimeError(f"Gradescope's container cannot be emulated here: {why_not}")
-    from tools import project  # noqa: F401  (puts the lab's modules on the path)
-    from lab5_sandbox import CgroupMemory, remove_cgroup  # the grader's own memory cgroup: the same limit, peak and kills
+    from tools.autograder import checkout_module
+
+    sandbox = checkout_module("lab5_sandbox")  # the grader's own memory cgroup: the same limit, peak and kills
+    CgroupMemory, remove_cgroup = sandbox.CgroupMemory, sandbox.remove_cgroup
 
     cgroup = CgroupMemory.make(memory)
     mem, cpu = cgroup.folder, CGROUPS / "cpu" / cgroup.folder.name

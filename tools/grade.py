@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
+import functools
 import json
 import os
 import shutil
@@ -36,37 +36,55 @@ import sys
 import tempfile
 import threading
 import time
-import types
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tools.autograder import Autograder
+
 ENTRY = Path("source") / "files" / "lab5_autograder.py"
-SANDBOX_ENV = "LAB5_SANDBOX"
-GRADING_USERS = "lab5-student{slot}"  # as root, one per grading that runs at once
 GRADESCOPE_METADATA = "submission_metadata.yml"
 
 
 @dataclass
 class Graded:
     submission: str
-    status: str  # "graded", "not gradable", "timed out" or "grader error"
+    status: str  # lab5_boundary's: graded, not gradable, timed out, stopped or grader error
     message: str
     results: dict = field(default_factory=dict)
     seconds: float = 0.0
     log: str = ""
     upload: Path | None = None  # what was handed in (a zip, a notebook, a Gradescope submission folder)
+    autograder: Autograder | None = None  # the zip that graded it (None: the project's own)
+
+    @classmethod
+    def of(cls, submission: str, results: dict, autograder: Autograder, **fields) -> Graded:
+        """A submission as the entry point of ``autograder`` reported it in ``results`` (its status and reason)."""
+        extra = autograder.module("lab5_boundary").Extra.of(results)
+        return cls(submission, extra.status, extra.reason, results, autograder=autograder, **fields)
 
     @property
-    def extra(self) -> dict:
-        """What the autograder's entry point tells graders (Gradescope's extra_data)."""
-        return self.results.get("extra_data") or {}
+    def graded(self) -> bool:
+        """Whether its entry point graded it (lab5_boundary.GRADED), rather than saying why not."""
+        return self.status == self._boundary.GRADED
+
+    @functools.cached_property
+    def _boundary(self):
+        from tools import project
+
+        return (self.autograder or Autograder(project.AUTOGRADER_ZIP)).module("lab5_boundary")
+
+    @functools.cached_property
+    def extra(self):
+        """What the autograder's entry point tells graders: Gradescope's extra_data, as its own
+        lab5_boundary reads it (Extra)."""
+        return self._boundary.Extra.of(self.results)
 
     @property
     def cases(self) -> dict[str, dict]:
         """Test case name ("q2_baseline - 3") -> {"passed", "score", "max_score", "message"}."""
-        return self.extra.get("cases") or {}
+        return self.extra.cases
 
     @property
     def tests(self) -> dict[str, dict]:
@@ -83,16 +101,6 @@ class Graded:
     def failures(self, prefix: str = "") -> dict[str, str]:
         """Test case name -> its message, for the test cases that failed."""
         return {n: c["message"] for n, c in self.cases.items() if n.startswith(prefix) and not c["passed"]}
-
-
-def _entry_module(ag_dir: Path):
-    """The autograder zip's entry point as a module (its zero results and reasons)."""
-    name = f"lab5_autograder_of_{abs(hash(str(ag_dir)))}"
-    spec = importlib.util.spec_from_file_location(name, ag_dir / ENTRY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def otter_run(submission: Path, workdir: Path, autograder: Path | None = None) -> Graded:
@@ -121,17 +129,11 @@ FILE_LIMIT = 64 * 2**20
 SUBMISSION_LIMIT = 256 * 2**20
 
 
-def prepare(submission: Path, autograder_zip: Path, workdir: Path) -> Path:
-    """Lay out Gradescope's tree in ``workdir``; return its /autograder folder. The upload is handed over
-    as it is: a zip stays a zip (the entry point reads it in memory, never unpacking it to disk); a
-    folder's files are linked or copied, none larger than FILE_LIMIT."""
-    ag_dir = workdir / "autograder"
-    shutil.rmtree(ag_dir, ignore_errors=True)
-    for sub in ("source", "submission", "results"):
-        (ag_dir / sub).mkdir(parents=True)
-    (ag_dir / "submission_metadata.json").write_text("{}")
-    with zipfile.ZipFile(autograder_zip) as zf:  # the course's own zip
-        zf.extractall(ag_dir / "source")
+def prepare(submission: Path, autograder: Autograder, workdir: Path) -> Path:
+    """Lay out Gradescope's tree in ``workdir`` with ``submission`` in it; return its /autograder folder.
+    The upload is handed over as it is: a zip stays a zip (the entry point reads it in memory, never
+    unpacking it to disk); a folder's files are linked or copied, none larger than FILE_LIMIT."""
+    ag_dir = autograder.lay_out(workdir)
     if submission.is_dir():  # a Gradescope export keeps each submission's files in a folder
         copy_limited(submission, ag_dir / "submission")
     else:  # a zip, a notebook, or a file that only claims to be a zip: as Gradescope keeps them
@@ -194,13 +196,16 @@ def unpack_export(archive: Path, dest: Path) -> None:
                 print(f"note: {archive.name}: {info.filename} is damaged ({e}); left out", file=sys.stderr)
 
 
-def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float = 600, env: dict | None = None,
+def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float | None = None, env: dict | None = None,
           sandbox: str = "bubblewrap") -> Graded:
-    """Grade ``submission`` with ``autograder_zip`` in ``workdir`` within ``timeout`` seconds (``env``:
-    extra environment variables for the grading, e.g. its time limits; ``sandbox``: how the notebook
-    runs, see lab5_sandbox.py)."""
-    with _grading_user(sandbox, env) as user:
-        return _grade(submission, autograder_zip, workdir, timeout, {**user, **(env or {})}, sandbox)
+    """Grade ``submission`` with ``autograder_zip`` in ``workdir`` within ``timeout`` seconds (default: the
+    autograder's own budget, lab5_boundary.BUDGET_S; ``env``: extra environment variables for the grading,
+    e.g. its time limits; ``sandbox``: how the notebook runs, see lab5_sandbox.py)."""
+    autograder = Autograder(autograder_zip)
+    boundary = autograder.module("lab5_boundary")
+    timeout = boundary.BUDGET_S if timeout is None else timeout
+    with _grading_user(sandbox, env, boundary.GRADING_USER_ENV) as user:
+        return _grade(submission, autograder, workdir, timeout, {**user, **(env or {})}, sandbox)
 
 
 # As root, every grading that runs at once runs its notebook as a grading user of its own, taken from
@@ -213,28 +218,28 @@ _next_user = [1]
 
 
 @contextlib.contextmanager
-def _grading_user(sandbox: str, env: dict | None):
-    if sandbox == "none" or not (hasattr(os, "geteuid") and os.geteuid() == 0) or "LAB5_GRADING_USER" in (env or {}):
+def _grading_user(sandbox: str, env: dict | None, user_env: str):
+    if sandbox == "none" or not (hasattr(os, "geteuid") and os.geteuid() == 0) or user_env in (env or {}):
         yield {}
         return
     with _users_lock:
         slot = _free_users.pop(0) if _free_users else _next_user[0]
         _next_user[0] = max(_next_user[0], slot + 1)
     try:
-        yield {"LAB5_GRADING_USER": GRADING_USERS.format(slot=slot)}
+        yield {user_env: GRADING_USERS.format(slot=slot)}
     finally:
         with _users_lock:
             _free_users.append(slot)
             _free_users.sort()
 
 
-def _grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float, env: dict, sandbox: str) -> Graded:
+def _grade(submission: Path, autograder: Autograder, workdir: Path, timeout: float, env: dict, sandbox: str) -> Graded:
     started = time.perf_counter()
-    ag_dir = prepare(submission, autograder_zip, workdir)
-    entry = _entry_module(ag_dir)
+    ag_dir = prepare(submission, autograder, workdir)
+    boundary = autograder.module("lab5_boundary")
     # The entry point's own budget is the TA's limit: it then ends the notebook and cleans up itself;
     # the kill below is for an entry point that does not.
-    env = {"LAB5_GRADING_BUDGET_S": f"{timeout:g}", **env}
+    env = {boundary.BUDGET_ENV: f"{timeout:g}", **env}
     proc = subprocess.Popen(
         [sys.executable, str(ag_dir / ENTRY), str(ag_dir)],
         cwd=ag_dir,
@@ -242,7 +247,7 @@ def _grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,  # its own process group: a timeout stops the kernel too
-        env={**os.environ, SANDBOX_ENV: sandbox, **env},
+        env={**os.environ, boundary.SANDBOX_ENV: sandbox, **env},
     )
     try:
         log, _ = proc.communicate(timeout=timeout + 60)
@@ -254,14 +259,14 @@ def _grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float
     seconds = time.perf_counter() - started
     results_file = ag_dir / "results" / "results.json"
     if timed_out:
-        results = entry.zero_results(ag_dir, entry.budget_reason(timeout), status="timed out")
+        reason = autograder.module("lab5_student_run").budget_reason(timeout)
+        results = autograder.not_graded(ag_dir, reason, boundary.TIMED_OUT)
     elif results_file.is_file():
         results = json.loads(results_file.read_text())
     else:
         message = f"The autograder stopped without results (exit {proc.returncode}); see the log."
-        results = entry.zero_results(ag_dir, message, status="grader error")
-    extra = results.get("extra_data") or {}
-    return Graded(submission.name, extra.get("status", "graded"), extra.get("reason", ""), results, seconds, log, submission)
+        results = autograder.not_graded(ag_dir, message, boundary.GRADER_ERROR)
+    return Graded.of(submission.name, results, autograder, seconds=seconds, log=log, upload=submission)
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,35 +308,23 @@ def student_names(folder: Path) -> dict[str, str]:
     return names
 
 
-def autograder_module(autograder_zip: Path, name: str):
-    """One of the autograder zip's own modules (files/``name``.py), e.g. its profiles, its sandbox."""
-    with zipfile.ZipFile(autograder_zip) as zf:
-        source = zf.read(f"files/{name}.py")
-    module = types.ModuleType(f"{name}_of_autograder")
-    sys.modules[module.__name__] = module  # dataclasses look their module up there
-    exec(compile(source, f"{name}.py", "exec"), module.__dict__)
-    return module
-
-
-def memory_share(jobs: int) -> dict[str, str]:
+def memory_share(autograder: Autograder, jobs: int) -> dict[str, str]:
     """The grading environment that limits each of ``jobs`` gradings at once to the machine's memory
-    shared out, at most the autograder's own limit (lab5_sandbox.MEMORY_LIMIT): none can starve another."""
-    from tools import project  # noqa: F401  (puts the lab's modules on the path)
-    import lab5_sandbox
-
+    shared out, at most the autograder's own limit (lab5_boundary.MEMORY_LIMIT): none can starve another."""
+    boundary = autograder.module("lab5_boundary")
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
-        total = lab5_sandbox.MEMORY_LIMIT * jobs
-    return {lab5_sandbox.MEMORY_LIMIT_ENV: str(min(lab5_sandbox.MEMORY_LIMIT, total // max(jobs, 1)))}
+        total = boundary.MEMORY_LIMIT * jobs
+    return {boundary.MEMORY_LIMIT_ENV: str(min(boundary.MEMORY_LIMIT, total // max(jobs, 1)))}
 
 
-def full_profile_data(folder: Path) -> dict[str, str]:
+def full_profile_data(folder: Path, autograder: Autograder) -> dict[str, str]:
     """The full profile's data set and checkpoint as plain folders, as Gradescope's image holds them
-    (lab5_answer_key.prefetch: from the hub, or from its cache with the hub off), made once in ``folder``:
+    (the zip's lab5_image_setup.prefetch: from the hub, or from its cache with the hub off), made once in ``folder``:
     the environment that points grading at them. A notebook's sandbox reads them; it could not fill or
     lock the hub's cache (read-only there), nor reach the hub (no network)."""
-    from tools import project  # also puts the lab's modules on the path
+    from tools import project
 
     wanted = {key: os.environ.get(key, "") for key in ("HF_HOME", "HF_HUB_OFFLINE", project.DATA_DIR_ENV, project.CHECKPOINT_ENV)}
     stamp = folder / "made-from.json"
@@ -342,32 +335,30 @@ def full_profile_data(folder: Path) -> dict[str, str]:
                 return made["environment"]
         except (ValueError, KeyError, TypeError):
             pass
-    import lab5_answer_key
-
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     print(f"Copying the full profile's data set and checkpoint to {folder} (once) ...", file=sys.stderr, flush=True)
-    environment = lab5_answer_key.prefetch(folder)
+    environment = autograder.module("lab5_image_setup").prefetch(folder)
     stamp.write_text(json.dumps({"from": wanted, "environment": environment}))
     return environment
 
 
-def use_full_profile_data() -> None:
+def use_full_profile_data(autograder_zip: Path) -> None:
     """Point this process (and what it starts) at the full profile's data set and checkpoint as plain
     folders (full_profile_data), unless TWEETEVAL_DIR and LAB5_CHECKPOINT already name them."""
     from tools import project
 
     if not (os.environ.get(project.DATA_DIR_ENV) and os.environ.get(project.CHECKPOINT_ENV)):
-        os.environ.update(full_profile_data(project.CACHE / "full-profile-data"))
+        os.environ.update(full_profile_data(project.CACHE / "full-profile-data", Autograder(autograder_zip)))
 
 
-def grade_all(submissions: dict[str, Path], autograder_zip: Path, workdir: Path, timeout: float, jobs: int,
+def grade_all(submissions: dict[str, Path], autograder_zip: Path, workdir: Path, timeout: float | None, jobs: int,
               sandbox: str = "bubblewrap", env: dict[str, dict] | None = None, progress: bool = True) -> dict[str, Graded]:
     """Grade every submission, ``jobs`` at a time, with a progress bar; results in the order given.
     ``env``: extra environment variables of some submissions' gradings."""
     from tqdm.auto import tqdm
 
-    share = memory_share(jobs)
+    share = memory_share(Autograder(autograder_zip), jobs)
 
     def one(item):
         name, path = item
@@ -389,8 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("submissions", type=Path, help="folder (or Gradescope export zip) of submissions")
     parser.add_argument("--autograder", type=Path, default=project.AUTOGRADER_ZIP, help="the autograder zip (default: %(default)s)")
     parser.add_argument("--out", type=Path, default=Path("grading-report"), help="where to write scores.csv and report.html (default: %(default)s)")
-    parser.add_argument("--timeout", type=float, default=300,
-                        help="seconds one submission may take, as on Gradescope (default: %(default)s)")
+    parser.add_argument("--timeout", type=float,
+                        help="seconds one submission may take (default: the autograder's own budget, as on Gradescope)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: the number of cores)")
     parser.add_argument("--profile", choices=["full", "offline"], default=os.environ.get("LAB5_PROFILE") or "full",
                         help="the lab profile to grade in (default: $LAB5_PROFILE, else full)")
@@ -402,19 +393,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.exit(2, f"error: no autograder zip at {args.autograder}: run python3 -m tools build, or pass --autograder PATH\n")
     if not args.submissions.exists():
         parser.exit(2, f"error: {args.submissions} does not exist: pass the folder of submissions (or a Gradescope export zip)\n")
-    if args.jobs < 1 or args.timeout <= 0:
+    if args.jobs < 1 or (args.timeout is not None and args.timeout <= 0):
         parser.exit(2, "error: --jobs and --timeout must be positive\n")
     project.use_profile(args.profile)
     if args.profile == "full":
         try:
-            use_full_profile_data()
+            use_full_profile_data(args.autograder)
         except Exception as e:  # noqa: BLE001 (the hub, its cache, a local folder: each says what is wrong)
             parser.exit(1, f"error: the full profile's data set and checkpoint could not be read ({type(e).__name__}: "
                            f"{str(e)[:300]}): grade where the hub can be reached once, or set {project.DATA_DIR_ENV} and {project.CHECKPOINT_ENV}\n")
-    try:
-        module = autograder_module(args.autograder, "lab5_sandbox")
-    except KeyError:
-        parser.exit(2, f"error: {args.autograder} has no lab5_sandbox.py: rebuild it with python3 -m tools build\n")
+    try:  # what grading and the report take from the zip: a zip of another lab, or of an older build, says so now
+        autograder = Autograder(args.autograder)
+        module = autograder.module("lab5_sandbox")
+        autograder.written_question()
+    except (ImportError, zipfile.BadZipFile, TypeError, ValueError) as e:
+        parser.exit(2, f"error: {args.autograder} is not an autograder of this lab ({e}): rebuild it with python3 -m tools build\n")
     if args.no_sandbox:
         sandbox = "none"
         print("warning: --no-sandbox: the notebooks run with your own rights (your files, the network, each other's).",

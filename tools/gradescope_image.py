@@ -24,6 +24,7 @@ import zipfile
 from pathlib import Path
 
 from tools import build, container, project
+from tools.autograder import Autograder
 from tools.grade import Graded
 
 MAMBA = """#!/bin/sh
@@ -84,18 +85,16 @@ def run_autograder(upload: Path, folder: Path, shim: Path, image: Path, env: dic
     zip's run_autograder; what it leaves in results/results.json. ``limits``: (memory bytes, CPUs) of an
     emulated Gradescope container to run it in (tools/container.py), with its outcome; None: as root
     here, the grading user alone asked for."""
-    ag = folder / upload.stem / "autograder"
-    for sub in ("submission", "results"):
-        (ag / sub).mkdir(parents=True)
-    with zipfile.ZipFile(autograder_zip) as zf:
-        zf.extractall(ag / "source")
-        script = _script(zf.read("run_autograder").decode(), ag, image)
-    (ag / "submission_metadata.json").write_text("{}")
+    autograder = Autograder(autograder_zip)
+    ag = autograder.lay_out(folder / upload.stem)
+    script = _script(autograder.read("run_autograder").decode(), ag, image)
     shutil.copy(upload, ag / "submission" / upload.name)
     outcome = None
     if limits is None:
+        boundary = autograder.module("lab5_boundary")
+        alone = {boundary.SANDBOX_ENV: "user", boundary.MEMORY_ENV: "address-space"}  # what Gradescope's container allows
         proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=900, cwd=ag,
-                              env=_environment(shim, profile, LAB5_SANDBOX="user", LAB5_MEMORY="address-space", **env))
+                              env=_environment(shim, profile, **alone, **env))
         log = proc.stdout + proc.stderr
     else:
         memory, cpus = limits
@@ -104,9 +103,6 @@ def run_autograder(upload: Path, folder: Path, shim: Path, image: Path, env: dic
         log = outcome.stdout + outcome.stderr
     path = ag / "results" / "results.json"
     if not path.is_file():
-        return Graded(upload.name, "grader error", f"no results.json (the run's log ends: {log[-300:]!r})", {}, log=log,
-                      upload=upload), outcome
-    results = json.loads(path.read_text())
-    extra = results.get("extra_data") or {}
-    return Graded(upload.name, extra.get("status", "graded"), extra.get("reason", ""), results, log=log,
-                  upload=upload), outcome
+        return Graded(upload.name, autograder.module("lab5_boundary").GRADER_ERROR,
+                      f"no results.json (the run's log ends: {log[-300:]!r})", {}, log=log, upload=upload), outcome
+    return Graded.of(upload.name, json.loads(path.read_text()), autograder, log=log, upload=upload), outcome

@@ -12,11 +12,12 @@ import nbformat
 from nbclient import NotebookClient
 
 from tools import project
+from tools.autograder import checkout_module
+from tools.written import without_rubric
 
 # Outputs that change from run to run or only make sense live: progress widgets, stderr.
 _LIVE_ONLY_MIME = "application/vnd.jupyter.widget-view+json"
-ANSWER_TAG = "otter_answer_cell"  # otter assign's tag of the cells students fill in
-SOLUTION_TAG = "otter_assign_solution_cell"  # ... and of the solution cells they correspond to
+SOLUTION_TAG = "otter_assign_solution_cell"  # otter assign's tag of the solution cells (lab5_written.ANSWER_TAG: the blanks)
 _SOLUTION_LINE_MARK = re.compile(r"[ \t]*#[ \t]*SOLUTION[ \t]*$", re.M)
 _SOLUTION_BLOCK_MARK = re.compile(r"^[ \t]*#[ \t]*(BEGIN|END) SOLUTION[ \t]*(\n|\Z)", re.M)
 
@@ -68,16 +69,15 @@ def filled_in(student: Path, solution: Path):
     """The student notebook with each blank (code, and the written answer) as in the solution, as a
     student who got everything right would hand it in (without otter's solution markers)."""
     nb, sol = nbformat.read(student, 4), nbformat.read(solution, 4)
+    tag = checkout_module("lab5_written").ANSWER_TAG
     for kind in ("code", "markdown"):
-        blanks = [c for c in nb.cells if c.cell_type == kind and ANSWER_TAG in c.metadata.get("tags", [])]
+        blanks = [c for c in nb.cells if c.cell_type == kind and tag in c.metadata.get("tags", [])]
         answers = [c for c in sol.cells if c.cell_type == kind and SOLUTION_TAG in c.metadata.get("tags", [])]
         if not blanks or len(blanks) != len(answers):
             raise ValueError(f"{student} and {solution} no longer line up: rebuild (python3 -m tools build)")
         for blank, answer in zip(blanks, answers):
             blank.source = _SOLUTION_BLOCK_MARK.sub("", _SOLUTION_LINE_MARK.sub("", answer.source))
             if kind == "markdown":  # the written answer: the reference, not the TA's rubric beside it
-                from tools.written import without_rubric  # (tools.written reads the notebooks' tags from here)
-
                 blank.source = without_rubric(blank.source)
     return nb
 

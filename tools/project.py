@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ASSIGNMENT = ROOT / "assignment"
+from tools.autograder import ASSIGNMENT, ROOT, checkout_names
+
 STUDENT = ROOT / "student"
 AUTOGRADER = ROOT / "autograder"
 AUTOGRADER_ZIP = AUTOGRADER / "lab5-autograder.zip"
@@ -19,16 +17,16 @@ REQUIREMENTS = ROOT / "requirements.txt"
 CACHE = ROOT / ".cache"
 # The real TweetEval files that sit beside a checkout (never copied into it).
 SHARED_TWEETEVAL = ROOT.parent / "shared" / "data" / "tweeteval"
-# The lab's helper owns the names of its files, its runs and the notebook's accuracies: everything
-# here (the build, the TA command, the benchmarks, the tests) takes them from it.
-sys.path.insert(0, str(ASSIGNMENT))
-from lab5_utils import (ACCURACIES, CHECKPOINT_ENV, DATA_DIR_ENV, NOTEBOOK_FILE, PINS_FILE, RESULTS_FILE,  # noqa: E402,F401
-                        RUNS, SEED_FILE)
+# The lab's helper owns the names of its files, its runs and the notebook's accuracies: the build, the
+# benchmarks and the tests take them from the checkout's copy (tools/autograder.py); the TA command takes
+# whatever may differ between versions from the zip it grades with.
+_lab = checkout_names()
+ACCURACIES, CHECKPOINT_ENV, DATA_DIR_ENV, PROFILE_ENV = _lab.ACCURACIES, _lab.CHECKPOINT_ENV, _lab.DATA_DIR_ENV, _lab.PROFILE_ENV
+NOTEBOOK_FILE, PINS_FILE, RESULTS_FILE, SEED_FILE, RUNS = _lab.NOTEBOOK_FILE, _lab.PINS_FILE, _lab.RESULTS_FILE, _lab.SEED_FILE, _lab.RUNS
 MASTER = ASSIGNMENT / NOTEBOOK_FILE
 # The build's run is that of a student whose drawn training seed is 43; the autograder zip carries its
 # accuracies (BUILD_RUN), which the TA report marks in the class's seed study.
 BUILD_SEED = 43
-BUILD_RUN = "lab5_build_run.json"
 
 
 # The environment variables that choose how the lab runs (its profile, data, checkpoint, sandbox, the hub).
@@ -43,7 +41,7 @@ def without_lab_settings(env: dict[str, str] | None = None) -> dict[str, str]:
 def lab_environment(profile: str = "offline") -> dict[str, str]:
     """Environment variables that run the lab in ``profile`` (on top of the current ones)."""
     env = {
-        "LAB5_PROFILE": profile,
+        PROFILE_ENV: profile,
         "TOKENIZERS_PARALLELISM": "false",
         "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
         "PYTHONWARNINGS": "ignore::DeprecationWarning",
@@ -51,8 +49,8 @@ def lab_environment(profile: str = "offline") -> dict[str, str]:
     if profile == "offline":
         # Nothing may reach for the hub: fail at once instead of waiting on timeouts.
         env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-        if not os.environ.get("TWEETEVAL_DIR") and SHARED_TWEETEVAL.is_dir():
-            env["TWEETEVAL_DIR"] = str(SHARED_TWEETEVAL)
+        if not os.environ.get(DATA_DIR_ENV) and SHARED_TWEETEVAL.is_dir():
+            env[DATA_DIR_ENV] = str(SHARED_TWEETEVAL)
     return env
 
 

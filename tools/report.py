@@ -1,8 +1,12 @@
 """The TA's view of a graded batch: scores.csv, seed-study.csv, near-copies.csv and a self-contained report.html.
 
+A function of the graded results (each submission's results.json, whose extra_data lab5_boundary.Extra
+reads) and of the autograder zip that graded them, the one source of every fact of the lab here: its
+profile, its runs, its ranges and honest pairs, the build's run, the written question.
+
 scores.csv has one row per submission (in submission order, so that re-runs give the same file):
 status and message, the autograded total and its possible points, the written question's column for
-the TA to fill in (tools/written.py: its name and points come from the master; what a TA entered in an
+the TA to fill in (its name and points come from the master, through the zip; what a TA entered in an
 earlier scores.csv in the same folder is kept), the lab's total and possible points with it, one column
 per question and per test case, the accuracies that were
 graded (the notebook's acc_bow, and the uploaded results file's runs scored against the true labels,
@@ -23,14 +27,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 import os
 import shutil
 import sys
-import zipfile
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -38,12 +39,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
-import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from tools import agreement, calibration, project, standin, written  # noqa: E402
+from tools import agreement, calibration, project, standin  # noqa: E402
+from tools.autograder import Autograder  # noqa: E402
 
 # What the report's summary adds when the full profile was graded on the hub's stand-in (tools/standin.py).
 STANDIN_NOTE = " on the hub's stand-in: random weights, so accuracies and ranges mean nothing here"
@@ -55,42 +56,12 @@ LAB_TOTAL, LAB_POSSIBLE = "lab_total", "lab_possible"
 KEPT_BEFORE = "scores-before.csv"  # an earlier scores.csv of which something could not be kept
 
 
-def lab_utils(autograder_zip: Path):
-    """The lab5_utils module inside the autograder zip (its profiles and ranges are the grader's)."""
-    from tools.grade import autograder_module
-
-    return autograder_module(autograder_zip, "lab5_utils")
-
-
-def written_answer(upload: Path | None) -> str | None:
-    """The written answer (q9, tools/written.py) of the notebook that was handed in (a zip, a notebook, or
-    a Gradescope submission folder), as the student wrote it: read from the upload, not from what grading left."""
-    try:
-        if upload is None:
-            return None
-        if upload.is_dir():
-            found = sorted(upload.glob("*.ipynb"))
-            text = found[0].read_text(encoding="utf-8") if len(found) == 1 else None
-        elif zipfile.is_zipfile(upload):
-            with zipfile.ZipFile(upload) as zf:
-                names = [n for n in zf.namelist() if n.endswith(".ipynb") and "/" not in n]
-                text = zf.read(names[0]).decode("utf-8") if len(names) == 1 else None
-        else:
-            text = upload.read_text(encoding="utf-8")
-        if text is None:
-            return None
-        nb = nbformat.reads(text, as_version=4)
-    except Exception:  # an unreadable notebook has no answer to show; its row says why
-        return None
-    return written.answer(nb)
-
-
-def entered_points(scores: Path, graded: dict) -> tuple[dict[str, float], str]:
+def entered_points(scores: Path, graded: dict, question) -> tuple[dict[str, float], str]:
     """The written question's points a TA entered in an earlier ``scores`` (scores.csv), by submission of
     ``graded``, and one line that says what was kept and what was not: a value (or a row) that does not
     read as a number from 0 to the question's points, a submission not in this batch. Where anything was not kept, the earlier
     file is copied beside it (KEPT_BEFORE) before it is written over."""
-    question, before = written.question(), scores.with_name(KEPT_BEFORE)
+    before = scores.with_name(KEPT_BEFORE)
     if not scores.is_file():
         return {}, ""
     broken = []  # rows of more fields than the header: their values are not where the columns say
@@ -139,100 +110,26 @@ def entered_points(scores: Path, graded: dict) -> tuple[dict[str, float], str]:
     return kept, line + "."
 
 
-# What two students' runs never share when each trains with a seed of their own: the scores of the
-# test tweets, and the fine-tuned model's predictions (a random-init model that calls every tweet one
-# class may well predict what another's does).
-FINGERPRINTS = {"fine-tuned scores": ("scores", "ft"), "fine-tuned predictions": ("predictions", "ft"),
-                "random-init scores": ("scores", "scratch")}
-COPY_FLAG = "the same training run as"
-
-
 def submission_facts(graded) -> dict:
     """What was graded: the results file that was uploaded as the autograder's entry point read it
     (its accuracies on the true labels, its training seed, digests of its runs, each run's test
     predictions and scores), and the written answer."""
-    results_file = graded.extra.get("results_file") or {}
+    results_file = graded.extra.results_file
     accuracies = results_file.get("accuracies") or {}
-    fingerprints = {name: (results_file.get(kind) or {}).get(run) for name, (kind, run) in FINGERPRINTS.items()}
-    runs = {run: agreement.decode(vectors) for run, vectors in (results_file.get("runs") or {}).items()}
+    fingerprints = {name: (results_file.get(kind) or {}).get(run) for name, (kind, run) in agreement.FINGERPRINTS.items()}
+    runs = {run: agreement.Run(*decoded) for run, decoded in graded.extra.runs().items()}
     seed = results_file.get("seed")
     return {**{key: _number(accuracies.get(key)) for key in ACCURACIES},
             "seed": seed if isinstance(seed, int) else None,
             "fingerprints": {name: digest for name, digest in fingerprints.items() if digest},
-            "runs": {run: value for run, value in runs.items() if value is not None},
+            "runs": runs,
             "has_results": bool(results_file.get("submitted")),
-            "written": written_answer(graded.upload)}
-
-
-def same_runs(facts: dict[str, dict]) -> dict[str, dict[str, list[str]]]:
-    """Submission -> each other submission that shares a run with it -> what they share (FINGERPRINTS)."""
-    holders: dict[tuple[str, str], list[str]] = {}
-    for sid, f in facts.items():
-        for name, digest in f["fingerprints"].items():
-            holders.setdefault((name, digest), []).append(sid)
-    shared: dict[str, dict[str, list[str]]] = {}
-    for (name, _), sids in holders.items():
-        for sid in sids if len(sids) > 1 else ():
-            for other in sids:
-                if other != sid:
-                    shared.setdefault(sid, {}).setdefault(other, []).append(name)
-    return shared
-
-
-def _same_seed(facts: dict[str, dict], sid: str, others) -> str:
-    """What the flag adds when the runs record the same training seed: they may have shared a seed file."""
-    seed = facts[sid]["seed"]
-    same = sorted(o for o in others if seed is not None and facts[o]["seed"] == seed)
-    return (f"; {', '.join(same)} record{'s' if len(same) == 1 else ''} the same training seed ({seed}): "
-            f"a shared {project.SEED_FILE} gives the same run, so ask whose it is") if same else ""
+            "written": graded.extra.written}
 
 
 def _listed(names: list[str], most: int = 4) -> str:
-    """``names`` for a flag: the first ``most``, and how many more."""
+    """``names`` for a line: the first ``most``, and how many more."""
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
-
-
-def copy_flags(facts: dict[str, dict], shared: dict[str, dict[str, list[str]]]) -> dict[str, str]:
-    """Submission -> why it shares a training run with others (``shared``: same_runs): whom, and what they share."""
-    flags = {}
-    for sid, others in shared.items():
-        what = sorted({name for names in others.values() for name in names})
-        names = sorted(others)
-        flags[sid] = (f"{COPY_FLAG} {_listed(names)} (identical {', '.join(what)}): a shared {project.RESULTS_FILE}? Runs "
-                      f"with their own training seeds never share these{_same_seed(facts, sid, names)}")
-    return flags
-
-
-def near_copy_flags(pairs: pd.DataFrame, found: dict, facts: dict[str, dict],
-                    shared: dict[str, dict[str, list[str]]]) -> dict[str, str]:
-    """Submission -> the near-copy flag: runs that agree beyond where honest pairs end (``pairs``:
-    agreement.pairs; ``found``: agreement.bounds), though not the same run (``shared``: same_runs, which
-    copy_flags says). The flag names the closest first, with what gives it away, then the others."""
-    exact = {frozenset((sid, other)) for sid, others in shared.items() for other in others}
-    flags = {}
-    for sid, others in agreement.near_copies(pairs, found, exact).items():
-        names = sorted(others, key=lambda other: (tuple(-v for v in others[other][0]), other))
-        more = _listed(names[1:])
-        flags[sid] = (f"{agreement.NEAR_COPY_FLAG} {names[0]}{f' (and of {more})' if more else ''}: with {names[0]}, "
-                      f"{others[names[0]][1]}{_same_seed(facts, sid, names)}")
-    return flags
-
-
-@dataclass
-class Copies:
-    pairs: pd.DataFrame  # every two submissions' agreement (agreement.pairs)
-    bounds: dict  # where honest pairs end, measure by measure (agreement.bounds)
-    same: dict[str, str]  # submission -> its flag as the same run as others (copy_flags)
-    near: dict[str, str]  # submission -> its near-copy flag (near_copy_flags)
-
-
-def flag_copies(facts: dict[str, dict], calibrated: dict | None) -> Copies:
-    """How every two submissions' runs agree, where honest pairs end (from the class, or ``calibrated``:
-    tools/calibration.py), and the flags of copies and near copies."""
-    shared = same_runs(facts)
-    pairs = agreement.pairs({sid: f["runs"] for sid, f in facts.items()})
-    found = agreement.bounds(pairs, calibrated)
-    return Copies(pairs, found, copy_flags(facts, shared), near_copy_flags(pairs, found, facts, shared))
 
 
 def _case_order(name: str) -> tuple[str, int]:
@@ -247,13 +144,13 @@ def _number(value):
         return None
 
 
-def scores_table(graded: dict, names: dict[str, str], calibrated: dict | None,
-                 entered: dict[str, float] | None = None) -> tuple[pd.DataFrame, dict[str, dict], Copies]:
+def scores_table(graded: dict, names: dict[str, str], calibrated: dict | None, question,
+                 entered: dict[str, float] | None = None) -> tuple[pd.DataFrame, dict[str, dict], agreement.Copies]:
     """One row per submission, sorted by submission id; each submission's facts; how the submissions'
     runs agree (flag_copies). ``calibrated``: the autograder's calibration (its ranges, its honest pairs);
     ``entered``: the written question's points a TA entered (entered_points), blank for the others."""
     ranges = (calibrated or {}).get("ranges") or {}
-    question, entered = written.question(), entered or {}
+    entered = entered or {}
     rows, facts = [], {}
     for sid in sorted(graded):
         g = graded[sid]
@@ -268,24 +165,24 @@ def scores_table(graded: dict, names: dict[str, str], calibrated: dict | None,
         row.update({name: case["score"] for name, case in sorted(g.cases.items(), key=lambda kv: _case_order(kv[0]))})
         row.update({key: f[key] for key in ACCURACIES})
         row["seed"] = f["seed"]
-        isolation = (g.results.get("extra_data") or {}).get("isolation") or {}
-        row["sandbox"] = (g.results.get("extra_data") or {}).get("sandbox") or ""
+        isolation = g.extra.isolation
+        row["sandbox"] = g.extra.sandbox
         row["network"], row["memory"] = isolation.get("network") or "", isolation.get("memory") or ""
         flags = []
-        if g.status != "graded":
+        if not g.graded:
             flags.append(f"{g.status}: {g.message}")
         else:
             if not f["has_results"]:
                 flags.append(f"no {project.RESULTS_FILE}")
             # what the autograder's entry point saw at grading: results rejected or rewritten, a cell stopped
-            flags += (g.results.get("extra_data") or {}).get("flags") or []
+            flags += g.extra.flags
         for key in ACCURACIES:
             low, high = ranges.get(key, (-math.inf, math.inf))
             if f[key] is not None and not low <= f[key] <= high:
                 flags.append(f"{key} {f[key]:.3f} outside [{low}, {high}]")
         row["flags"] = flags
         rows.append(row)
-    copies = flag_copies(facts, calibrated)
+    copies = agreement.flag_copies(facts, calibrated)
     for row in rows:
         row["flags"] += [found[row["submission"]] for found in (copies.same, copies.near) if row["submission"] in found]
         row["flags"] = "; ".join(row["flags"])
@@ -307,9 +204,10 @@ def _png(fig) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
-def question_plots(table: pd.DataFrame, questions: list[str], points: dict[str, float]) -> str:
+def question_plots(table: pd.DataFrame, questions: list[str], points: dict[str, float], done: str) -> str:
+    """``done``: the status of a graded submission (lab5_boundary.GRADED)."""
     sns.set_theme(style="whitegrid")
-    graded = table[table["status"] == "graded"]
+    graded = table[table["status"] == done]
     columns = 4
     rows = -(-(len(questions) + 1) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.9 * rows), squeeze=False)
@@ -350,25 +248,23 @@ def accuracy_plot(table: pd.DataFrame, lab, ranges: dict) -> str:
 # The seed study: what each panel shows (the column of seed-study.csv).
 SEED_STUDY = {"acc_bow": "TF-IDF + LR (from scratch)", "acc_scratch": "Transformer from random init",
               "acc_ft": "Fine-tuned transformer", "gap": "Fine-tuned minus random init"}
-BUILD_RUN = f"files/{project.BUILD_RUN}"  # in the autograder zip: the build's own run
 
 
-def reference_run(autograder_zip: Path, lab) -> dict | None:
+def reference_run(autograder: Autograder, lab) -> dict | None:
     """The build's run (its seed and accuracies), if the zip carries one of this profile."""
-    with zipfile.ZipFile(autograder_zip) as zf:
-        if BUILD_RUN not in zf.namelist():
-            return None
-        run = json.loads(zf.read(BUILD_RUN))
-    return {**run, "gap": run["acc_ft"] - run["acc_scratch"]} if run.get("profile") == lab.get_profile().name else None
+    run = autograder.build_run()
+    if run is None or run.get("profile") != lab.get_profile().name:
+        return None
+    return {**run, "gap": run["acc_ft"] - run["acc_scratch"]}
 
 
-def seed_study(table: pd.DataFrame, facts: dict[str, dict]) -> pd.DataFrame:
+def seed_study(table: pd.DataFrame, facts: dict[str, dict], done: str) -> pd.DataFrame:
     """One row per training run of the class: its seed, the three graded accuracies and the gap.
 
     A run counts once: submissions whose results file was rejected or records no seed are left out,
     and of the submissions that share a run (copies) only the first is kept, so that a handed-around
     file does not weigh in the class's spread as many students."""
-    graded = table[(table["status"] == "graded") & table["seed"].notna()
+    graded = table[(table["status"] == done) & table["seed"].notna()
                    & table["acc_ft"].notna() & table["acc_scratch"].notna()]
     seen, keep = set(), []
     for sid in graded["submission"]:
@@ -431,7 +327,7 @@ img { max-width: 100%; }
 """
 
 
-def agreement_plot(pairs: pd.DataFrame, found: dict) -> str:
+def agreement_plot(pairs: pd.DataFrame, found: dict, lab) -> str:
     """Every two submissions' agreement, one panel per flagged measure: how many pairs agree how much,
     the range that the calibration's honest runs reached and where the flag starts (``found``: agreement.bounds)."""
     measures = [m for m in agreement.MEASURES.values()
@@ -454,7 +350,7 @@ def agreement_plot(pairs: pd.DataFrame, found: dict) -> str:
         ax.hist(values, bins=np.linspace(*edges, 60), color="#08519c", log=True)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 1, 10, 100: counts
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set(title=f"{project.RUNS[m.run].label}: {titles[m.kind]}", xlabel=units[m.kind], ylabel="pairs of submissions")
+        ax.set(title=f"{lab.RUNS[m.run].label}: {titles[m.kind]}", xlabel=units[m.kind], ylabel="pairs of submissions")
     handles, labels = axes[0][-1].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
@@ -493,7 +389,7 @@ def sandbox_summary(table: pd.DataFrame) -> str:
 NEAR_EDGE = 0.02  # a run this close inside a range's edge sits near it
 
 
-def calibration_notes(study: pd.DataFrame, copies: Copies, calibrated: dict | None) -> list[tuple[bool, str]]:
+def calibration_notes(study: pd.DataFrame, copies: agreement.Copies, calibrated: dict | None) -> list[tuple[bool, str]]:
     """What the report says about the autograder's calibration against this class: (a warning?, words).
     Where the ranges and bounds come from; runs outside or near a range; a class whose spread reaches
     beyond a range (honest students with unlucky seeds would lose points); pairs past what the
@@ -541,12 +437,12 @@ def calibration_section(notes: list[tuple[bool, str]]) -> str:
     return f"<div class='{'warn' if any(warn for warn, _ in notes) else 'muted'}'><ul>{items}</ul></div>"
 
 
-def written_question_html(question: written.Question, possible: float) -> str:
+def written_question_html(question, possible: float, rubric_start: str) -> str:
     """The written question as the report shows it once, above the answers: its prompt, the rubric (and
     the reference answer, folded), and where the TA enters the points (``possible``: the autograded points)."""
     rubric = (f"<p>The rubric:</p><pre>{html.escape(question.rubric)}</pre>" if question.rubric else
               f"<p class='warn'>The master gives no rubric for {question.name}: add one to its solution cell, from a "
-              f"line that starts with <code>{written.RUBRIC_START}</code>, and grade again.</p>")
+              f"line that starts with <code>{rubric_start}</code>, and grade again.</p>")
     reference = (f"<details><summary>The reference answer</summary><pre>{html.escape(question.reference)}</pre></details>"
                  if question.reference else "")
     return (f"<div class='question'><p><b>{html.escape(question.name)}</b> ({question.points:g} points, graded by hand), "
@@ -557,9 +453,10 @@ def written_question_html(question: written.Question, possible: float) -> str:
             f"folder, which keeps what you entered.</p>")
 
 
-def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder_zip: Path, study: pd.DataFrame,
-           copies: Copies, calibrated: dict | None) -> str:
-    ok = {sid: g for sid, g in graded.items() if g.status == "graded"}
+def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder: Autograder, study: pd.DataFrame,
+           copies: agreement.Copies, calibrated: dict | None, question) -> str:
+    ok = {sid: g for sid, g in graded.items() if g.graded}
+    done = autograder.module("lab5_boundary").GRADED
     case_max = {}
     for g in graded.values():
         case_max.update({name: case["max_score"] for name, case in g.cases.items()})
@@ -568,18 +465,17 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
     points = {q: sum(case_max[c] for c in cases if c.startswith(q + " - ")) for q in questions}
     flagged = table[table["flags"] != ""]
     possible = sum(points.values())
-    question = written.question()
     parts = [
         f"<h1>Lab 5 grading report</h1><p class='summary'>{len(table)} submissions, {len(ok)} graded, "
         f"{len(flagged)} to look at; mean autograded score {table['total'].mean():.2f} of {possible:g}, "
         f"{question.name} (of {question.points:g}, graded by hand) entered for {int(table[question.name].notna().sum())} of them "
         f"({html.escape(lab.get_profile().name)} profile{STANDIN_NOTE if standin.is_standin(os.environ.get('HF_HOME')) else ''}; "
-        f"autograder {html.escape(autograder_zip.name)}).</p>",
+        f"autograder {html.escape(autograder.path.name)}).</p>",
         sandbox_summary(table),
         "<h2>Calibration</h2>",
         calibration_section(calibration_notes(study, copies, calibrated)),
         "<h2>Needs a human look</h2>",
-        _table_html(flagged.sort_values("status", key=lambda st: st == "graded", kind="stable")
+        _table_html(flagged.sort_values("status", key=lambda st: st == done, kind="stable")
                     [["submission", "student", "status", "total", "flags"]]) if len(flagged)
         else "<p class='muted'>Nothing: every submission graded, with its results file and accuracies in range.</p>",
         "<h2>How much the students' runs agree</h2>",
@@ -588,9 +484,9 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         "panel counts the pairs of submissions by how much their runs agree (a log scale: a few copies among "
         "thousands of pairs stand apart beyond the dashed line), with the range honest pairs reached and where the flag "
         "starts.</p>",
-        agreement_plot(copies.pairs, copies.bounds),
+        agreement_plot(copies.pairs, copies.bounds, lab),
         "<h2>Scores by question</h2>",
-        question_plots(table, questions, points),
+        question_plots(table, questions, points, done),
         "<h2>Test cases failed most often</h2>",
     ]
     failures = []
@@ -612,9 +508,9 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
               "(drawn once, kept in <code>lab5_seed.txt</code>). So the spread below is how much each model's test "
               "accuracy moves with the seed alone, and the right panel how sure the advantage of pretraining is. "
               "<code>seed-study.csv</code> holds each run's seed and accuracies.</p>",
-              seed_study_plot(study, reference_run(autograder_zip, lab)),
+              seed_study_plot(study, reference_run(autograder, lab)),
               "<h2>Written answers (graded by hand)</h2>",
-              written_question_html(question, possible)]
+              written_question_html(question, possible, autograder.module("lab5_written").RUBRIC_START)]
     for _, row in table.iterrows():
         answer = facts[row["submission"]]["written"]
         who = html.escape(row["submission"] + (f" ({row['student']})" if row["student"] else ""))
@@ -631,14 +527,17 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
 
 def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) -> pd.DataFrame:
     """Write out/scores.csv and out/report.html for ``graded`` (submission id -> Graded), keeping the
-    written question's points a TA entered in an earlier out/scores.csv (entered_points: its line is printed)."""
-    lab = lab_utils(autograder_zip)
-    calibrated = calibration.from_zip(autograder_zip, lab.get_profile().name)
-    entered, said = entered_points(out / SCORES, graded)  # what a TA entered there before: never lost to a rerun
+    written question's points a TA entered in an earlier out/scores.csv (entered_points: its line is printed).
+    Every fact of the lab (its profile, its runs, its ranges) is the zip's that graded them."""
+    autograder = Autograder(autograder_zip)
+    lab = autograder.module("lab5_utils")
+    calibrated = autograder.calibration(lab.get_profile().name)
+    question = autograder.written_question()
+    entered, said = entered_points(out / SCORES, graded, question)  # what a TA entered there before: never lost to a rerun
     if said:
         print(said, file=sys.stderr)
-    table, facts, copies = scores_table(graded, names, calibrated, entered)
-    study = seed_study(table, facts)
+    table, facts, copies = scores_table(graded, names, calibrated, question, entered)
+    study = seed_study(table, facts, autograder.module("lab5_boundary").GRADED)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / SCORES, index=False, float_format="%g")  # the same row, whatever the other rows
     study.to_csv(out / "seed-study.csv", index=False, float_format="%.4f")
@@ -646,5 +545,5 @@ def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) 
     near = copies.pairs[agreement.beyond(copies.pairs, copies.bounds).any(axis=1)]
     counts = [c for c in near.columns if c == "n" or c.endswith("_agree")]
     near.astype({c: "Int64" for c in counts}).to_csv(out / "near-copies.csv", index=False, float_format="%.4f")
-    (out / "report.html").write_text(render(table, graded, facts, lab, autograder_zip, study, copies, calibrated), encoding="utf-8")
+    (out / "report.html").write_text(render(table, graded, facts, lab, autograder, study, copies, calibrated, question), encoding="utf-8")
     return table

@@ -114,7 +114,9 @@ def _dataset(home: Path, data: Path, scratch: Path) -> dict[str, int]:
     from datasets.data_files import DataFilesDict
     from datasets.packaged_modules.parquet.parquet import Parquet, ParquetConfig
 
-    import lab5_utils as lab  # on the path through tools.project
+    from tools.autograder import checkout_module
+
+    lab = checkout_module("lab5_utils")
 
     folder = data / "sentiment"
     names, columns = lab.read_local(folder, "val")

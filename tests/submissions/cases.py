@@ -1,15 +1,18 @@
 """The corpus's cases, by the class of fault each tries (docs/design.md, "The corpus of submissions").
 
-To add a case, append a ``Case`` (edits.py) to the list of its class in FAULT_CLASSES.
+To add a case, append a ``Case`` (tools/submissions.py) to the list of its class in FAULT_CLASSES.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from bench import PAD_TO_MAX_LENGTH, copies
-from submissions.edits import (  # the corpus's language
-    ALL_ZERO, Case, RESULTS_FILE, add_file, another_students_run, append_to, assignment_name,
+import lab5_intake as intake
+from bench import PAD_TO_MAX_LENGTH
+from submissions.points import ALL_ZERO
+from tools import copies
+from tools.submissions import (  # the corpus's language
+    Case, RESULTS_FILE, add_file, another_students_run, append_to, assignment_name,
     cell_with_real_results, delete_all_cells, delete_answer_cells, fabricated, fresh_notebook, gold_labels, insert_after,
     last_eval, no_results, one_class, only_results_in_zip, predictions_from_labels, raw_notebook, results, results_text,
     scale_log_steps, scores_at, strip_tags, sub, sub_all, sub_statement, tied_by_rounding, upload_bytes,
@@ -36,6 +39,11 @@ import lab5_utils as lab
 def results(run="ft"):
     return lab.load_results(run)
 """
+# A module of the grader's own, as an upload might bring one: whatever imported it would find it empty.
+SHADOW_GRADER = "import lab5_utils as lab\nlab.load_results = lambda *args, **kwargs: {}\n"
+# Every module of the autograder that students do not get (lab5_intake.OWN_MODULES): the upload may name
+# its files after any of them.
+GRADER_ONLY = [name for name in intake.OWN_MODULES if not (Path(__file__).parents[2] / "student" / name).exists()]
 PATCH_CHECKS = """\
 import lab5_utils, lab5_checks
 lab5_checks.run_problems = lambda *args, **kwargs: []
@@ -438,13 +446,15 @@ FAULT_CLASSES: dict[str, list[Case]] = {
         Case("wrong_upload_shadows_the_checks", "a lab5_checks/ package in the upload that switches the run checks off, with a fabricated run",
              [results(fabricated), add_file("lab5_checks/__init__.py", SHADOW_CHECKS)],
              scores={"q5_results": 0}, message="not the class with the highest score", flag="code in the upload removed before grading"),
-        Case("wrong_upload_shadows_modules", "files in the upload named like the answer key, otter, a library the tests import, "
-             "sitecustomize and a .pth file, with a fabricated run",
-             [results(fabricated), add_file("lab5_answer_key.py", SHADOW_REFERENCE), add_file("otter/__init__.py", "class Notebook: pass\n"),
+        Case("wrong_upload_shadows_modules", "files in the upload named like each of the autograder's own modules (the answer "
+             "key, the entry point, the verdict, ...), otter, a library the tests import, sitecustomize and a .pth file, "
+             "with a fabricated run",
+             [results(fabricated), *(add_file(name, SHADOW_REFERENCE if name == "lab5_answer_key.py" else SHADOW_GRADER)
+                                     for name in GRADER_ONLY), add_file("otter/__init__.py", "class Notebook: pass\n"),
               add_file("datasets/__init__.py", "raise ImportError('shadowed')\n"), add_file("lab5.pth", "import sitecustomize\n"),
               add_file("sitecustomize.py", "import lab5_checks\nlab5_checks.run_problems = lambda *a, **k: []\n")],
              scores={"q5_results": 0}, message="not the class with the highest score",
-             flag="removed before grading: datasets/, lab5.pth, lab5_answer_key.py, otter/, sitecustomize.py"),
+             flag="removed before grading: datasets/, lab5.pth, lab5_answer_key.py, lab5_autograder.py, lab5_boundary.py, "),
     ],
     "the kernel": [
         # The results questions are decided outside the notebook: what the notebook does to the checks in
@@ -555,7 +565,7 @@ FAULT_CLASSES: dict[str, list[Case]] = {
              "(3 of 8 honest random-init runs over seeds had such ties)", [results(tied_by_rounding("scratch"))]),
     ],
     "another student's results file": [
-        # Another student's results file handed in, edited to hide it (bench/copies.py): every check of a run
+        # Another student's results file handed in, edited to hide it (tools/copies.py): every check of a run
         # accepts it (full points); the TA report flags it, naming its original (tests/test_review.py). The
         # original here is the reference student's run.
         Case("copy_as_it_is", "another student's results file as it is", [results(lambda r: None)]),

@@ -1,4 +1,4 @@
-"""The corpus of submissions: the cases (cases.py, written in the language of edits.py) and how the
+"""The corpus of submissions: the cases (cases.py, written in the language of tools/submissions.py) and how the
 tests grade them, several cases to one submission where their faults sit in different questions."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import nbformat
 
 # what the tests and benchmarks take from the corpus
 from submissions.cases import CASES, ENVIRONMENT_TARGETS, ESCAPE_MARKER, FAULT_CLASSES, GROUPS, LOOPBACK_PORT  # noqa: F401
-from submissions.edits import POINTS, PUBLIC_CASES, Case, make_submission  # noqa: F401
+from submissions.points import POINTS, PUBLIC_CASES  # noqa: F401
+from tools.submissions import Case, make_submission
 
 BY_NAME = {case.name: case for case in CASES}
 

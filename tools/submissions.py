@@ -5,7 +5,7 @@ student who got everything right would: tools.notebooks.filled_in), plus the res
 training run, and then changes one thing. It states the points it must get on each question that does
 not get full points, and a piece of the message the failing test must show, so that a wrong submission
 loses points on the question it breaks and is told why, and a right one loses nothing. The cases
-themselves are in cases.py.
+themselves are in tests/submissions/cases.py; bench boundary makes its variants with it too.
 """
 
 from __future__ import annotations
@@ -19,37 +19,12 @@ from typing import Callable
 
 import nbformat
 
-from bench import copies
+from tools import copies
 from tools.notebooks import code_cell_with, replace_in_code
+from tools.autograder import Autograder
 from tools.project import AUTOGRADER_ZIP, NOTEBOOK_FILE, RESULTS_FILE
 
 
-def built_test_files(autograder_zip: Path = AUTOGRADER_ZIP) -> list:
-    """The built autograder's test files (otter's ExceptionTestFile), one per autograded question."""
-    from otter.test_files import ExceptionTestFile
-
-    with zipfile.ZipFile(autograder_zip) as zf:
-        return [ExceptionTestFile.from_string(zf.read(name).decode(), path=name)
-                for name in sorted(zf.namelist()) if name.startswith("tests/") and name.endswith(".py")]
-
-
-def built_points(autograder_zip: Path = AUTOGRADER_ZIP) -> dict[str, float]:
-    """Each autograded question's points, as the built autograder's test files define them (the
-    written question is graded by hand)."""
-    return {f.name: sum(case.points for case in f.test_cases) for f in built_test_files(autograder_zip)}
-
-
-POINTS = built_points()
-ALL_ZERO = {q: 0 for q in POINTS}
-
-
-def public_cases(autograder_zip: Path = AUTOGRADER_ZIP) -> dict[str, str]:
-    """The public test cases of the built autograder (the ones students get, and the training cells run
-    first), with their question."""
-    return {case.name: f.name for f in built_test_files(autograder_zip) for case in f.test_cases if not case.hidden}
-
-
-PUBLIC_CASES = public_cases()
 
 
 @dataclass
@@ -245,9 +220,8 @@ def cell_with_real_results(source: str, after: str) -> Edit:
 
 
 def gold_labels() -> list[int]:
-    import lab5_answer_key as ref
-
-    return list(ref.subsets().test_labels)
+    """The test subset's true labels, as the autograder that grades the submissions knows them."""
+    return list(Autograder(AUTOGRADER_ZIP).module("lab5_answer_key").subsets().test_labels)
 
 
 def last_eval(r: dict, run: str = "ft") -> dict:
@@ -255,7 +229,7 @@ def last_eval(r: dict, run: str = "ft") -> dict:
 
 
 def record_consistently(r: dict, run: str, preds: list[int], logits: list[list[float]]) -> None:
-    """``run``'s predictions and scores, recorded as a real run would record them (bench.copies)."""
+    """``run``'s predictions and scores, recorded as a real run would record them (tools.copies)."""
     copies.record_consistently(r, run, preds, logits, gold_labels())
 
 
