@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import lab5_checks as checks
@@ -33,7 +33,7 @@ ONE_CLASS_SHARE = 0.9
 CALIBRATION_FILE = "lab5_calibration_{profile}.json"
 
 
-@lru_cache(maxsize=None)
+@cache
 def calibration(profile: str) -> dict:
     """The calibration of ``profile`` that this autograder carries (docs/design.md, "Profiles and
     calibrated ranges")."""
@@ -60,10 +60,12 @@ def _columns(profile) -> dict[str, dict[str, list]]:
     if folder is not None:
         return lab.read_local(folder, profile.local_train_split)[1]
     raw = lab.load_tweeteval(profile)
-    return {split: {"text": list(raw[split]["text"]), "label": list(raw[split]["label"])} for split in ("train", "test")}
+    return {
+        split: {"text": list(raw[split]["text"]), "label": list(raw[split]["label"])} for split in ("train", "test")
+    }
 
 
-@lru_cache(maxsize=None)
+@cache
 def subsets() -> Subsets:
     """The train and test subsets (docs/design.md, "What the lab teaches"): each split shuffled with seed 42, then its head.
 
@@ -96,7 +98,7 @@ def checkpoint_file(name: str) -> str:
     return hf_hub_download(source, name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tokenizer():
     from tokenizers import Tokenizer
 
@@ -112,13 +114,13 @@ def token_ids(texts: list[str]) -> list[list[int]]:
     return [encoding.ids for encoding in _tokenizer().encode_batch([str(t) for t in texts])]
 
 
-@lru_cache(maxsize=None)
+@cache
 def checkpoint_config() -> dict:
     """The checkpoint's configuration, as its config.json says."""
     return json.loads(Path(checkpoint_file("config.json")).read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def pretrained_rows():
     """Rows lab5_facts.EMBEDDING_ROWS of the checkpoint's word embeddings (a model's fingerprint)."""
     import numpy as np
@@ -127,7 +129,7 @@ def pretrained_rows():
     with safe_open(checkpoint_file("model.safetensors"), framework="numpy") as f:
         name = next(k for k in f.keys() if k.endswith("word_embeddings.weight"))
         matrix = f.get_slice(name)
-        return np.stack([np.asarray(matrix[row:row + 1], dtype=np.float32)[0] for row in facts.EMBEDDING_ROWS])
+        return np.stack([np.asarray(matrix[row : row + 1], dtype=np.float32)[0] for row in facts.EMBEDDING_ROWS])
 
 
 def embedding_similarity(model) -> float:
@@ -145,20 +147,37 @@ def embedding_similarity(model) -> float:
 
 
 # Configuration keys that are no part of the architecture: the head, bookkeeping, runtime switches.
-NOT_ARCHITECTURE = {"num_labels", "id2label", "label2id", "_name_or_path", "name_or_path", "architectures",
-                    "transformers_version", "torch_dtype", "dtype", "problem_type", "_attn_implementation_autoset",
-                    "_attn_implementation", "output_attentions", "output_hidden_states", "return_dict",
-                    "use_cache", "gradient_checkpointing"}  # the Trainer sets use_cache from its arguments
+NOT_ARCHITECTURE = {
+    "num_labels",
+    "id2label",
+    "label2id",
+    "_name_or_path",
+    "name_or_path",
+    "architectures",
+    "transformers_version",
+    "torch_dtype",
+    "dtype",
+    "problem_type",
+    "_attn_implementation_autoset",
+    "_attn_implementation",
+    "output_attentions",
+    "output_hidden_states",
+    "return_dict",
+    "use_cache",
+    "gradient_checkpointing",
+}  # the Trainer sets use_cache from its arguments
 
 
 def architecture_problem(model, name: str) -> str:
     """Why ``model`` is not a sequence-classification model of the checkpoint's architecture ("" if it is)."""
     want = checkpoint_config().get("model_type")
     got = model.config.to_dict().get("model_type")
-    kind = model.type_name.rsplit(".", 1)[-1][:facts.SHOWN]
+    kind = model.type_name.rsplit(".", 1)[-1][: facts.SHOWN]
     if got != want or not kind.endswith("ForSequenceClassification"):
-        return (f"{name} is a {kind} (model_type {checks.shown(got)}); expected the checkpoint's architecture (model_type {want!r}) "
-                "with a sequence-classification head")
+        return (
+            f"{name} is a {kind} (model_type {checks.shown(got)}); expected the checkpoint's architecture (model_type {want!r}) "
+            "with a sequence-classification head"
+        )
     return ""
 
 
@@ -166,8 +185,11 @@ def architecture_differences(model) -> str:
     """How ``model``'s configuration differs from the checkpoint's in its architecture (sizes, layers,
     vocabulary), or "" when it is the checkpoint's; the classification head and bookkeeping may differ."""
     mine = model.config.to_dict()
-    wrong = [f"{key}={checks.shown(mine.get(key))} (the checkpoint: {value!r})" for key, value in checkpoint_config().items()
-             if key not in NOT_ARCHITECTURE and mine.get(key) != value]
+    wrong = [
+        f"{key}={checks.shown(mine.get(key))} (the checkpoint: {value!r})"
+        for key, value in checkpoint_config().items()
+        if key not in NOT_ARCHITECTURE and mine.get(key) != value
+    ]
     return "; ".join(wrong[:4])
 
 
@@ -224,14 +246,18 @@ def gold_problems(record: dict, run: str) -> list[str]:
     problems = []
     accuracy = float(np.mean(preds == gold))
     if abs(accuracy - last["eval_accuracy"]) > checks.ACCURACY_TOLERANCE:
-        problems.append(f"its predictions score {accuracy:.4f} on the test subset, but its log says the model scored "
-                        f"{last['eval_accuracy']:.4f} after the last epoch")
+        problems.append(
+            f"its predictions score {accuracy:.4f} on the test subset, but its log says the model scored "
+            f"{last['eval_accuracy']:.4f} after the last epoch"
+        )
     shifted = logits - logits.max(axis=-1, keepdims=True)
     loss = float(np.mean(np.log(np.exp(shifted).sum(axis=-1)) - shifted[np.arange(len(gold)), gold]))
     reported = last.get("eval_loss")
     if isinstance(reported, (int, float)) and math.isfinite(reported) and abs(loss - reported) > checks.LOSS_TOLERANCE:
-        problems.append(f"the loss of its {run}_logits on the test subset is {loss:.4f}, but its log says "
-                        f"{reported:.4f} after the last epoch")
+        problems.append(
+            f"the loss of its {run}_logits on the test subset is {loss:.4f}, but its log says "
+            f"{reported:.4f} after the last epoch"
+        )
     return problems
 
 
@@ -262,8 +288,12 @@ def check_accuracy(env: dict, record: dict, run: str) -> None:
     name = f"acc_{run}"
     trainer = lab.RUNS[run].trainer
     for label, value in ((name, checks.require(env, name)), (f"{name} in {lab.RESULTS_FILE}", record.get(name))):
-        assert isinstance(value, (int, float)) and not isinstance(value, bool), f"{label} = {checks.shown(value)} is not a number: let {trainer}.predict(tok_test) compute {name} (its metrics['test_accuracy']), and rerun its section."
-        assert abs(float(value) - actual) < 1e-6, f"{label} = {checks.shown(value)}, but the saved predictions match {actual:.4f} of the test labels (in test-subset order): let {trainer}.predict(tok_test) compute {name}, and rerun its section after any change."
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), (
+            f"{label} = {checks.shown(value)} is not a number: let {trainer}.predict(tok_test) compute {name} (its metrics['test_accuracy']), and rerun its section."
+        )
+        assert abs(float(value) - actual) < 1e-6, (
+            f"{label} = {checks.shown(value)}, but the saved predictions match {actual:.4f} of the test labels (in test-subset order): let {trainer}.predict(tok_test) compute {name}, and rerun its section after any change."
+        )
 
 
 def check_learned(record: dict, run: str) -> None:
@@ -273,17 +303,31 @@ def check_learned(record: dict, run: str) -> None:
     preds = record[f"{run}_preds"]
     label, count = Counter(preds).most_common(1)[0]
     name = ("negative", "neutral", "positive")[label]
-    assert count < ONE_CLASS_SHARE * len(preds), f"{lab.RUNS[run].model.capitalize()} calls {count} of the {len(preds)} test tweets {name} ({count / len(preds):.1%}): it has not learned to tell the classes apart. Check the model, the training arguments and the tokenization, then rerun {lab.RUNS[run].section}."
+    assert count < ONE_CLASS_SHARE * len(preds), (
+        f"{lab.RUNS[run].model.capitalize()} calls {count} of the {len(preds)} test tweets {name} ({count / len(preds):.1%}): it has not learned to tell the classes apart. Check the model, the training arguments and the tokenization, then rerun {lab.RUNS[run].section}."
+    )
 
 
 def check_settings(record: dict, run: str) -> None:
     """The run in the record was trained with the lab's settings, and with the training seed that the
     record's fine-tuning run was (both runs of a student train with one seed)."""
     settings = record.get(f"{run}_settings")
-    assert isinstance(settings, dict), f"{lab.RESULTS_FILE} does not say how {lab.RUNS[run].model} was trained: rerun its section and submit the file it writes."
-    wrong = [f"{key}={checks.shown(settings.get(key))} (the lab: {want!r})" for key, want in lab.TRAINING.items() if settings.get(key) != want]
-    assert not wrong, f"{lab.RUNS[run].model.capitalize()} in {lab.RESULTS_FILE} was trained with other settings than the lab's: {'; '.join(wrong)}. Set them in args (question 4) and rerun its section."
+    assert isinstance(settings, dict), (
+        f"{lab.RESULTS_FILE} does not say how {lab.RUNS[run].model} was trained: rerun its section and submit the file it writes."
+    )
+    wrong = [
+        f"{key}={checks.shown(settings.get(key))} (the lab: {want!r})"
+        for key, want in lab.TRAINING.items()
+        if settings.get(key) != want
+    ]
+    assert not wrong, (
+        f"{lab.RUNS[run].model.capitalize()} in {lab.RESULTS_FILE} was trained with other settings than the lab's: {'; '.join(wrong)}. Set them in args (question 4) and rerun its section."
+    )
     seed = settings.get("seed")
-    assert lab.recorded_seed({f"{run}_settings": settings}) is not None, f"{lab.RESULTS_FILE} does not record the training seed of {lab.RUNS[run].model} (seed={checks.shown(seed)}): rerun its section and submit the file it writes."
+    assert lab.recorded_seed({f"{run}_settings": settings}) is not None, (
+        f"{lab.RESULTS_FILE} does not record the training seed of {lab.RUNS[run].model} (seed={checks.shown(seed)}): rerun its section and submit the file it writes."
+    )
     first = lab.recorded_seed(record)  # the fine-tuning run's, when it records one
-    assert seed == first, f"{lab.RUNS[run].model.capitalize()} was trained with seed {checks.shown(seed)}, the fine-tuned model with seed {first}: both runs train with your training seed (args' seed=TRAIN_SEED, and torch.manual_seed(TRAIN_SEED) before the random weights); rerun section 5."
+    assert seed == first, (
+        f"{lab.RUNS[run].model.capitalize()} was trained with seed {checks.shown(seed)}, the fine-tuned model with seed {first}: both runs train with your training seed (args' seed=TRAIN_SEED, and torch.manual_seed(TRAIN_SEED) before the random weights); rerun section 5."
+    )

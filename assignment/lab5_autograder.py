@@ -72,25 +72,34 @@ def grade(ag_dir: Path) -> dict:
         if upload.notebook is not None:  # the TA grades it by hand, whatever the autograder could grade
             outcome.extra.written = written.answer_in(upload.notebook, written.load())
         outcome.extra.sandbox = box.describe()
-        outcome.extra.isolation = {"sandbox": box.describe(), "network": network, "memory": box.memory.describe(),
-                                   "memory_peak": box.memory.peak()}
+        outcome.extra.isolation = {
+            "sandbox": box.describe(),
+            "network": network,
+            "memory": box.memory.describe(),
+            "memory_peak": box.memory.peak(),
+        }
     finally:
         box.clean_up()
     if box.survivors:  # cannot write the results (not theirs to write), but a TA should know
-        outcome.extra.flags.append(f"{len(box.survivors)} process(es) of the grading user were still ending when the "
-                                   "results were written")
+        outcome.extra.flags.append(
+            f"{len(box.survivors)} process(es) of the grading user were still ending when the results were written"
+        )
     return outcome.results(suite, suite.secret_lines())  # whatever path the grading took
 
 
 def _grade(ag_dir: Path, suite: verdict.Suite, upload: Upload, side: StudentSide, started: float) -> Outcome:
     notes = intake.upload_notes(upload)
-    grader = verdict.Grader(suite, upload.results)  # the tests and the upload, read before any of the notebook's code runs
+    grader = verdict.Grader(
+        suite, upload.results
+    )  # the tests and the upload, read before any of the notebook's code runs
     before = student_run.given_files(ag_dir)
     side.go(upload)
     grader.warming.start()
     stopped = side.wait(started)
     side.end()
-    notes += student_run.kernel_notes(side.read(boundary.NOTES_FILE))  # also when nothing was graded: which cell ran out of memory
+    notes += student_run.kernel_notes(
+        side.read(boundary.NOTES_FILE)
+    )  # also when nothing was graded: which cell ran out of memory
     if stopped is None and side.box.memory.exceeded():
         stopped = boundary.STOPPED, student_run.memory_reason(side.box.memory, side.cell())
     if stopped:
@@ -106,26 +115,49 @@ def _grade(ag_dir: Path, suite: verdict.Suite, upload: Upload, side: StudentSide
         message = str(kernel["error"])[:1000]
         print(f"Grading stopped: {message}")
         if "kernel died" in message.lower():  # nbclient's DeadKernelError: killed, or crashed in native code
-            return Outcome.not_graded(student_run.kernel_died_reason(side.box.memory, side.cell()), boundary.STOPPED, notes)
+            return Outcome.not_graded(
+                student_run.kernel_died_reason(side.box.memory, side.cell()), boundary.STOPPED, notes
+            )
         return Outcome.not_graded(f"This submission could not be graded: {message}", notes=notes)
     if facts_data is None:
-        return Outcome.not_graded((
-            f"Grading stopped before the tests ran: the notebook's kernel or otter ended without results (exit "
-            f"{side.proc.returncode}), e.g. a cell that ended the grading's processes or used up the memory. Run the "
-            "notebook top to bottom, then submit again."), boundary.STOPPED, notes)
+        return Outcome.not_graded(
+            (
+                f"Grading stopped before the tests ran: the notebook's kernel or otter ended without results (exit "
+                f"{side.proc.returncode}), e.g. a cell that ended the grading's processes or used up the memory. Run the "
+                "notebook top to bottom, then submit again."
+            ),
+            boundary.STOPPED,
+            notes,
+        )
 
     if student_run.sha(side.results_file()) != student_run.sha(upload.results):
-        graded = f"the {lab.RESULTS_FILE} you submitted" if upload.results is not None else f"no {lab.RESULTS_FILE} (none was submitted)"
-        notes.append(Note(NoteKind.RESULTS_REWRITTEN, (
-            f"Your notebook wrote {lab.RESULTS_FILE} while it was graded. The autograder graded {graded}, not what the "
-            "notebook wrote: results come from your own run of sections 4 and 5, submitted with the notebook."),
-            "the uploaded one was graded" if upload.results is not None else "none was uploaded, none was graded"))
+        graded = (
+            f"the {lab.RESULTS_FILE} you submitted"
+            if upload.results is not None
+            else f"no {lab.RESULTS_FILE} (none was submitted)"
+        )
+        notes.append(
+            Note(
+                NoteKind.RESULTS_REWRITTEN,
+                (
+                    f"Your notebook wrote {lab.RESULTS_FILE} while it was graded. The autograder graded {graded}, not what the "
+                    "notebook wrote: results come from your own run of sections 4 and 5, submitted with the notebook."
+                ),
+                "the uploaded one was graded" if upload.results is not None else "none was uploaded, none was graded",
+            )
+        )
     changed = student_run.changed_given_files(side.ws.box, before)
     if changed:
-        notes.append(Note(NoteKind.GRADER_FILES_CHANGED, (
-            f"Your notebook changed or added files of the autograder while it was graded ({', '.join(changed[:6])}). "
-            "Every test was run by the autograder outside the notebook, with its own files."),
-            ", ".join(changed[:6])))
+        notes.append(
+            Note(
+                NoteKind.GRADER_FILES_CHANGED,
+                (
+                    f"Your notebook changed or added files of the autograder while it was graded ({', '.join(changed[:6])}). "
+                    "Every test was run by the autograder outside the notebook, with its own files."
+                ),
+                ", ".join(changed[:6]),
+            )
+        )
     env = verdict.notebook_facts(facts_data, "the notebook's last cell, which reads its variables, did not run")
     grader.ready()
     return verdict.outcome(grader, upload, env, kernel, notes)

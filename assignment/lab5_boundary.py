@@ -50,13 +50,16 @@ def size_text(n: int) -> str:
     """A size as a message says it."""
     return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n:,} bytes"
 
+
 # --------------------------------------------------------------------------------------------
 # The grader <-> the student's side
 # --------------------------------------------------------------------------------------------
 
 # What the grader sets in the student's side's environment
 REPORT_ENV = "LAB5_GRADING_DIR"  # its report folder
-ADDRESS_SPACE_ENV = "LAB5_ADDRESS_SPACE"  # bytes: the address-space limit it sets itself, where the grader has no cgroup
+ADDRESS_SPACE_ENV = (
+    "LAB5_ADDRESS_SPACE"  # bytes: the address-space limit it sets itself, where the grader has no cgroup
+)
 ISOLATED_ENV = "LAB5_ISOLATED"  # "1": every process of the kernel's user is this grading's (a sandbox)
 
 # The report folder: what the student's side hands back, and the most of each the grader reads
@@ -112,7 +115,13 @@ def note_kind(text: str) -> NoteKind | str:
 # --------------------------------------------------------------------------------------------
 
 # A submission's status: graded, or why it was not
-GRADED, NOT_GRADABLE, TIMED_OUT, STOPPED, GRADER_ERROR = "graded", "not gradable", "timed out", "stopped", "grader error"
+GRADED, NOT_GRADABLE, TIMED_OUT, STOPPED, GRADER_ERROR = (
+    "graded",
+    "not gradable",
+    "timed out",
+    "stopped",
+    "grader error",
+)
 FLAGGED_STATUSES = (TIMED_OUT, STOPPED)  # not graded in full, for a reason a TA should look at
 
 

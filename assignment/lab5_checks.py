@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 import lab5_facts as facts
 import lab5_utils as lab
+import numpy as np
 
 # How far what one real run records may disagree with itself (docs/design.md, "Tolerances").
 ACCURACY_TOLERANCE = 0.001  # 2 of 2,000 test tweets
@@ -35,14 +34,20 @@ def predictions_shape(record: dict, run: str, test_size: int) -> str | None:
     """Why ``run``'s predictions and scores are not shaped as save_results writes them, or None."""
     preds, logits = record.get(f"{run}_preds"), record.get(f"{run}_logits")
     if not isinstance(preds, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in preds):
-        example = next((p for p in preds if not isinstance(p, int) or isinstance(p, bool)), preds) if isinstance(preds, list) else preds
+        example = (
+            next((p for p in preds if not isinstance(p, int) or isinstance(p, bool)), preds)
+            if isinstance(preds, list)
+            else preds
+        )
         return f"{run}_preds must be a list of class ids 0, 1, 2; it holds {shown(example)}"
     if any(not 0 <= p <= 2 for p in preds):
         return f"{run}_preds holds class ids outside 0, 1, 2"
     if len(preds) != test_size:
         return f"{run}_preds holds {len(preds)} predictions; the test subset has {test_size} tweets"
-    if not isinstance(logits, list) or len(logits) != test_size or not all(
-        isinstance(row, list) and len(row) == 3 and all(finite(v) for v in row) for row in logits
+    if (
+        not isinstance(logits, list)
+        or len(logits) != test_size
+        or not all(isinstance(row, list) and len(row) == 3 and all(finite(v) for v in row) for row in logits)
     ):
         return f"{run}_logits must hold 3 finite scores for each of the {test_size} test tweets"
     return None
@@ -64,8 +69,11 @@ def log_shape(record: dict, run: str) -> str | None:
 
 def shape_problem(record: dict, run: str, test_size: int) -> str | None:
     """Why ``run``'s part of the record is not shaped as save_results writes it, or None."""
-    missing = [key for key in (f"{run}_preds", f"{run}_logits", f"{run}_log_history", f"{run}_metrics")
-               if record.get(key) is None]
+    missing = [
+        key
+        for key in (f"{run}_preds", f"{run}_logits", f"{run}_log_history", f"{run}_metrics")
+        if record.get(key) is None
+    ]
     if missing:
         return f"it has no {', '.join(missing)} for {lab.RUNS[run].model}"
     return predictions_shape(record, run, test_size) or log_shape(record, run)
@@ -108,11 +116,16 @@ class RunParts:
     metrics: dict
 
     @classmethod
-    def of(cls, record: dict, run: str) -> "RunParts":
+    def of(cls, record: dict, run: str) -> RunParts:
         log = record[f"{run}_log_history"]
-        return cls(np.asarray(record[f"{run}_preds"]), np.asarray(record[f"{run}_logits"], dtype=np.float64),
-                   [e for e in log if "train_runtime" in e], [e for e in log if "eval_accuracy" in e],
-                   [e for e in log if "loss" in e], record[f"{run}_metrics"])
+        return cls(
+            np.asarray(record[f"{run}_preds"]),
+            np.asarray(record[f"{run}_logits"], dtype=np.float64),
+            [e for e in log if "train_runtime" in e],
+            [e for e in log if "eval_accuracy" in e],
+            [e for e in log if "loss" in e],
+            record[f"{run}_metrics"],
+        )
 
 
 def predictions_vs_scores(r: RunParts, name: str, plan: Plan) -> list[str]:
@@ -125,7 +138,9 @@ def predictions_vs_scores(r: RunParts, name: str, plan: Plan) -> list[str]:
 def step_schedule(r: RunParts, name: str, plan: Plan) -> list[str]:
     """The end of training: at the last step of the last epoch, having seen every training tweet each epoch."""
     what = f"{plan.epochs} epochs of {plan.train_size} tweets in batches of {plan.batch} are {plan.total} steps"
-    if len(r.summary) != 1 or not all(finite(r.summary[0].get(k)) for k in ("train_loss", "train_samples_per_second", "total_flos")):
+    if len(r.summary) != 1 or not all(
+        finite(r.summary[0].get(k)) for k in ("train_loss", "train_samples_per_second", "total_flos")
+    ):
         return ["its log has no end-of-training entry (train_runtime, train_loss, ...): training did not finish"]
     end = r.summary[0]
     if (end["step"], end["epoch"]) != (plan.total, plan.epochs):
@@ -142,14 +157,23 @@ def evaluations(r: RunParts, name: str, plan: Plan) -> list[str]:
     want = [(plan.per_epoch * k, k) for k in range(1, plan.epochs + 1)]
     got = [(e["step"], round(e["epoch"], 6)) for e in r.evals]
     if got != want:
-        problems.append(f"its log evaluates at steps {[s for s, _ in got]}; the lab evaluates after each epoch, "
-                        f"at steps {[s for s, _ in want]}")
+        problems.append(
+            f"its log evaluates at steps {[s for s, _ in got]}; the lab evaluates after each epoch, "
+            f"at steps {[s for s, _ in want]}"
+        )
     for entry in r.evals:
         if not all(finite(entry.get(k)) for k in ("eval_loss", "eval_runtime", "eval_samples_per_second")):
-            problems.append(f"the evaluation at step {entry['step']:g} lacks eval_loss, eval_runtime or eval_samples_per_second")
+            problems.append(
+                f"the evaluation at step {entry['step']:g} lacks eval_loss, eval_runtime or eval_samples_per_second"
+            )
             break
-        if abs(entry["eval_samples_per_second"] * entry["eval_runtime"] - plan.test_size) > RATE_TOLERANCE * plan.test_size:
-            problems.append(f"the evaluation at step {entry['step']:g} did not evaluate the {plan.test_size} test tweets")
+        if (
+            abs(entry["eval_samples_per_second"] * entry["eval_runtime"] - plan.test_size)
+            > RATE_TOLERANCE * plan.test_size
+        ):
+            problems.append(
+                f"the evaluation at step {entry['step']:g} did not evaluate the {plan.test_size} test tweets"
+            )
             break
     return problems
 
@@ -159,17 +183,28 @@ def learning_rate_and_loss(r: RunParts, name: str, plan: Plan) -> list[str]:
     and the end's train_loss their mean."""
     want = list(range(plan.every, plan.total + 1, plan.every))
     if [e["step"] for e in r.losses] != want:
-        return [f"its log records the training loss at steps {[e['step'] for e in r.losses]}; "
-                f"logging every {plan.every} steps gives {want}"]
+        return [
+            f"its log records the training loss at steps {[e['step'] for e in r.losses]}; "
+            f"logging every {plan.every} steps gives {want}"
+        ]
     problems = []
     rates = [e.get("learning_rate") for e in r.losses]
     expected = [plan.learning_rate * (plan.total - s + 1) / plan.total for s in want]
     if not all(finite(rate) and abs(rate - x) <= 1e-3 * x for rate, x in zip(rates, expected)):
-        problems.append(f"its logged learning rates do not decay linearly from {plan.learning_rate:g} over {plan.total} steps")
-    if r.summary and plan.total % plan.every == 0 and all(finite(e["loss"]) for e in r.losses) and finite(r.summary[0].get("train_loss")):
+        problems.append(
+            f"its logged learning rates do not decay linearly from {plan.learning_rate:g} over {plan.total} steps"
+        )
+    if (
+        r.summary
+        and plan.total % plan.every == 0
+        and all(finite(e["loss"]) for e in r.losses)
+        and finite(r.summary[0].get("train_loss"))
+    ):
         mean = sum(e["loss"] for e in r.losses) / len(r.losses)
         if abs(mean - r.summary[0]["train_loss"]) > 1e-3:
-            problems.append(f"its train_loss {r.summary[0]['train_loss']:.4f} is not the mean of its logged losses ({mean:.4f})")
+            problems.append(
+                f"its train_loss {r.summary[0]['train_loss']:.4f} is not the mean of its logged losses ({mean:.4f})"
+            )
     return problems
 
 
@@ -179,11 +214,15 @@ def predict_vs_evaluation(r: RunParts, name: str, plan: Plan) -> list[str]:
         return []
     last, problems = r.evals[-1], []
     if "test_accuracy" in r.metrics and abs(r.metrics["test_accuracy"] - last["eval_accuracy"]) > ACCURACY_TOLERANCE:
-        problems.append(f"trainer.predict scored {r.metrics['test_accuracy']:.4f}, but the last epoch's evaluation of the "
-                        f"same model on the same tweets scored {last['eval_accuracy']:.4f}")
+        problems.append(
+            f"trainer.predict scored {r.metrics['test_accuracy']:.4f}, but the last epoch's evaluation of the "
+            f"same model on the same tweets scored {last['eval_accuracy']:.4f}"
+        )
     if "test_loss" in r.metrics and abs(r.metrics["test_loss"] - last.get("eval_loss", math.inf)) > LOSS_TOLERANCE:
-        problems.append(f"trainer.predict's loss {r.metrics['test_loss']:.4f} differs from the last evaluation's "
-                        f"{last.get('eval_loss', math.nan):.4f}")
+        problems.append(
+            f"trainer.predict's loss {r.metrics['test_loss']:.4f} differs from the last evaluation's "
+            f"{last.get('eval_loss', math.nan):.4f}"
+        )
     return problems
 
 
@@ -234,45 +273,69 @@ def check_arguments(args, name: str = "args") -> None:
 
     values = args.to_dict()
     said = {**lab.TRAINING, **lab.QUESTION_4_SCHEDULE}  # the rest of SCHEDULE is TrainingArguments' defaults
-    wrong = [f"{key}={shown(values.get(key))} (expected {want!r}{'' if key in said else ', its default: leave it out'})"
-             for key, want in {**lab.TRAINING, **lab.SCHEDULE}.items() if values.get(key) != want]
-    assert not wrong, (f"{name} differ from the lab's settings: " + "; ".join(wrong) + ". Training with them takes the "
-                       "whole training time and then fails the checks of its results (questions 5 and 7): set them as question 4 says.")
-    assert values.get("report_to") in ([], ["none"], "none"), f"{name}.report_to is {shown(values.get('report_to'))}: set report_to='none', so training never waits for an experiment-tracker login."
+    wrong = [
+        f"{key}={shown(values.get(key))} (expected {want!r}{'' if key in said else ', its default: leave it out'})"
+        for key, want in {**lab.TRAINING, **lab.SCHEDULE}.items()
+        if values.get(key) != want
+    ]
+    assert not wrong, (
+        f"{name} differ from the lab's settings: " + "; ".join(wrong) + ". Training with them takes the "
+        "whole training time and then fails the checks of its results (questions 5 and 7): set them as question 4 says."
+    )
+    assert values.get("report_to") in ([], ["none"], "none"), (
+        f"{name}.report_to is {shown(values.get('report_to'))}: set report_to='none', so training never waits for an experiment-tracker login."
+    )
     gpu = torch.cuda.is_available()
-    assert values.get("fp16") == gpu, (f"{name}.fp16 is {shown(values.get('fp16'))}, but this machine has {'a' if gpu else 'no'} GPU: "
-                                       "pass fp16=torch.cuda.is_available() (mixed precision where a GPU is).")
+    assert values.get("fp16") == gpu, (
+        f"{name}.fp16 is {shown(values.get('fp16'))}, but this machine has {'a' if gpu else 'no'} GPU: "
+        "pass fp16=torch.cuda.is_available() (mixed precision where a GPU is)."
+    )
     seed = lab.training_seed()
-    assert values.get("seed") == seed, f"{name}.seed is {shown(values.get('seed'))}; your runs train with your training seed, {seed}: pass seed=TRAIN_SEED."
+    assert values.get("seed") == seed, (
+        f"{name}.seed is {shown(values.get('seed'))}; your runs train with your training seed, {seed}: pass seed=TRAIN_SEED."
+    )
 
 
 def settings_differences(args, other) -> str:
     """The TrainingArguments settings in which ``other`` differs from ``args``, but for the output folder."""
     ignore = {"output_dir", "logging_dir", "run_name"}
     mine, theirs = args.to_dict(), other.to_dict()
-    wrong = [f"{key}={shown(theirs.get(key))} (args: {shown(value)})" for key, value in mine.items()
-             if key not in ignore and theirs.get(key) != value]
+    wrong = [
+        f"{key}={shown(theirs.get(key))} (args: {shown(value)})"
+        for key, value in mine.items()
+        if key not in ignore and theirs.get(key) != value
+    ]
     return "; ".join(wrong[:4])
 
 
 def check_trainer(trainer, name: str, model, model_name: str, tok_train, tok_test) -> None:
     """Fail with advice unless ``trainer`` trains ``model`` on tok_train, evaluates on tok_test, with the
     tokenizer, compute_metrics and a collator that pads each batch (facts: lab5_facts.TrainerFacts)."""
+
     def labels(ds):
         column = "labels" if "labels" in ds.column_names else "label"
         return [int(y) for y in ds[column]] if column in ds.column_names else None
 
     assert trainer.model is model, f"{name} does not train {model_name}: pass model={model_name}."
-    for role, given, expected in (("train_dataset", trainer.train_dataset, tok_train), ("eval_dataset", trainer.eval_dataset, tok_test)):
+    for role, given, expected in (
+        ("train_dataset", trainer.train_dataset, tok_train),
+        ("eval_dataset", trainer.eval_dataset, tok_test),
+    ):
         wanted = "tok_train" if role == "train_dataset" else "tok_test"
-        same = given is expected or (isinstance(given, facts.RowsFacts) and len(given) == len(expected) and labels(given) == labels(expected))
+        same = given is expected or (
+            isinstance(given, facts.RowsFacts) and len(given) == len(expected) and labels(given) == labels(expected)
+        )
         assert given is not None and same, f"{name}'s {role} must be {wanted}."
     assert trainer.processing_class is not None, f"pass processing_class=tokenizer to {name}'s Trainer."
     assert trainer.compute_metrics is not None, f"pass compute_metrics=compute_metrics to {name}'s Trainer."
     batch = trainer.collated
-    assert "raised" not in batch, f"{name} cannot batch tweets of different lengths ({shown(batch['raised'])}): pass data_collator=DataCollatorWithPadding(tokenizer)."
+    assert "raised" not in batch, (
+        f"{name} cannot batch tweets of different lengths ({shown(batch['raised'])}): pass data_collator=DataCollatorWithPadding(tokenizer)."
+    )
     shape = batch.get("shape") or [0, 0]
-    assert str(batch.get("type", "")).endswith("Tensor") and batch.get("ndim") == 2 and shape[1] <= 128, f"{name}'s batches must be padded tensors of at most 128 tokens."
+    assert str(batch.get("type", "")).endswith("Tensor") and batch.get("ndim") == 2 and shape[1] <= 128, (
+        f"{name}'s batches must be padded tensors of at most 128 tokens."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,9 +362,7 @@ def require(env: dict, *names: str):
         env = facts.of(env, names)
     for name in names:
         value = env.get(name)
-        assert value is not None, (
-            f"{name} is not defined: run the cell that creates it (and the cells above it) first."
-        )
+        assert value is not None, f"{name} is not defined: run the cell that creates it (and the cells above it) first."
         assert value is not Ellipsis, f"{name} is still `...`: fill in its blank."
         assert not isinstance(value, (facts.Unreadable, facts.WrongKind)), value.message
     values = tuple(env[name] for name in names)

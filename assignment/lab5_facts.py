@@ -154,7 +154,11 @@ def _encode_array(value, budget: _Budget):
     except Exception:  # noqa: BLE001
         return {"t": "opaque", "type": _type_name(value), "repr": _short(_safe_repr(value), 200)}
     if array.dtype.kind not in "biufU" or array.size > ITEMS_LIMIT // 2:
-        return {"t": "opaque", "type": _type_name(value), "repr": f"an array of shape {array.shape}, dtype {array.dtype}"}
+        return {
+            "t": "opaque",
+            "type": _type_name(value),
+            "repr": f"an array of shape {array.shape}, dtype {array.dtype}",
+        }
     budget.take(int(array.size))
     return {"t": "array", "type": _type_name(value), "dtype": str(array.dtype), "v": array.tolist()}
 
@@ -218,6 +222,7 @@ def _text(value, limit: int) -> str:
 def canonical(value) -> str:
     """A call's inputs as a key that does not depend on how they were written (lists or arrays,
     2 or 2.0), so that a test's call finds the call the facts recorded."""
+
     def plain(v):
         if isinstance(v, bool) or v is None or isinstance(v, str):
             return v
@@ -247,7 +252,7 @@ class StandIn:
     kind = "object"
     _declared = ("type_name", "is_a", "same_as", "graded_name")
 
-    def __init__(self, name: str, data: dict, env: "FactsEnv"):
+    def __init__(self, name: str, data: dict, env: FactsEnv):
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_env", env)
         object.__setattr__(self, "graded_name", name)
@@ -266,7 +271,8 @@ class StandIn:
         raise UndeclaredFact(
             f"a test reads {self.graded_name}.{attr}, which the facts of {self.graded_name} ({kind}) do not carry: "
             f"declare it in lab5_facts.GRADED[{self.graded_name!r}] (or read what {kind} carries: "
-            f"{', '.join(sorted(set(self._declared)))})")
+            f"{', '.join(sorted(set(self._declared)))})"
+        )
 
     def __setattr__(self, attr, value):
         raise AttributeError(f"facts of {self.graded_name} are read-only")
@@ -277,7 +283,7 @@ class StandIn:
     def _value(self, key: str):
         return decode(self._data.get(key))
 
-    def _resolve(self, key: str, kind: type["StandIn"]):
+    def _resolve(self, key: str, kind: type[StandIn]):
         """A part of this object: another graded name (a reference) or facts of its own."""
         node = self._data.get(key)
         if node is None:
@@ -305,8 +311,10 @@ class WrongKind(StandIn):
 
     @property
     def message(self) -> str:
-        return (f"{self.graded_name} is {_text(self._data.get('repr'), SHOWN)} ({self.type_name}), not "
-                f"{_text(self._data.get('expected', 'what the question asks for'), SHOWN)}.")
+        return (
+            f"{self.graded_name} is {_text(self._data.get('repr'), SHOWN)} ({self.type_name}), not "
+            f"{_text(self._data.get('expected', 'what the question asks for'), SHOWN)}."
+        )
 
     def __len__(self):
         raise AssertionError(self.message)
@@ -409,8 +417,12 @@ class RowsFacts(StandIn):
     first HEAD_ROWS rows (``ds[i]``)."""
 
     kind = "rows"
-    _declared = StandIn._declared + ("len()", "column_names", "ds[column] for the declared columns",
-                                      f"ds[i] for i < {HEAD_ROWS}")
+    _declared = StandIn._declared + (
+        "len()",
+        "column_names",
+        "ds[column] for the declared columns",
+        f"ds[i] for i < {HEAD_ROWS}",
+    )
 
     def __len__(self) -> int:
         n = self._data.get("length")
@@ -432,8 +444,10 @@ class RowsFacts(StandIn):
                 return decode(columns[key])
             if key in (self._data.get("declared") or []):
                 raise KeyError(f"{self.graded_name} has no column {key!r}")
-            raise UndeclaredFact(f"a test reads the column {key!r} of {self.graded_name}, which its facts do not "
-                                 f"keep: add it to the columns of lab5_facts.GRADED[{self.graded_name.split('.')[0]!r}]")
+            raise UndeclaredFact(
+                f"a test reads the column {key!r} of {self.graded_name}, which its facts do not "
+                f"keep: add it to the columns of lab5_facts.GRADED[{self.graded_name.split('.')[0]!r}]"
+            )
         if isinstance(key, int) and not isinstance(key, bool):
             head = self._data.get("head") or []
             if 0 <= key < min(len(head), HEAD_ROWS):
@@ -443,8 +457,10 @@ class RowsFacts(StandIn):
                 return row
             if 0 <= key < HEAD_ROWS:
                 raise IndexError(f"{self.graded_name} has {len(head)} rows")
-            raise UndeclaredFact(f"a test reads row {key} of {self.graded_name}; its facts keep rows 0 to {HEAD_ROWS - 1} "
-                                 "(lab5_facts.HEAD_ROWS)")
+            raise UndeclaredFact(
+                f"a test reads row {key} of {self.graded_name}; its facts keep rows 0 to {HEAD_ROWS - 1} "
+                "(lab5_facts.HEAD_ROWS)"
+            )
         raise TypeError(f"{self.graded_name}[...] takes a column name or a row number")
 
 
@@ -464,7 +480,8 @@ class FunctionFacts(StandIn):
                 return decode(call.get("returned"))
         raise UndeclaredFact(
             f"a test calls {self.graded_name} with {_short(key, 120)}, which is not among the calls declared for it: "
-            f"add call(...) with those inputs to lab5_facts.GRADED[{self.graded_name!r}]")
+            f"add call(...) with those inputs to lab5_facts.GRADED[{self.graded_name!r}]"
+        )
 
 
 class TrainerFacts(StandIn):
@@ -474,8 +491,15 @@ class TrainerFacts(StandIn):
     training rows (``collated``: {"type", "ndim", "shape"} of the batch's input_ids, or {"raised"})."""
 
     kind = "trainer"
-    _declared = StandIn._declared + ("model", "args", "train_dataset", "eval_dataset", "processing_class",
-                                      "compute_metrics", "collated")
+    _declared = StandIn._declared + (
+        "model",
+        "args",
+        "train_dataset",
+        "eval_dataset",
+        "processing_class",
+        "compute_metrics",
+        "collated",
+    )
 
     model = property(lambda self: self._resolve("model", ModelFacts))
     args = property(lambda self: self._resolve("args", ArgumentsFacts))
@@ -532,10 +556,10 @@ class Fact:
     def fits(self, value) -> bool:
         return True
 
-    def take(self, value, names: "_Names", budget: _Budget) -> dict:
+    def take(self, value, names: _Names, budget: _Budget) -> dict:
         return {"kind": "value", "value": encode(value, budget)}
 
-    def stand_in(self, name: str, data: dict, env: "FactsEnv"):
+    def stand_in(self, name: str, data: dict, env: FactsEnv):
         return decode(data.get("value"))
 
 
@@ -551,15 +575,18 @@ class _ObjectFact(Fact):
     def fits(self, value) -> bool:
         return True
 
-    def take(self, value, names: "_Names", budget: _Budget) -> dict:
-        return {"kind": self.stand_in_class.kind, "type": _type_name(value),
-                "mro": [f"{c.__module__}.{c.__qualname__}" for c in type(value).__mro__][:30],
-                **self.details(value, names, budget)}
+    def take(self, value, names: _Names, budget: _Budget) -> dict:
+        return {
+            "kind": self.stand_in_class.kind,
+            "type": _type_name(value),
+            "mro": [f"{c.__module__}.{c.__qualname__}" for c in type(value).__mro__][:30],
+            **self.details(value, names, budget),
+        }
 
     def details(self, value, names, budget) -> dict:
         return {}
 
-    def stand_in(self, name: str, data: dict, env: "FactsEnv"):
+    def stand_in(self, name: str, data: dict, env: FactsEnv):
         if data.get("kind") != self.stand_in_class.kind:
             raise NotGradable(f"its facts describe a {_text(data.get('kind'), 20)}, not {self.expected}")
         return self.stand_in_class(name, data, env)
@@ -610,7 +637,11 @@ def _fingerprint(model) -> dict | None:
         rows = weight[list(EMBEDDING_ROWS)].numpy().astype("<f4")
     except Exception:  # noqa: BLE001 (a model without word embeddings: no fingerprint)
         return None
-    return {"rows": list(EMBEDDING_ROWS), "width": int(rows.shape[1]), "values": base64.b64encode(rows.tobytes()).decode()}
+    return {
+        "rows": list(EMBEDDING_ROWS),
+        "width": int(rows.shape[1]),
+        "values": base64.b64encode(rows.tobytes()).decode(),
+    }
 
 
 @dataclass(frozen=True)
@@ -643,8 +674,13 @@ class Rows(_ObjectFact):
         column_names = list(value.column_names)
         kept = {c: encode(list(value[c]), budget) for c in self.columns if c in column_names}
         head = [encode(dict(value[i]), budget) for i in range(min(len(value), HEAD_ROWS))]
-        return {"length": len(value), "column_names": encode(column_names, budget), "columns": kept, "head": head,
-                "declared": list(self.columns)}
+        return {
+            "length": len(value),
+            "column_names": encode(column_names, budget),
+            "columns": kept,
+            "head": head,
+            "declared": list(self.columns),
+        }
 
 
 @dataclass(frozen=True)
@@ -667,7 +703,7 @@ class Function(_ObjectFact):
             record = {"key": canonical({"args": list(args), "kwargs": kwargs})}
             live_args, live_kwargs = self._live(args, kwargs)
             try:
-                returned = _bounded(lambda: value(*live_args, **live_kwargs))
+                returned = _bounded(lambda a=live_args, k=live_kwargs: value(*a, **k))
                 record["returned"] = encode(returned, budget)
             except Exception as e:  # noqa: BLE001 (the student's function raised: a fact too)
                 record["raised"] = _short(f"{type(e).__name__}: {e}", MESSAGE_LIMIT)
@@ -703,8 +739,11 @@ class TrainerFact(_ObjectFact):
             if ref is not None:
                 return {"ref": ref}
             if fact is None or not fact.fits(obj):
-                return {"kind": "object", "type": _type_name(obj),
-                        "mro": [f"{c.__module__}.{c.__qualname__}" for c in type(obj).__mro__][:30]}
+                return {
+                    "kind": "object",
+                    "type": _type_name(obj),
+                    "mro": [f"{c.__module__}.{c.__qualname__}" for c in type(obj).__mro__][:30],
+                }
             return fact.take(obj, names, budget)
 
         parts = {
@@ -725,7 +764,11 @@ def _collated(trainer) -> dict:
         rows = [trainer.train_dataset[i] for i in range(min(8, len(trainer.train_dataset)))]
         batch = _bounded(lambda: trainer.data_collator([{k: v for k, v in row.items() if k in keep} for row in rows]))
         ids = batch["input_ids"]
-        return {"type": _type_name(ids), "ndim": int(getattr(ids, "ndim", 0)), "shape": [int(n) for n in getattr(ids, "shape", ())]}
+        return {
+            "type": _type_name(ids),
+            "ndim": int(getattr(ids, "ndim", 0)),
+            "shape": [int(n) for n in getattr(ids, "shape", ())],
+        }
     except Exception as e:  # noqa: BLE001 (a collator that cannot batch these rows: a fact)
         return {"raised": _short(f"{type(e).__name__}: {e}", MESSAGE_LIMIT)}
 
@@ -775,10 +818,13 @@ GRADED: dict[str, Fact] = {
     "tok_test": Rows(columns=("label", "labels")),
     "model_ft": Model(),
     "args": Arguments(),
-    "compute_metrics": Function(adapt="eval_prediction", calls=(
-        call(predictions=[[2.0, 0.0, 0.0], [0.0, 0.0, 2.0]], label_ids=[0, 1]),
-        call(predictions=[[2.0, -1.0, -1.0]] * 7 + [[-1.0, -1.0, 2.0]], label_ids=[0, 0, 0, 0, 0, 1, 2, 2]),
-    )),
+    "compute_metrics": Function(
+        adapt="eval_prediction",
+        calls=(
+            call(predictions=[[2.0, 0.0, 0.0], [0.0, 0.0, 2.0]], label_ids=[0, 1]),
+            call(predictions=[[2.0, -1.0, -1.0]] * 7 + [[-1.0, -1.0, 2.0]], label_ids=[0, 0, 0, 0, 0, 1, 2, 2]),
+        ),
+    ),
     "trainer": TrainerFact(),
     "acc_ft": Value(),
     "model_scratch": Model(),
@@ -832,8 +878,12 @@ def take(name: str, value, names: _Names) -> dict:
         if value is None or value is Ellipsis or not isinstance(fact, _ObjectFact):
             return Value().take(value, names, budget)
         if not fact.fits(value):
-            return {"kind": "wrong", "type": _type_name(value), "repr": _short(_safe_repr(value), SHOWN),
-                    "expected": fact.expected}
+            return {
+                "kind": "wrong",
+                "type": _type_name(value),
+                "repr": _short(_safe_repr(value), SHOWN),
+                "expected": fact.expected,
+            }
         data = fact.take(value, names, budget)
         data["aliases"] = names.aliases(name, value)
         return data
@@ -898,11 +948,14 @@ def of(namespace: dict, names) -> FactsEnv:
     wanted = [n for n in names if n in GRADED]
     undeclared = [n for n in names if n not in GRADED]
     if undeclared:
-        raise UndeclaredFact(f"a test reads {', '.join(undeclared)}, which is not a graded name: declare it in "
-                             "lab5_facts.GRADED")
+        raise UndeclaredFact(
+            f"a test reads {', '.join(undeclared)}, which is not a graded name: declare it in lab5_facts.GRADED"
+        )
     found = _Names(namespace)
     facts = {name: take(name, namespace[name], found) for name in wanted if name in namespace}
-    refs = {node["ref"] for data in facts.values() for node in data.values() if isinstance(node, dict) and "ref" in node}
+    refs = {
+        node["ref"] for data in facts.values() for node in data.values() if isinstance(node, dict) and "ref" in node
+    }
     facts.update({ref: take(ref, namespace[ref], found) for ref in refs - set(facts) if ref in namespace})
     return read(json.dumps({"format": FORMAT, "names": facts}).encode())
 
@@ -916,5 +969,22 @@ def write(namespace: dict, path: str) -> None:
         f.write(text)
 
 
-__all__ = ["GRADED", "UndeclaredFact", "StudentCodeError", "FactsEnv", "Unreadable", "extract", "read", "of", "write",
-           "call", "Value", "Estimator", "Model", "Arguments", "Rows", "Function", "TrainerFact"]
+__all__ = [
+    "GRADED",
+    "UndeclaredFact",
+    "StudentCodeError",
+    "FactsEnv",
+    "Unreadable",
+    "extract",
+    "read",
+    "of",
+    "write",
+    "call",
+    "Value",
+    "Estimator",
+    "Model",
+    "Arguments",
+    "Rows",
+    "Function",
+    "TrainerFact",
+]

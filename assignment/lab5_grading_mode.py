@@ -80,7 +80,7 @@ def _submitted_run(run: str) -> dict:
 
     if lab5_checks.shape_problem(record, run, lab.get_profile().test_size):
         return {}
-    return {key[len(run) + 1:]: value for key, value in record.items() if key.startswith(run + "_")}
+    return {key[len(run) + 1 :]: value for key, value in record.items() if key.startswith(run + "_")}
 
 
 def _stand_in_trainer() -> None:
@@ -90,9 +90,11 @@ def _stand_in_trainer() -> None:
     from transformers.trainer_utils import PredictionOutput, TrainOutput
 
     def told(what: str) -> None:
-        message = (f"trainer.{what}() was called while your notebook was graded (a cell without the otter_ignore "
-                   f"tag, or code moved out of the training cells); the autograder does not {what}: it grades "
-                   f"the {lab.RESULTS_FILE} you submitted.")
+        message = (
+            f"trainer.{what}() was called while your notebook was graded (a cell without the otter_ignore "
+            f"tag, or code moved out of the training cells); the autograder does not {what}: it grades "
+            f"the {lab.RESULTS_FILE} you submitted."
+        )
         _note(NoteKind(what), message)
         print("[autograder] " + message)
 
@@ -111,13 +113,18 @@ def _stand_in_trainer() -> None:
         run = _submitted_run(_which_run(self))
         last = next((e for e in reversed(run.get("log_history", [])) if "eval_accuracy" in e), {})
         return {f"{metric_key_prefix}_{k[5:]}": v for k, v in last.items() if k.startswith("eval_")} | (
-            {"epoch": last["epoch"]} if "epoch" in last else {})
+            {"epoch": last["epoch"]} if "epoch" in last else {}
+        )
 
     def predict(self, test_dataset, ignore_keys=None, metric_key_prefix="test", **kwargs):
         told("predict")
         run = _submitted_run(_which_run(self))
         size = len(test_dataset)
-        logits = np.asarray(run["logits"], dtype=np.float32) if len(run.get("logits", [])) == size else np.zeros((size, 3), np.float32)
+        logits = (
+            np.asarray(run["logits"], dtype=np.float32)
+            if len(run.get("logits", [])) == size
+            else np.zeros((size, 3), np.float32)
+        )
         column = next((c for c in ("labels", "label") if c in getattr(test_dataset, "column_names", [])), None)
         labels = np.asarray(test_dataset[column]) if column else None
         metrics = {f"{metric_key_prefix}_{k.split('_', 1)[1]}": v for k, v in run.get("metrics", {}).items()}
@@ -142,8 +149,11 @@ def use_recorded_seed() -> None:
 
 def _no_saving() -> None:
     def save_results(**kwargs) -> None:
-        _note(NoteKind.SAVED, f"lab.save_results(...) was called while your notebook was graded; the autograder grades "
-              f"the {lab.RESULTS_FILE} you submitted, so nothing was written.")
+        _note(
+            NoteKind.SAVED,
+            f"lab.save_results(...) was called while your notebook was graded; the autograder grades "
+            f"the {lab.RESULTS_FILE} you submitted, so nothing was written.",
+        )
         print(f"[autograder] {lab.RESULTS_FILE} is not rewritten at grading: the file you submitted is graded.")
 
     lab.save_results = save_results
@@ -170,7 +180,7 @@ def _limit_cells(seconds: float) -> None:
         return
 
     def first_line(source: str) -> str:
-        lines = [l.strip() for l in source.splitlines() if l.strip() and not l.strip().startswith("#")]
+        lines = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
         return (lines[0][:80] + (" ..." if len(lines) > 1 or len(lines[0]) > 80 else "")) if lines else "(empty)"
 
     def running_line(frame) -> str:
@@ -187,9 +197,11 @@ def _limit_cells(seconds: float) -> None:
         cell = path.read_text(encoding="utf-8") if path.is_file() else "?"
         line = running_line(frame)
         at = f", at `{line}`," if line and line != cell.removesuffix(" ...") else ""
-        message = (f"a cell never finished: the cell that starts with `{cell}` was still running after "
-                   f"{seconds:g} s{at} and was stopped (an endless loop, or training that the autograder does not "
-                   "skip). The cells after it were graded; make it finish, then submit again.")
+        message = (
+            f"a cell never finished: the cell that starts with `{cell}` was still running after "
+            f"{seconds:g} s{at} and was stopped (an endless loop, or training that the autograder does not "
+            "skip). The cells after it were graded; make it finish, then submit again."
+        )
         _note(NoteKind.CELL_TIME_LIMIT, message)
         raise CellTimeLimit(message)
 
@@ -268,8 +280,11 @@ def _end_leftovers() -> None:
                     pass
             time.sleep(0.01)
         if ended:
-            _note(NoteKind.PROCESSES_ENDED, f"the cell that starts with `{_first_line(result)}` left {len(ended)} process(es) "
-                  "running; they were ended (at grading, nothing a cell starts may run on after it).")
+            _note(
+                NoteKind.PROCESSES_ENDED,
+                f"the cell that starts with `{_first_line(result)}` left {len(ended)} process(es) "
+                "running; they were ended (at grading, nothing a cell starts may run on after it).",
+            )
 
     shell.events.register("post_run_cell", after)
 
@@ -314,8 +329,11 @@ def _tell_memory() -> None:
     def after(result):
         if _out_of_memory(result.error_in_exec):
             at_most = f" (at most {int(limit) / 2**30:.1f} GB of address space)" if limit.isdigit() else ""
-            _note(NoteKind.MEMORY, f"the cell that starts with `{_first_line(result)}` ran out of memory{at_most} and was "
-                  "stopped; the cells after it were graded. Make it use less memory, then submit again.")
+            _note(
+                NoteKind.MEMORY,
+                f"the cell that starts with `{_first_line(result)}` ran out of memory{at_most} and was "
+                "stopped; the cells after it were graded. Make it use less memory, then submit again.",
+            )
 
     shell.events.register("post_run_cell", after)
 

@@ -61,7 +61,9 @@ def prefetch(dest: Path) -> dict[str, str]:
         AutoModelForSequenceClassification.from_pretrained(source, num_labels=3)
     AutoTokenizer.from_pretrained(checkpoint)
     AutoModelForSequenceClassification.from_pretrained(checkpoint, num_labels=3)
-    print(f"Copied TweetEval ({', '.join(f'{k}: {len(v)}' for k, v in raw.items())}) and {profile.checkpoint} to {dest}.")
+    print(
+        f"Copied TweetEval ({', '.join(f'{k}: {len(v)}' for k, v in raw.items())}) and {profile.checkpoint} to {dest}."
+    )
     return {lab.DATA_DIR_ENV: str(dest / "tweeteval"), lab.CHECKPOINT_ENV: str(checkpoint)}
 
 
@@ -74,10 +76,15 @@ def image_setup(dest: Path) -> int:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     sandbox.open_to_grading_user()
     problem, network = sandbox.bubblewrap_problem(), sandbox.network_problem()
-    print(f"Lab 5: notebooks run at grading as {sandbox.ensure_user().pw_name}, "
-          + ("in a bubblewrap sandbox" if problem is None else f"without a bubblewrap sandbox ({problem})")
-          + ("; their kernels have no network (a seccomp filter)." if network is None
-             else f"; their kernels' network is NOT filtered ({network})."))
+    print(
+        f"Lab 5: notebooks run at grading as {sandbox.ensure_user().pw_name}, "
+        + ("in a bubblewrap sandbox" if problem is None else f"without a bubblewrap sandbox ({problem})")
+        + (
+            "; their kernels have no network (a seccomp filter)."
+            if network is None
+            else f"; their kernels' network is NOT filtered ({network})."
+        )
+    )
     return 0
 
 

@@ -23,10 +23,23 @@ FILES = Path(__file__).resolve().parent  # the autograder's own files
 # The autograder's own modules, beside the master and in its files: an unchanged copy of one in the
 # upload (a student's lab5_utils.py) is clutter; any other file of code is code. A test holds this list
 # to the files that exist, so that every new module is covered (and its name in the corpus's shadowing case).
-OWN_MODULES = ("lab5_utils.py", "lab5_checks.py", "lab5_facts.py", "lab5_boundary.py", "lab5_grading_mode.py",
-               "lab5_student_side.py", "lab5_otter_plugin.py", "lab5_answer_key.py", "lab5_autograder.py",
-               "lab5_intake.py", "lab5_verdict.py", "lab5_written.py", "lab5_student_run.py", "lab5_sandbox.py",
-               "lab5_image_setup.py")
+OWN_MODULES = (
+    "lab5_utils.py",
+    "lab5_checks.py",
+    "lab5_facts.py",
+    "lab5_boundary.py",
+    "lab5_grading_mode.py",
+    "lab5_student_side.py",
+    "lab5_otter_plugin.py",
+    "lab5_answer_key.py",
+    "lab5_autograder.py",
+    "lab5_intake.py",
+    "lab5_verdict.py",
+    "lab5_written.py",
+    "lab5_student_run.py",
+    "lab5_sandbox.py",
+    "lab5_image_setup.py",
+)
 # What the upload may hold, unpacked: a notebook with its outputs is a few MB, a results file of this
 # lab about 0.3 MB. Anything larger is not read.
 NOTEBOOK_LIMIT = 64 * 2**20
@@ -93,8 +106,11 @@ def _zip_entries(archive: Path) -> list[_Entry]:
             raise TooLarge(info.filename)
         return data
 
-    return [_Entry(info.filename.lstrip("/"), info.file_size, lambda limit, i=info: read(i, limit))
-            for info in zf.infolist() if not info.is_dir()]
+    return [
+        _Entry(info.filename.lstrip("/"), info.file_size, lambda limit, i=info: read(i, limit))
+        for info in zf.infolist()
+        if not info.is_dir()
+    ]
 
 
 def _is_code(name: str, entries: list[_Entry]) -> bool:
@@ -143,17 +159,24 @@ def take_upload(submission: Path) -> Upload:
     entries = [e for e in entries if e.name not in unpacked]
     notebooks = sorted(e.name for e in entries if "/" not in e.name and e.name.endswith(".ipynb") and not e.link)
     if not notebooks:
-        upload.problem = (f"The uploaded zip file is damaged and cannot be opened. {NOTEBOOK_HINT}" if damaged
-                          else f"The submission has no notebook (.ipynb file). {NOTEBOOK_HINT}")
+        upload.problem = (
+            f"The uploaded zip file is damaged and cannot be opened. {NOTEBOOK_HINT}"
+            if damaged
+            else f"The submission has no notebook (.ipynb file). {NOTEBOOK_HINT}"
+        )
         return upload
     if len(notebooks) > 1:
-        upload.problem = f"The submission has {len(notebooks)} notebooks ({', '.join(notebooks)}); keep only lab5.ipynb."
+        upload.problem = (
+            f"The submission has {len(notebooks)} notebooks ({', '.join(notebooks)}); keep only lab5.ipynb."
+        )
         return upload
     name = notebooks[0]
     entry = next(e for e in entries if e.name == name)
     if entry.size > NOTEBOOK_LIMIT:
-        upload.problem = (f"{name} is {size_text(entry.size)}, more than the {size_text(NOTEBOOK_LIMIT)} a notebook of this lab "
-                          "may be: clear its outputs (Kernel > Restart Kernel and Clear Outputs), save, and export again.")
+        upload.problem = (
+            f"{name} is {size_text(entry.size)}, more than the {size_text(NOTEBOOK_LIMIT)} a notebook of this lab "
+            "may be: clear its outputs (Kernel > Restart Kernel and Clear Outputs), save, and export again."
+        )
         return upload
     try:
         data = entry.read(NOTEBOOK_LIMIT)
@@ -161,26 +184,41 @@ def take_upload(submission: Path) -> Upload:
     except Exception as e:  # nbformat, json and zip raise several kinds for unreadable files
         text = str(e).strip()
         first_line = text.splitlines()[0] if text else type(e).__name__
-        upload.problem = (f"{name} is not a readable Jupyter notebook ({first_line[:200]}). Open it in "
-                          f"Jupyter, save it, and submit again. {NOTEBOOK_HINT}")
+        upload.problem = (
+            f"{name} is not a readable Jupyter notebook ({first_line[:200]}). Open it in "
+            f"Jupyter, save it, and submit again. {NOTEBOOK_HINT}"
+        )
         return upload
     upload.notebook_name, upload.notebook = name, data
 
     results = next((e for e in entries if e.name == lab.RESULTS_FILE), None)
     if results is not None and not results.link:
         if results.size > RESULTS_LIMIT:
-            upload.notes.append(Note(NoteKind.RESULTS_TOO_LARGE, (
-                f"The {lab.RESULTS_FILE} you submitted is {size_text(results.size)} unpacked; a results file of this lab is "
-                f"about 0.3 MB (at most {size_text(RESULTS_LIMIT)} is read). It was not read: questions 5 and 7 are graded "
-                f"as if none was submitted. Submit the {lab.RESULTS_FILE} that lab.save_results wrote."),
-                f"{lab.RESULTS_FILE} of {size_text(results.size)} not read"))
+            upload.notes.append(
+                Note(
+                    NoteKind.RESULTS_TOO_LARGE,
+                    (
+                        f"The {lab.RESULTS_FILE} you submitted is {size_text(results.size)} unpacked; a results file of this lab is "
+                        f"about 0.3 MB (at most {size_text(RESULTS_LIMIT)} is read). It was not read: questions 5 and 7 are graded "
+                        f"as if none was submitted. Submit the {lab.RESULTS_FILE} that lab.save_results wrote."
+                    ),
+                    f"{lab.RESULTS_FILE} of {size_text(results.size)} not read",
+                )
+            )
         else:
             try:
                 upload.results = results.read(RESULTS_LIMIT)
             except Exception:  # noqa: BLE001 (a damaged zip member: graded as not submitted)
-                upload.notes.append(Note(NoteKind.RESULTS_TOO_LARGE, (
-                    f"The {lab.RESULTS_FILE} in your zip could not be unpacked (the zip is damaged): questions 5 and 7 are "
-                    "graded as if none was submitted. Export the zip again."), f"{lab.RESULTS_FILE} damaged in the zip"))
+                upload.notes.append(
+                    Note(
+                        NoteKind.RESULTS_TOO_LARGE,
+                        (
+                            f"The {lab.RESULTS_FILE} in your zip could not be unpacked (the zip is damaged): questions 5 and 7 are "
+                            "graded as if none was submitted. Export the zip again."
+                        ),
+                        f"{lab.RESULTS_FILE} damaged in the zip",
+                    )
+                )
 
     tops: dict[str, list[_Entry]] = {}
     for e in entries:
@@ -202,12 +240,23 @@ def upload_notes(upload: Upload) -> list[Note]:
     """What the student and the TA are told of the upload itself: what was left out, and why."""
     notes = list(upload.notes)
     if upload.code:
-        notes.append(Note(NoteKind.CODE_REMOVED, (
-            f"Your upload held files that Python could run instead of the autograder's own ({_listed(upload.code)}); "
-            f"they were removed before grading. Only the notebook and {lab.RESULTS_FILE} are graded, with the "
-            "autograder's copy of lab5_utils.py."), _listed(upload.code)))
+        notes.append(
+            Note(
+                NoteKind.CODE_REMOVED,
+                (
+                    f"Your upload held files that Python could run instead of the autograder's own ({_listed(upload.code)}); "
+                    f"they were removed before grading. Only the notebook and {lab.RESULTS_FILE} are graded, with the "
+                    "autograder's copy of lab5_utils.py."
+                ),
+                _listed(upload.code),
+            )
+        )
     if upload.other:
-        notes.append(Note(NoteKind.REMOVED, f"Not used for grading (removed before your notebook ran): {_listed(upload.other)}. "
-                                     f"Only the notebook and {lab.RESULTS_FILE} are graded."))
+        notes.append(
+            Note(
+                NoteKind.REMOVED,
+                f"Not used for grading (removed before your notebook ran): {_listed(upload.other)}. "
+                f"Only the notebook and {lab.RESULTS_FILE} are graded.",
+            )
+        )
     return notes
-

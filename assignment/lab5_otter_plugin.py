@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import lab5_boundary as boundary
 import nbformat
 from otter.plugins import AbstractOtterPlugin
-
-import lab5_boundary as boundary
 
 GRADING_CELL = (
     "# Added by the autograder: the notebook runs in grading mode (nothing is trained; your submitted\n"
@@ -36,8 +35,9 @@ class GradingMode(AbstractOtterPlugin):
 
     def before_execution(self, submission):
         folder = Path(os.environ[boundary.REPORT_ENV])
-        first = GRADING_CELL.format(folder=str(folder), limit=boundary.CELL_LIMIT_S,
-                                    isolated=os.environ.get(boundary.ISOLATED_ENV) == "1")
+        first = GRADING_CELL.format(
+            folder=str(folder), limit=boundary.CELL_LIMIT_S, isolated=os.environ.get(boundary.ISOLATED_ENV) == "1"
+        )
         submission.cells.insert(0, nbformat.v4.new_code_cell(first))
         submission.cells.append(nbformat.v4.new_code_cell(FACTS_CELL.format(path=str(folder / boundary.FACTS_FILE))))
         return submission

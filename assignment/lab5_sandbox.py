@@ -46,17 +46,38 @@ from pathlib import Path
 
 import lab5_boundary as boundary
 import lab5_utils as lab
-from lab5_boundary import (ADDRESS_SPACE_LIMIT, GRADING_USER_ENV, ISOLATED_ENV, MEMORY_ENV, MEMORY_LIMIT, SANDBOX_ENV,
-                           WRITE_LIMIT)
+from lab5_boundary import (
+    ADDRESS_SPACE_LIMIT,
+    GRADING_USER_ENV,
+    ISOLATED_ENV,
+    MEMORY_ENV,
+    MEMORY_LIMIT,
+    SANDBOX_ENV,
+    WRITE_LIMIT,
+)
 
 MODES = ("auto", "bubblewrap", "user", "none")
 GRADING_USER = "lab5-student"
 INSIDE = "/grading"  # where the workspace is in a bubblewrap sandbox
 TMP_LIMIT = 512 * 2**20  # the private /tmp of a bubblewrap sandbox (memory)
 # The environment the student's side gets: nothing of the grader's but these.
-PASSED_ENV = (lab.PROFILE_ENV, lab.DATA_DIR_ENV, lab.CHECKPOINT_ENV, boundary.CELL_LIMIT_ENV, "HF_HUB_OFFLINE",
-              "HF_DATASETS_OFFLINE", "HF_HOME", "TOKENIZERS_PARALLELISM", "TRANSFORMERS_NO_ADVISORY_WARNINGS",
-              "PYTHONWARNINGS", "LANG", "LC_ALL", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+PASSED_ENV = (
+    lab.PROFILE_ENV,
+    lab.DATA_DIR_ENV,
+    lab.CHECKPOINT_ENV,
+    boundary.CELL_LIMIT_ENV,
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "HF_HOME",
+    "TOKENIZERS_PARALLELISM",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS",
+    "PYTHONWARNINGS",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 # Folders the data and models are read from (read-only in a sandbox): environment variables naming them.
 DATA_ENV = (lab.DATA_DIR_ENV, lab.CHECKPOINT_ENV, "HF_HOME")
 # World-writable folders a user without namespaces can write to: watched, and emptied of its files after.
@@ -89,8 +110,21 @@ def ensure_user(name: str | None = None) -> pwd.struct_passwd:
     name = name or os.environ.get(GRADING_USER_ENV) or GRADING_USER
     user = grading_user(name)
     if user is None:
-        subprocess.run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-                        "--shell", "/usr/sbin/nologin", name], check=True, capture_output=True)
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                name,
+            ],
+            check=True,
+            capture_output=True,
+        )
         print(f"[lab5] created the user {name} that notebooks run as at grading", flush=True)
         user = grading_user(name)
     return user
@@ -125,11 +159,19 @@ def bubblewrap_problem() -> str | None:
 @cache
 def network_problem() -> str | None:
     """Why the kernel's network filter cannot work here (None: it loads, and refuses an internet socket)."""
-    code = ("import socket, lab5_student_side as side\nproblem = side.no_network()\nif problem:\n    raise SystemExit(problem)\n"
-            "try:\n    socket.socket()\nexcept PermissionError:\n    raise SystemExit(0)\nraise SystemExit('an internet socket was made')")
+    code = (
+        "import socket, lab5_student_side as side\nproblem = side.no_network()\nif problem:\n    raise SystemExit(problem)\n"
+        "try:\n    socket.socket()\nexcept PermissionError:\n    raise SystemExit(0)\nraise SystemExit('an internet socket was made')"
+    )
     try:
-        proc = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent, capture_output=True, text=True,
-                              timeout=60, env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)})
+        proc = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"the probe did not run ({e})"
     return None if proc.returncode == 0 else ((proc.stderr.strip().splitlines() or [f"exit {proc.returncode}"])[-1])
@@ -155,8 +197,10 @@ def choose(requested: str | None = None) -> Sandbox:
         raise SandboxError(f"the grading user is made for Linux only (this is {platform.system()})")
     blocked = unreachable(user)
     if blocked:
-        raise SandboxError(f"the grading user {user.pw_name} cannot reach {', '.join(blocked)} (the Python environment "
-                           "or the lab's data): the image's setup (lab5_autograder.py --image-setup) opens them")
+        raise SandboxError(
+            f"the grading user {user.pw_name} cannot reach {', '.join(blocked)} (the Python environment "
+            "or the lab's data): the image's setup (lab5_autograder.py --image-setup) opens them"
+        )
     return Sandbox("user", user)
 
 
@@ -199,6 +243,7 @@ def _outermost(paths) -> list[Path]:
 def unreachable(user: pwd.struct_passwd) -> list[str]:
     """The folders of the Python environment and the data that ``user`` cannot reach (a parent it
     cannot traverse, or the folder itself it cannot read)."""
+
     def allowed(st: os.stat_result, bits: int) -> bool:
         if st.st_uid == user.pw_uid:
             return bool(st.st_mode & (bits << 6))
@@ -262,7 +307,7 @@ class Workspace:
 
 
 class Sandbox:
-    def __init__(self, mode: str, user: pwd.struct_passwd | None = None, memory: "Memory | None" = None):
+    def __init__(self, mode: str, user: pwd.struct_passwd | None = None, memory: Memory | None = None):
         self.mode = mode
         self.user = user
         self._memory = memory
@@ -271,7 +316,7 @@ class Sandbox:
         self.survivors: list[int] = []  # processes still ending when grading ended (see end_user_processes)
 
     @property
-    def memory(self) -> "Memory":
+    def memory(self) -> Memory:
         """The student's side's memory limit (chosen, and its cgroup made, on first use)."""
         if self._memory is None:
             self._memory = choose_memory()
@@ -331,9 +376,15 @@ class Sandbox:
         home = ws.seen("home")
         tmp = "/tmp" if self.mode == "bubblewrap" else ws.seen("tmp")
         env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
-        env.update(PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin", HOME=home, TMPDIR=tmp,
-                   MPLCONFIGDIR=f"{home}/.matplotlib", PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
-                   LANG=env.get("LANG", "C.UTF-8"))
+        env.update(
+            PATH=f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+            HOME=home,
+            TMPDIR=tmp,
+            MPLCONFIGDIR=f"{home}/.matplotlib",
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONNOUSERSITE="1",
+            LANG=env.get("LANG", "C.UTF-8"),
+        )
         if self.isolated:
             env[ISOLATED_ENV] = "1"
         if self.mode == "none":  # the grader's own environment, as before there were sandboxes
@@ -350,20 +401,39 @@ class Sandbox:
             for key, value in env.items():
                 command += ["--setenv", key, value]
             command += ["--", *self._drop(), *argv]
-            self.proc = subprocess.Popen([*self.memory.join(), *command], stdin=subprocess.PIPE, stdout=stdout,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [*self.memory.join(), *command],
+                stdin=subprocess.PIPE,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         else:
-            self.proc = subprocess.Popen([*self.memory.join(), *self._drop(), *argv], cwd=cwd, env=env,
-                                         stdin=subprocess.PIPE, stdout=stdout, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                [*self.memory.join(), *self._drop(), *argv],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self.proc
 
     def _drop(self) -> list[str]:
         """The command prefix that gives up root for the grading user (nothing without one)."""
         if self.user is None:
             return []
-        return ["setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}", "--clear-groups",
-                "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all", "--"]
+        return [
+            "setpriv",
+            f"--reuid={self.user.pw_uid}",
+            f"--regid={self.user.pw_gid}",
+            "--clear-groups",
+            "--no-new-privs",
+            "--bounding-set=-all",
+            "--inh-caps=-all",
+            "--",
+        ]
 
     # -- while it runs --------------------------------------------------------------------------
 
@@ -385,7 +455,9 @@ class Sandbox:
                     if count > 50_000:
                         return WRITE_LIMIT + 1, f"more than 50,000 files ({where})"
                     try:
-                        sizes[where] = sizes.get(where, 0) + os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_blocks * 512
+                        sizes[where] = (
+                            sizes.get(where, 0) + os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_blocks * 512
+                        )
                     except OSError:
                         continue
         where = max(sizes, key=sizes.get, default="its folder")
@@ -568,7 +640,7 @@ class CgroupMemory(Memory):
         self.folder = folder
 
     @classmethod
-    def make(cls, limit: int) -> "CgroupMemory":
+    def make(cls, limit: int) -> CgroupMemory:
         own = _own_cgroups().get("memory")
         root = Path("/sys/fs/cgroup/memory")
         if own is None or not (root / "memory.limit_in_bytes").is_file():
@@ -595,8 +667,11 @@ class CgroupMemory(Memory):
 
     def peak(self) -> int | None:
         try:  # the limit holds memory and swap together: so does the peak, where the kernel counts swap
-            return max(int((self.folder / name).read_text()) for name in ("memory.max_usage_in_bytes", "memory.memsw.max_usage_in_bytes")
-                       if (self.folder / name).is_file())
+            return max(
+                int((self.folder / name).read_text())
+                for name in ("memory.max_usage_in_bytes", "memory.memsw.max_usage_in_bytes")
+                if (self.folder / name).is_file()
+            )
         except (OSError, ValueError):
             return None
 
@@ -662,8 +737,14 @@ def end_user_processes(uid: int, patience: float = 60) -> list[int]:
     while time.monotonic() < end:
         if not user_processes(uid):
             return []
-        subprocess.run([sys.executable, "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"],
-                       user=uid, group=pwd.getpwuid(uid).pw_gid, extra_groups=[], env={}, check=False)
+        subprocess.run(
+            [sys.executable, "-c", "import os, signal; os.kill(-1, signal.SIGKILL)"],
+            user=uid,
+            group=pwd.getpwuid(uid).pw_gid,
+            extra_groups=[],
+            env={},
+            check=False,
+        )
         time.sleep(0.1)
     return user_processes(uid)
 
@@ -674,8 +755,16 @@ def end_user_processes(uid: int, patience: float = 60) -> list[int]:
 
 
 def _bwrap_args(ws: Workspace) -> list[str]:
-    args = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-            "--die-with-parent", "--new-session"]
+    args = [
+        "bwrap",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--die-with-parent",
+        "--new-session",
+    ]
     if not is_root():
         args.append("--unshare-user")  # the caller's own account, mapped; no capabilities
     for top in ("usr", "etc", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
@@ -687,8 +776,20 @@ def _bwrap_args(ws: Workspace) -> list[str]:
     args += ["--proc", "/proc", "--dev", "/dev"]
     # the private /tmp before the Python environment and the data: a venv or a data folder under /tmp
     # (a TA's checkout there) is bound on top of it, not hidden by it
-    args += ["--perms", "1777", "--size", str(TMP_LIMIT), "--tmpfs", "/tmp",
-             "--perms", "1777", "--size", str(64 * 2**20), "--tmpfs", "/dev/shm"]
+    args += [
+        "--perms",
+        "1777",
+        "--size",
+        str(TMP_LIMIT),
+        "--tmpfs",
+        "/tmp",
+        "--perms",
+        "1777",
+        "--size",
+        str(64 * 2**20),
+        "--tmpfs",
+        "/dev/shm",
+    ]
     made = {Path("/"), Path("/usr"), Path("/etc"), Path("/tmp")}
     # the data also where the environment names it, through a symbolic link (../shared linked beside a checkout)
     named = [folder for folder in data_folders(as_named=True) if folder.resolve() != folder]

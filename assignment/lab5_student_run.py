@@ -28,8 +28,15 @@ from lab5_intake import CODE_SUFFIXES, RESULTS_LIMIT, Upload
 
 # What the student's side gets of the autograder's files (source/files), and where the public tests are
 # (the build puts the students' tests/ there): nothing else of the autograder reaches it.
-STUDENT_SIDE = ("lab5_utils.py", "lab5_checks.py", "lab5_facts.py", "lab5_boundary.py", "lab5_grading_mode.py",
-                "lab5_student_side.py", "lab5_otter_plugin.py")
+STUDENT_SIDE = (
+    "lab5_utils.py",
+    "lab5_checks.py",
+    "lab5_facts.py",
+    "lab5_boundary.py",
+    "lab5_grading_mode.py",
+    "lab5_student_side.py",
+    "lab5_otter_plugin.py",
+)
 PUBLIC_TESTS = "public_tests"
 LOG_TAIL = 2**16  # the last bytes of the student's side's output kept for the log
 
@@ -66,14 +73,17 @@ def changed_given_files(box: Path, before: dict[str, str]) -> list[str]:
             for name in files:
                 seen += 1
                 rel = Path(os.path.relpath(os.path.join(folder, name), submission)).as_posix()
-                if rel not in before and rel not in ("__init__.py", lab.RESULTS_FILE) and Path(name).suffix in CODE_SUFFIXES:
+                if (
+                    rel not in before
+                    and rel not in ("__init__.py", lab.RESULTS_FILE)
+                    and Path(name).suffix in CODE_SUFFIXES
+                ):
                     changed.append(rel)
             if seen > 5000:
                 break
     except OSError:
         pass
     return sorted(set(changed))
-
 
 
 class StudentSide:
@@ -88,15 +98,20 @@ class StudentSide:
         (source / "files").mkdir(parents=True)
         for name in STUDENT_SIDE:
             shutil.copyfile(ag_dir / "source" / "files" / name, source / "files" / name)
-        shutil.copytree(ag_dir / "source" / PUBLIC_TESTS, source / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ag_dir / "source" / PUBLIC_TESTS, source / "tests", ignore=shutil.ignore_patterns("__pycache__")
+        )
         shutil.copyfile(ag_dir / "source" / "otter_config.json", source / "otter_config.json")  # otter rewrites it
         ws.path("autograder", "submission_metadata.json").write_text("{}")
         box.give(ws.path("autograder"))
-        env = box.environment({boundary.REPORT_ENV: ws.seen("report"), boundary.CELL_LIMIT_ENV: f"{boundary.CELL_LIMIT_S:g}"})
+        env = box.environment(
+            {boundary.REPORT_ENV: ws.seen("report"), boundary.CELL_LIMIT_ENV: f"{boundary.CELL_LIMIT_S:g}"}
+        )
         entry = ws.seen("autograder", "source", "files", "lab5_student_side.py")
         self.tail = bytearray()
-        self.proc = box.start([sys.executable, entry, "--otter", ws.seen("autograder"), ws.seen("report")],
-                              env, stdout=subprocess.PIPE)
+        self.proc = box.start(
+            [sys.executable, entry, "--otter", ws.seen("autograder"), ws.seen("report")], env, stdout=subprocess.PIPE
+        )
         self.reader = threading.Thread(target=self._read_output, daemon=True)
         self.reader.start()
 
@@ -133,7 +148,8 @@ class StudentSide:
                     return boundary.STOPPED, (
                         f"Your notebook wrote more than {boundary.size_text(boundary.WRITE_LIMIT)} to disk while it was graded ({where}), "
                         f"so grading stopped there (the cell that starts with `{self.cell() or '?'}`) and nothing "
-                        "could be graded. Write no large files in the notebook, then submit again.")
+                        "could be graded. Write no large files in the notebook, then submit again."
+                    )
             time.sleep(0.2)
         return None
 
@@ -169,7 +185,6 @@ class StudentSide:
         """How the notebook's kernel was kept off the network, as its launcher said (untrusted: said only)."""
         said = (self.read(boundary.NETWORK_FILE) or b"").decode("utf-8", "replace").strip()[:200]
         return self.box.describe_network(said)
-
 
 
 def budget_reason(seconds: float, cell: str = "") -> str:
@@ -226,4 +241,3 @@ def kernel_notes(data: bytes | None) -> list[Note]:
         except (ValueError, KeyError, TypeError, RecursionError):
             continue
     return notes
-

@@ -59,8 +59,12 @@ def apply_limits() -> None:
     out-of-memory killer's first choice."""
     import resource
 
-    limits = [(resource.RLIMIT_NPROC, PROCESS_LIMIT), (resource.RLIMIT_FSIZE, FILE_LIMIT),
-              (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT), (resource.RLIMIT_CORE, 0)]
+    limits = [
+        (resource.RLIMIT_NPROC, PROCESS_LIMIT),
+        (resource.RLIMIT_FSIZE, FILE_LIMIT),
+        (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT),
+        (resource.RLIMIT_CORE, 0),
+    ]
     space = os.environ.get(boundary.ADDRESS_SPACE_ENV, "").strip()
     if space.isdigit():
         limits.append((resource.RLIMIT_AS, int(space)))
@@ -118,8 +122,9 @@ def load_seccomp(program: list[tuple[int, int, int, int]], no_new_privileges: bo
     libc = ctypes.CDLL(None, use_errno=True)
     prog = SockFprog(len(program), ctypes.cast(code, ctypes.c_void_p))
     pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
-    if (no_new_privileges and libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0) or \
-            libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0) != 0:
+    if (no_new_privileges and libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0) or libc.prctl(
+        pr_set_seccomp, seccomp_mode_filter, ctypes.byref(prog), 0, 0
+    ) != 0:
         return f"the seccomp filter did not load ({os.strerror(ctypes.get_errno())})"
     return None
 
@@ -151,10 +156,16 @@ def kernel_spec(folder: Path) -> None:
     over IPC: a kernelspec in ``folder`` (JUPYTER_PATH), the runtime files in the temporary folder."""
     spec = folder / "kernels" / "python3"
     spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "lab5_student_side", "--kernel", "-f", "{connection_file}"],
-        "display_name": "Python 3 (grading: no network)", "language": "python",
-    }), encoding="utf-8")
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "lab5_student_side", "--kernel", "-f", "{connection_file}"],
+                "display_name": "Python 3 (grading: no network)",
+                "language": "python",
+            }
+        ),
+        encoding="utf-8",
+    )
     os.environ["JUPYTER_PATH"] = str(folder)
     os.environ["JUPYTER_RUNTIME_DIR"] = os.environ.get("TMPDIR") or str(folder)
     from jupyter_client.connect import ConnectionFileMixin
@@ -165,6 +176,7 @@ def kernel_spec(folder: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # The otter process
 # --------------------------------------------------------------------------------------------
+
 
 def lost_assignment_name(submission: Path) -> bool:
     """Whether the notebook lost otter's metadata (its cells copied into a new notebook, or an editor
@@ -201,7 +213,9 @@ def otter_main(ag_dir: Path, report: Path) -> int:
     with open(ag_dir / "results" / "results.pkl", "rb") as f:
         results = dill.load(f)
     failure = results.catastrophic_error
-    cases = {r.test_case.name: bool(r.passed) for test_file in results.results.values() for r in test_file.test_case_results}
+    cases = {
+        r.test_case.name: bool(r.passed) for test_file in results.results.values() for r in test_file.test_case_results
+    }
     out.write_text(json.dumps({"cases": cases, "failure": str(failure) if failure else None}), encoding="utf-8")
     return 0
 

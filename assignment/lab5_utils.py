@@ -156,9 +156,7 @@ def _read_mapping(folder: Path) -> list[str]:
             continue
         parts = line.split("\t")
         if len(parts) != 2 or not parts[0].strip().isdigit():
-            raise LabSetupError(
-                f"{path}, line {number}: expected 'label_id<TAB>label_name', found {line!r}."
-            )
+            raise LabSetupError(f"{path}, line {number}: expected 'label_id<TAB>label_name', found {line!r}.")
         names[int(parts[0])] = parts[1].strip()
     if sorted(names) != list(range(len(names))) or not names:
         raise LabSetupError(f"{path}: label ids must be 0, 1, 2, ... without gaps; found {sorted(names)}.")
@@ -188,9 +186,7 @@ def _read_split(folder: Path, split: str, label_names: list[str]) -> dict[str, l
 def read_local(folder: Path, train_split: str) -> tuple[list[str], dict[str, dict[str, list]]]:
     """The label names and the ``train`` and ``test`` columns (text, label) of a local TweetEval
     sentiment folder, as plain lists."""
-    needed = ["mapping.txt"] + [
-        f"{split}_{kind}.txt" for split in (train_split, "test") for kind in ("text", "labels")
-    ]
+    needed = ["mapping.txt"] + [f"{split}_{kind}.txt" for split in (train_split, "test") for kind in ("text", "labels")]
     missing = [name for name in needed if not (folder / name).is_file()]
     if missing:
         raise LabSetupError(
@@ -256,8 +252,10 @@ def setup_environment() -> None:
 
     packages = pinned()
     if not packages:
-        print(f"Package versions not checked: {PINS_FILE} is not beside {Path(__file__).name} (it comes with "
-              "the lab's files, lab5-files.zip).")
+        print(
+            f"Package versions not checked: {PINS_FILE} is not beside {Path(__file__).name} (it comes with "
+            "the lab's files, lab5-files.zip)."
+        )
         return
 
     def differing() -> list[str]:
@@ -274,7 +272,11 @@ def setup_environment() -> None:
 
     differ = differing()
     if differ and in_colab():
-        print("Installing the autograder's versions of " + ", ".join(d.split()[0] for d in differ) + " (about a minute) ...")
+        print(
+            "Installing the autograder's versions of "
+            + ", ".join(d.split()[0] for d in differ)
+            + " (about a minute) ..."
+        )
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", *packages], check=True)
         differ = differing()
     if differ:
@@ -303,8 +305,10 @@ def training_seed(path: str = SEED_FILE) -> int:
     if file.is_file():
         text = file.read_text(encoding="utf-8").strip()
         if not text.isdigit() or int(text) >= 2**32:
-            raise LabSetupError(f"{path} holds {text[:40]!r}, not a training seed (a whole number below 2**32): "
-                                "delete it, and the next run draws a new one.")
+            raise LabSetupError(
+                f"{path} holds {text[:40]!r}, not a training seed (a whole number below 2**32): "
+                "delete it, and the next run draws a new one."
+            )
         return int(text)
     try:
         seed = recorded_seed(load_results())
@@ -337,13 +341,19 @@ def start() -> tuple[int, int, int, int, str, int]:
     profile = get_profile()
     seed = training_seed()
     if profile.name != "full":
-        print(f"Profile '{profile.name}' (set by {PROFILE_ENV}): the course staff's small version of the lab, for "
-              f"testing it; unset {PROFILE_ENV} to do the lab itself.")
-    print(f"Data: {profile.train_size:,} training and {profile.test_size:,} test tweets (the same for everyone). "
-          f"Pretrained checkpoint: {profile.checkpoint}.")
-    print(f"Your training seed: {seed}, kept in {SEED_FILE} (see \"How this lab is graded\", at the end).")
-    print(f"Training runs on {device_report()}. The two trainings (sections 4 and 5) take "
-          f"{profile.expected_training_time}.")
+        print(
+            f"Profile '{profile.name}' (set by {PROFILE_ENV}): the course staff's small version of the lab, for "
+            f"testing it; unset {PROFILE_ENV} to do the lab itself."
+        )
+    print(
+        f"Data: {profile.train_size:,} training and {profile.test_size:,} test tweets (the same for everyone). "
+        f"Pretrained checkpoint: {profile.checkpoint}."
+    )
+    print(f'Your training seed: {seed}, kept in {SEED_FILE} (see "How this lab is graded", at the end).')
+    print(
+        f"Training runs on {device_report()}. The two trainings (sections 4 and 5) take "
+        f"{profile.expected_training_time}."
+    )
     return SEED, profile.train_size, profile.test_size, MAX_LENGTH, checkpoint_path(profile), seed
 
 
@@ -417,9 +427,18 @@ TRAINING = {
 # logging_steps from the first step on, a learning rate that decays linearly from the first step to 0, every
 # training tweet once an epoch): question 4's two choices, and TrainingArguments' defaults for the rest.
 QUESTION_4_SCHEDULE = {"eval_strategy": "epoch", "save_strategy": "no"}
-SCHEDULE = {**QUESTION_4_SCHEDULE, "logging_strategy": "steps", "logging_first_step": False, "eval_on_start": False,
-            "eval_delay": 0, "max_steps": -1, "gradient_accumulation_steps": 1, "warmup_steps": 0,
-            "lr_scheduler_type": "linear", "dataloader_drop_last": False}
+SCHEDULE = {
+    **QUESTION_4_SCHEDULE,
+    "logging_strategy": "steps",
+    "logging_first_step": False,
+    "eval_on_start": False,
+    "eval_delay": 0,
+    "max_steps": -1,
+    "gradient_accumulation_steps": 1,
+    "warmup_steps": 0,
+    "lr_scheduler_type": "linear",
+    "dataloader_drop_last": False,
+}
 
 
 @dataclass(frozen=True)
@@ -434,11 +453,20 @@ class Run:
     setup: tuple[str, ...]  # the questions whose public checks its training cell runs first (ready_to_train)
 
 
-RUNS = {run.key: run for run in (
-    Run("ft", "the fine-tuned model", "fine-tuned", "section 4", "trainer", ("q1_data", "q3_tokenize", "q4_setup")),
-    Run("scratch", "the randomly initialised model", "random-init", "section 5", "trainer_scratch",
-        ("q1_data", "q3_tokenize", "q4_setup", "q6_scratch_setup")),
-)}
+RUNS = {
+    run.key: run
+    for run in (
+        Run("ft", "the fine-tuned model", "fine-tuned", "section 4", "trainer", ("q1_data", "q3_tokenize", "q4_setup")),
+        Run(
+            "scratch",
+            "the randomly initialised model",
+            "random-init",
+            "section 5",
+            "trainer_scratch",
+            ("q1_data", "q3_tokenize", "q4_setup", "q6_scratch_setup"),
+        ),
+    )
+}
 # The notebook's accuracies, one per model: what the results questions compare with the results file.
 ACCURACIES = ("acc_bow", *(f"acc_{run}" for run in RUNS))
 RESULTS_FORMAT = 2
@@ -508,19 +536,25 @@ def save_results(*, trainer, predictions, acc_bow=None, path: str = RESULTS_FILE
     if logits.ndim != 2:
         raise TypeError("predictions must be what trainer.predict(...) returns (its .predictions are logits).")
     record = read_json(Path(path).read_bytes()) if Path(path).is_file() else None
-    if not isinstance(record, dict) or record.get("format") != RESULTS_FORMAT or record.get("profile") != get_profile().name:
+    if (
+        not isinstance(record, dict)
+        or record.get("format") != RESULTS_FORMAT
+        or record.get("profile") != get_profile().name
+    ):
         record = {}  # an older or other file: start afresh
     record.update({"lab": "lab5", "format": RESULTS_FORMAT, "profile": get_profile().name})
     if acc_bow is not None:
         record["acc_bow"] = acc_bow
-    record.update({
-        f"acc_{run}": acc,
-        f"{run}_preds": [int(p) for p in logits.argmax(axis=-1)],
-        f"{run}_logits": [[round(float(v), SCORE_DECIMALS) for v in row] for row in logits],
-        f"{run}_metrics": {k: float(v) for k, v in (getattr(predictions, "metrics", None) or {}).items()},
-        f"{run}_log_history": log,
-        f"{run}_settings": run_settings(trainer),
-    })
+    record.update(
+        {
+            f"acc_{run}": acc,
+            f"{run}_preds": [int(p) for p in logits.argmax(axis=-1)],
+            f"{run}_logits": [[round(float(v), SCORE_DECIMALS) for v in row] for row in logits],
+            f"{run}_metrics": {k: float(v) for k, v in (getattr(predictions, "metrics", None) or {}).items()},
+            f"{run}_log_history": log,
+            f"{run}_settings": run_settings(trainer),
+        }
+    )
     Path(path).write_text(json.dumps(record, indent=None, default=float), encoding="utf-8")
     print(f"Saved {RUNS[run].model}'s results in {path}: it goes into your submission together with the notebook.")
     if in_colab():
@@ -533,9 +567,11 @@ def keep_a_copy(path: str = RESULTS_FILE) -> None:
     from google.colab import files
 
     kept = [name for name in (path, SEED_FILE) if Path(name).is_file()]
-    print(f"Colab deletes {' and '.join(kept)} when its runtime resets (a disconnect, a long idle time): downloading "
-          "a copy now. After a reset, upload them again with the Files panel (the folder icon on the left), then "
-          "run every cell but the two TRAINING CELLs and the cell after each.")
+    print(
+        f"Colab deletes {' and '.join(kept)} when its runtime resets (a disconnect, a long idle time): downloading "
+        "a copy now. After a reset, upload them again with the Files panel (the folder icon on the left), then "
+        "run every cell but the two TRAINING CELLs and the cell after each."
+    )
     for name in kept:
         files.download(name)
 
@@ -569,10 +605,14 @@ def parse_results(data: bytes | None, run: str | None = None, where: str = "") -
         raise ResultsError(
             f"{RESULTS_FILE} is not a results file of this lab (written by lab.save_results in section 4): "
             "rerun section 4 and submit the file it writes, unchanged.",
-            reason="not JSON" if record is None else (
+            reason="not JSON"
+            if record is None
+            else (
                 f"not a results file of this lab (lab {record.get('lab')!r}, format {record.get('format')!r}; "
-                f"this lab writes lab 'lab5', format {RESULTS_FORMAT})" if isinstance(record, dict)
-                else "not a results file of this lab"),
+                f"this lab writes lab 'lab5', format {RESULTS_FORMAT})"
+                if isinstance(record, dict)
+                else "not a results file of this lab"
+            ),
         )
     if run is not None and f"{run}_preds" not in record and f"acc_{run}" not in record:
         raise ResultsError(
@@ -645,6 +685,8 @@ def submit_from_colab(notebook: str, results: list[str]) -> None:
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in [notebook, *results]:
             zf.write(name)
-    print(f"Your submission is {zip_path} (this notebook as Colab has it, and {', '.join(results) or 'no results file'}): "
-          "it is downloading now. Upload that zip to Gradescope.")
+    print(
+        f"Your submission is {zip_path} (this notebook as Colab has it, and {', '.join(results) or 'no results file'}): "
+        "it is downloading now. Upload that zip to Gradescope."
+    )
     files.download(zip_path)

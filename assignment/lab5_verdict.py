@@ -79,10 +79,19 @@ class Suite:
         """The lines of the hidden tests and of the grader-only modules that the student's side never
         sees (the lines of what it does see left out): none may reach a student (:func:`redacted`)."""
         source = self.source
-        secret = {line.strip() for path in [*sorted((source / "tests").glob("*.py")), source / "files" / "lab5_answer_key.py"]
-                  for line in path.read_text(encoding="utf-8").splitlines() if len(line.strip()) >= 24}
-        seen = "\n".join(path.read_text(encoding="utf-8") for path in
-                         [*sorted((source / PUBLIC_TESTS).glob("*.py")), *(source / "files" / name for name in STUDENT_SIDE)])
+        secret = {
+            line.strip()
+            for path in [*sorted((source / "tests").glob("*.py")), source / "files" / "lab5_answer_key.py"]
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if len(line.strip()) >= 24
+        }
+        seen = "\n".join(
+            path.read_text(encoding="utf-8")
+            for path in [
+                *sorted((source / PUBLIC_TESTS).glob("*.py")),
+                *(source / "files" / name for name in STUDENT_SIDE),
+            ]
+        )
         return {line for line in secret if line not in seen}
 
 
@@ -94,10 +103,10 @@ class Verdict(NamedTuple):
     fault: str = ""
 
 
-GRADER_FAULT = ("The autograder could not run this test case on your notebook (a fault of the lab's tests, not of "
-                "your work); your instructor has been told.")
-
-
+GRADER_FAULT = (
+    "The autograder could not run this test case on your notebook (a fault of the lab's tests, not of "
+    "your work); your instructor has been told."
+)
 
 
 class Grader:
@@ -107,7 +116,9 @@ class Grader:
     def __init__(self, suite: Suite, upload: bytes | None):
         for module in (lab, facts, checks, ref, mode):
             if Path(module.__file__).resolve().parent != FILES:
-                raise RuntimeError(f"{module.__name__} was imported from {module.__file__}, not from the autograder's files")
+                raise RuntimeError(
+                    f"{module.__name__} was imported from {module.__file__}, not from the autograder's files"
+                )
         self.lab, self.facts, self.checks, self.ref, self.mode = lab, facts, checks, ref, mode
         self.suite, self.upload = suite, upload
         self.test_files = suite.files
@@ -131,6 +142,7 @@ class Grader:
         self.ref.vocabulary(subsets.train_texts), self.ref.terms(subsets.train_texts)
         from otter.test_files import GradingResults  # noqa: F401  (what grading imports)
         from otter.test_files.abstract_test import TestCaseResult  # noqa: F401
+
         self.grade(self.facts.FactsEnv())
 
     def ready(self) -> None:
@@ -151,8 +163,10 @@ class Grader:
             if "*" not in questions and name not in questions:
                 continue
             found = {case.name: self.run_case(test_file, case, env) for case in test_file.test_cases}
-            test_file.test_case_results = [TestCaseResult(test_case=case, message=found[case.name].message,
-                                                          passed=found[case.name].passed) for case in test_file.test_cases]
+            test_file.test_case_results = [
+                TestCaseResult(test_case=case, message=found[case.name].message, passed=found[case.name].passed)
+                for case in test_file.test_cases
+            ]
             verdicts[name] = found
         return verdicts
 
@@ -177,8 +191,14 @@ class Grader:
         students' runs never share: each has its own seed), and each run's predictions and scores
         themselves (``lab5_boundary.encode_run``: how much two students' runs agree tells a copy, tools/agreement.py)."""
         lab, ref = self.lab, self.ref
-        facts = {"submitted": self.upload is not None, "rejected": [], "accuracies": {}, "seed": None,
-                 "predictions": {}, "scores": {}}
+        facts = {
+            "submitted": self.upload is not None,
+            "rejected": [],
+            "accuracies": {},
+            "seed": None,
+            "predictions": {},
+            "scores": {},
+        }
         bow = env.get("acc_bow")
         number = isinstance(bow, numbers.Real) and not isinstance(bow, bool) and math.isfinite(bow)
         facts["accuracies"]["acc_bow"] = float(bow) if number else None  # the notebook's, as question 2 graded it
@@ -207,8 +227,6 @@ class Grader:
         return facts
 
 
-
-
 def failing_line(error: Exception, test_file) -> tuple[int, str] | None:
     """The line of ``test_file`` where ``error`` was raised (or the call that raised it), and its text."""
     found = None
@@ -218,7 +236,6 @@ def failing_line(error: Exception, test_file) -> tuple[int, str] | None:
     if found is None or not 0 < found <= len(test_file.source_lines):
         return None
     return found, test_file.source_lines[found - 1].strip()
-
 
 
 def redacted(results: dict, secrets: set[str]) -> tuple[dict, list[str]]:
@@ -240,7 +257,6 @@ def redacted(results: dict, secrets: set[str]) -> tuple[dict, list[str]]:
         if test.get("visibility") != "hidden":
             test["output"] = clean(test.get("output"))
     return results, sorted(set(found))
-
 
 
 def notebook_facts(data: bytes | None, why_missing: str) -> facts.FactsEnv:
@@ -277,16 +293,37 @@ class Outcome:
         extra = Extra(**vars(self.extra))  # results() may be called again: this outcome stays as it is
         if self.graded:
             results = GradingResults([suite.files[name] for name in self.graded]).to_gradescope_dict(suite.config)
-            extra.cases = {r.test_case.name: {"passed": bool(r.passed), "score": r.test_case.points if r.passed else 0,
-                                              "max_score": r.test_case.points, "message": "" if r.passed else r.message}
-                           for name in self.graded for r in suite.files[name].test_case_results}
+            extra.cases = {
+                r.test_case.name: {
+                    "passed": bool(r.passed),
+                    "score": r.test_case.points if r.passed else 0,
+                    "max_score": r.test_case.points,
+                    "message": "" if r.passed else r.message,
+                }
+                for name in self.graded
+                for r in suite.files[name].test_case_results
+            }
         else:
             points = suite.points()
-            results = {"score": 0, "output": extra.reason, "tests": [
-                {"name": question, "score": 0, "max_score": sum(cases.values()), "output": extra.reason,
-                 "visibility": "visible"} for question, cases in points.items()]}
-            extra.cases = {name: {"passed": False, "score": 0, "max_score": case_points, "message": extra.reason}
-                           for cases in points.values() for name, case_points in cases.items()}
+            results = {
+                "score": 0,
+                "output": extra.reason,
+                "tests": [
+                    {
+                        "name": question,
+                        "score": 0,
+                        "max_score": sum(cases.values()),
+                        "output": extra.reason,
+                        "visibility": "visible",
+                    }
+                    for question, cases in points.items()
+                ],
+            }
+            extra.cases = {
+                name: {"passed": False, "score": 0, "max_score": case_points, "message": extra.reason}
+                for cases in points.values()
+                for name, case_points in cases.items()
+            }
         notes = list(dict.fromkeys(self.notes))  # each note once, in the order it happened
         extra.notes = [note.message for note in notes if note.kind != NoteKind.RESULTS_REJECTED]
         if extra.notes:
@@ -309,15 +346,27 @@ def judge(grader: Grader, env, kernel: dict, questions=("*",)) -> tuple[list[str
     verdicts = grader.grade(env, questions)
     notes = []
     theirs = kernel.get("cases") if isinstance(kernel.get("cases"), dict) else {}
-    differ = [(name, case, verdict) for name, found in verdicts.items() for case, verdict in found.items()
-              if case in theirs and (theirs[case] is True) != verdict.passed]
+    differ = [
+        (name, case, verdict)
+        for name, found in verdicts.items()
+        for case, verdict in found.items()
+        if case in theirs and (theirs[case] is True) != verdict.passed
+    ]
     if differ:
-        listed = ", ".join(f"{case} ({'passed' if verdict.passed else 'failed'} here)" for _, case, verdict in differ[:4])
-        notes.append(Note(NoteKind.CHECKS_CHANGED, (
-            f"Every test is run by the autograder outside your notebook, on what your notebook's variables hold; "
-            f"inside your notebook {len(differ)} public test case(s) came out otherwise ({listed}): the notebook changed "
-            "the checks, or what they read, while it was graded. The autograder's verdicts count."),
-            f"{len(differ)} public test case(s) came out otherwise in the notebook's kernel: {listed}"))
+        listed = ", ".join(
+            f"{case} ({'passed' if verdict.passed else 'failed'} here)" for _, case, verdict in differ[:4]
+        )
+        notes.append(
+            Note(
+                NoteKind.CHECKS_CHANGED,
+                (
+                    f"Every test is run by the autograder outside your notebook, on what your notebook's variables hold; "
+                    f"inside your notebook {len(differ)} public test case(s) came out otherwise ({listed}): the notebook changed "
+                    "the checks, or what they read, while it was graded. The autograder's verdicts count."
+                ),
+                f"{len(differ)} public test case(s) came out otherwise in the notebook's kernel: {listed}",
+            )
+        )
     faults = [verdict.fault for found in verdicts.values() for verdict in found.values() if verdict.fault]
     if faults:
         notes.append(Note(NoteKind.GRADER_FAULT, GRADER_FAULT, "; ".join(dict.fromkeys(faults))[:600]))

@@ -27,7 +27,9 @@ PLACEHOLDER = "_Type your answer here, replacing this text._"
 RUBRIC_START = "_Rubric"  # the line of the question's solution cell from which on it is the TA's rubric
 ANSWER_LIMIT = 20_000  # characters of an answer handed to the TA (a page is 3,000)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)  # invisible in a rendered cell; otter marks questions with them
-_QUESTION_MARK = re.compile(r"<!--\s*(BEGIN|END)\s+QUESTION\s*-->")  # otter's bounds of a question in a student's notebook
+_QUESTION_MARK = re.compile(
+    r"<!--\s*(BEGIN|END)\s+QUESTION\s*-->"
+)  # otter's bounds of a question in a student's notebook
 _HEADING = re.compile(r"#{1,6}(\s|$)")
 
 
@@ -53,8 +55,10 @@ class Question:
         return json.dumps(asdict(self), indent=1, ensure_ascii=False) + "\n"
 
 
-def load(folder: Path = Path(__file__).resolve().parent) -> Question | None:
-    """The question the build put in ``folder`` (the autograder's files), None where it put none."""
+def load(folder: Path | None = None) -> Question | None:
+    """The question the build put in ``folder`` (default: beside this module, in the autograder's files),
+    None where it put none."""
+    folder = Path(__file__).resolve().parent if folder is None else folder
     path = folder / QUESTION_FILE
     return Question(**json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
 
@@ -72,7 +76,7 @@ def _plain(text: str) -> str:
 def _starts_question(text: str, label: str) -> bool:
     """Whether a cell's ``text`` starts with the question's ``label`` (not with a longer number)."""
     plain = _plain(clean(text))
-    return plain.startswith(label) and not plain[len(label):len(label) + 1].isdigit()
+    return plain.startswith(label) and not plain[len(label) : len(label) + 1].isdigit()
 
 
 def _other_question(text: str, label: str) -> bool:
@@ -94,7 +98,7 @@ def _below_prompt(text: str, prompt: str, edited: bool = True) -> str | None:
     if not edited:
         return None
     paragraphs = re.split(r"\n\s*\n", clean(text))
-    return "\n\n".join(paragraphs[len(re.split(r"\n\s*\n", prompt)):])
+    return "\n\n".join(paragraphs[len(re.split(r"\n\s*\n", prompt)) :])
 
 
 def _answer_text(text: str) -> str:
@@ -106,21 +110,30 @@ def answer(nb, question: Question) -> str | None:
     """The student's answer to ``question`` in the notebook ``nb`` (an nbformat node), cells joined by a
     blank line; None where the student wrote none."""
     label, cells = question.label, nb.cells
-    start = next((i for i, c in enumerate(cells) if c.cell_type == "markdown" and _starts_question(c.source, label)), None)
+    start = next(
+        (i for i, c in enumerate(cells) if c.cell_type == "markdown" and _starts_question(c.source, label)), None
+    )
     parts = []
     if start is not None:
         parts.append(_answer_text(_below_prompt(cells[start].source, question.prompt)))
-        for cell in cells[start + 1:]:
+        for cell in cells[start + 1 :]:
             text = cell.source if cell.cell_type == "markdown" else ""
-            if (cell.cell_type != "markdown" or _QUESTION_MARK.search(text) or _HEADING.match(clean(text))
-                    or _other_question(text, label)):
+            if (
+                cell.cell_type != "markdown"
+                or _QUESTION_MARK.search(text)
+                or _HEADING.match(clean(text))
+                or _other_question(text, label)
+            ):
                 break
             # a copy of the prompt (a duplicated cell): only what is below it; "Question 9: ..." is an answer
             below = _below_prompt(text, question.prompt, edited=False) if _starts_question(text, label) else None
             parts.append(_answer_text(text if below is None else below))
     if not any(parts):  # the prompt is gone (or nothing follows it): otter's tag, where it survived
-        parts = [_answer_text(c.source) for c in cells
-                 if c.cell_type == "markdown" and ANSWER_TAG in c.metadata.get("tags", [])]
+        parts = [
+            _answer_text(c.source)
+            for c in cells
+            if c.cell_type == "markdown" and ANSWER_TAG in c.metadata.get("tags", [])
+        ]
     return "\n\n".join(p for p in parts if p) or None
 
 

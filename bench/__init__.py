@@ -35,5 +35,7 @@ def machine() -> str:
     import torch
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{datetime.date.today()}: {cpu}, {os.cpu_count()} cores{memory}, {device}; "
-            f"Python {platform.python_version()}, torch {torch.__version__}")
+    return (
+        f"{datetime.date.today()}: {cpu}, {os.cpu_count()} cores{memory}, {device}; "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )

@@ -4,7 +4,15 @@ import sys
 
 from bench import boundary, device_check, fullprofile, grading, journey, seeds, training
 
-BENCHMARKS = {"training": training.main, "seeds": seeds.main, "grading": grading.main, "boundary": boundary.main, "journey": journey.main, "device-prepare": device_check.prepare, "fullprofile": fullprofile.main}
+BENCHMARKS = {
+    "training": training.main,
+    "seeds": seeds.main,
+    "grading": grading.main,
+    "boundary": boundary.main,
+    "journey": journey.main,
+    "device-prepare": device_check.prepare,
+    "fullprofile": fullprofile.main,
+}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:

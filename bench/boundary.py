@@ -32,21 +32,34 @@ from pathlib import Path
 
 from bench import machine
 from tools import grade, project, student
-
 from tools.submissions import Case, append_to, insert_after, make_submission, strip_tags
 
 BUILD_RESULTS = project.CACHE / "build" / "assignment" / project.RESULTS_FILE
 VARIANTS = [
     Case("normal", "the reference submission", []),
     Case("tags stripped", "every cell lost its tags: training, prediction and saving run at grading", [strip_tags]),
-    Case("trains in another cell", "trainer.train() at the end of the question 4 cell",
-         [append_to("trainer = Trainer(", "trainer.train()")]),
+    Case(
+        "trains in another cell",
+        "trainer.train() at the end of the question 4 cell",
+        [append_to("trainer = Trainer(", "trainer.train()")],
+    ),
 ]
 ENDLESS = [
-    Case("endless cell", "an extra cell that never ends", [insert_after("num_labels = len(label_names)", "while True:\n    pass")]),
-    Case("endless cell that swallows the stop", "an endless loop that catches every exception",
-         [insert_after("num_labels = len(label_names)",
-                       "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass")]),
+    Case(
+        "endless cell",
+        "an extra cell that never ends",
+        [insert_after("num_labels = len(label_names)", "while True:\n    pass")],
+    ),
+    Case(
+        "endless cell that swallows the stop",
+        "an endless loop that catches every exception",
+        [
+            insert_after(
+                "num_labels = len(label_names)",
+                "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass",
+            )
+        ],
+    ),
 ]
 
 
@@ -63,11 +76,15 @@ def against(before: Path, runs: int, base, record: dict, sandboxes: list[str]) -
                 for label, zip_path in zips.items():
                     print(f"Grading with {label} ({way}) ...", flush=True)
                     start = time.perf_counter()
-                    graded = grade.grade(upload, zip_path, scratch / "work" / f"{i}-{way}-{len(outcome)}", timeout=300, sandbox=way)
+                    graded = grade.grade(
+                        upload, zip_path, scratch / "work" / f"{i}-{way}-{len(outcome)}", timeout=300, sandbox=way
+                    )
                     seconds[label, way].append(time.perf_counter() - start)
                     outcome[label, way] = f"{graded.status}, {graded.score():g} of {graded.max_score():g}"
     print(f"\nMachine: {machine()}\n")
-    print("| the notebook runs | autograder | grading through the entry point | ratio | result |\n|---|---|---|---|---|")
+    print(
+        "| the notebook runs | autograder | grading through the entry point | ratio | result |\n|---|---|---|---|---|"
+    )
     worst = 0.0
     for way in sandboxes:
         then = statistics.median(seconds[before.name, way])
@@ -75,7 +92,9 @@ def against(before: Path, runs: int, base, record: dict, sandboxes: list[str]) -
             median = statistics.median(seconds[label, way])
             worst = max(worst, median / then)
             runs_text = ", ".join(f"{s:.1f}" for s in seconds[label, way])
-            print(f"| {way} | {label} | median {median:.1f} s ({runs_text}) | {median / then:.2f}x | {outcome[label, way]} |")
+            print(
+                f"| {way} | {label} | median {median:.1f} s ({runs_text}) | {median / then:.2f}x | {outcome[label, way]} |"
+            )
     print(f"\nThis build grades in {worst:.2f}x the time of {before.name} at most (target: at most 1.1x).")
     return 0 if worst <= 1.1 else 1
 
@@ -100,17 +119,23 @@ def main(argv: list[str] | None = None) -> int:
     outcome = {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        uploads = {case.name: make_submission(case, base, record, scratch / f"{case.name}.zip") for case in VARIANTS + ENDLESS}
+        uploads = {
+            case.name: make_submission(case, base, record, scratch / f"{case.name}.zip") for case in VARIANTS + ENDLESS
+        }
         others = [way for way in sandboxes if way != "bubblewrap"]  # the normal submission again in each
-        schedule = [item for _ in range(args.runs)
-                    for item in [*((VARIANTS[0], way) for way in others), *((case, "bubblewrap") for case in VARIANTS)]]
+        schedule = [
+            item
+            for _ in range(args.runs)
+            for item in [*((VARIANTS[0], way) for way in others), *((case, "bubblewrap") for case in VARIANTS)]
+        ]
         schedule += [(case, "bubblewrap") for case in ENDLESS]
         for i, (case, way) in enumerate(schedule):
             name = f"normal, {way}" if case is VARIANTS[0] and way != "bubblewrap" else case.name
             print(f"Grading: {case.name} ({way}) ...", flush=True)
             start = time.perf_counter()
-            graded = grade.grade(uploads[case.name], project.AUTOGRADER_ZIP, scratch / "work" / str(i), timeout=300,
-                                 sandbox=way)
+            graded = grade.grade(
+                uploads[case.name], project.AUTOGRADER_ZIP, scratch / "work" / str(i), timeout=300, sandbox=way
+            )
             seconds[name].append(time.perf_counter() - start)
             if case is VARIANTS[0] and way == "bubblewrap":
                 seconds["normal, bubblewrap"].append(seconds[name][-1])
@@ -122,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     for way in sandboxes:
         runs = seconds[f"normal, {way}"]
         median = statistics.median(runs)
-        print(f"| {way} | median {median:.1f} s ({', '.join(f'{s:.1f}' for s in runs)}) | {median / plain:.2f}x | "
-              f"{outcome['normal'] if way == 'bubblewrap' else outcome[f'normal, {way}']} |")
+        print(
+            f"| {way} | median {median:.1f} s ({', '.join(f'{s:.1f}' for s in runs)}) | {median / plain:.2f}x | "
+            f"{outcome['normal'] if way == 'bubblewrap' else outcome[f'normal, {way}']} |"
+        )
     print()
     print("| submission | grading through the entry point | ratio to normal | result |\n|---|---|---|---|")
     for case in VARIANTS:
@@ -134,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {case.name} | {seconds[case.name][0]:.1f} s to its result | | {outcome[case.name]} |")
     worst = max(statistics.median(seconds[c.name]) for c in VARIANTS[1:]) / normal
     sandboxed = max(statistics.median(seconds[f"normal, {way}"]) for way in sandboxes[1:]) / plain
-    print(f"\nSlowest variant: {worst:.2f}x the normal grading (target: at most 1.5x); the slowest sandbox "
-          f"{sandboxed:.2f}x no sandbox (target: at most 1.1x).")
+    print(
+        f"\nSlowest variant: {worst:.2f}x the normal grading (target: at most 1.5x); the slowest sandbox "
+        f"{sandboxed:.2f}x no sandbox (target: at most 1.1x)."
+    )
     return 0 if worst <= 1.5 and sandboxed <= 1.1 else 1

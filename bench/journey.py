@@ -118,8 +118,13 @@ def make_venv(venv: Path, folder: Path) -> None:
     subprocess.run([python, "-m", "venv", str(venv)], check=True, env=env)
     log = venv.parent / "pip-install.log"
     with log.open("w") as out:
-        done = subprocess.run([str(venv / "bin" / "pip"), "install", "--disable-pip-version-check", "-r", "requirements.txt"],
-                              cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
+        done = subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "--disable-pip-version-check", "-r", "requirements.txt"],
+            cwd=folder,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     if done.returncode:
         raise Stuck(f"pip install -r requirements.txt failed (exit {done.returncode}); its output: {log}")
 
@@ -146,12 +151,24 @@ def lab_env(work: Path, venv: Path) -> dict[str, str]:
 
 def start_lab(venv: Path, folder: Path, port: int, env: dict, log: Path) -> subprocess.Popen:
     server = subprocess.Popen(
-        [str(venv / "bin" / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ServerApp.port_retries=0",
-         "--ServerApp.ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
-         f"--ServerApp.root_dir={folder}",
-         # this machine runs as root, which jupyter refuses unless told; a student's laptop does not
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        cwd=folder, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            str(venv / "bin" / "jupyter"),
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.port_retries=0",
+            "--ServerApp.ip=127.0.0.1",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={folder}",
+            # this machine runs as root, which jupyter refuses unless told; a student's laptop does not
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        cwd=folder,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -246,7 +263,8 @@ def section_screenshots(page, journey: Journey) -> None:
         page.wait_for_timeout(400)
         top, height = scroller.evaluate("s => [s.getBoundingClientRect().top, s.clientHeight]")
         end = (headings.nth(i + 1) if i + 1 < len(titles) else last_cell).evaluate(
-            "e => e.getBoundingClientRect()" + (".top" if i + 1 < len(titles) else ".bottom"))
+            "e => e.getBoundingClientRect()" + (".top" if i + 1 < len(titles) else ".bottom")
+        )
         step = height - 60  # each further screen keeps 60 px of the one before
         screens = max(1, min(5, 1 + math.ceil(max(0, end - top - height) / step)))
         for n in range(screens):
@@ -277,21 +295,29 @@ def check_what_a_student_sees(page, nb, journey: Journey) -> None:
     for i in checks:
         text = outputs_of(page, i)
         said = next((line.strip() for line in text.splitlines() if "passed" in line), "")
-        journey.check("passed" in text and "failed" not in text.lower(),
-                      f"{code[i].source.strip()} shows: {said}",
-                      f"{code[i].source.strip()} does not show that it passed; it shows: {text.strip()[:500]!r}")
+        journey.check(
+            "passed" in text and "failed" not in text.lower(),
+            f"{code[i].source.strip()} shows: {said}",
+            f"{code[i].source.strip()} does not show that it passed; it shows: {text.strip()[:500]!r}",
+        )
     notebook_text = page.locator(".jp-Notebook").first.text_content()
     broken = [w for w in WIDGET_FAILURES if w in notebook_text]
-    journey.check(not broken, "no widget shows as 'Error displaying widget' or as raw HBox(...) text",
-                  f"progress bars do not render: the page shows {broken}")
+    journey.check(
+        not broken,
+        "no widget shows as 'Error displaying widget' or as raw HBox(...) text",
+        f"progress bars do not render: the page shows {broken}",
+    )
     # the progress bars: the data set maps (tqdm's widgets) and the Trainer's own (HTML progress)
     slow = [i for i, c in code.items() if ".map(" in c.source or ".train()" in c.source]
     for i in slow:
         outputs_of(page, i)
         area = cell(page, i).locator(".jp-OutputArea")
         bars = area.locator("progress, .widget-progress, .jupyter-widget-progress, .progress").count()
-        journey.check(bars > 0, f"the cell '{code[i].source.strip().splitlines()[0]}' shows {bars} progress bar(s)",
-                      f"the cell '{code[i].source.strip().splitlines()[0]}' shows no progress bar")
+        journey.check(
+            bars > 0,
+            f"the cell '{code[i].source.strip().splitlines()[0]}' shows {bars} progress bar(s)",
+            f"the cell '{code[i].source.strip().splitlines()[0]}' shows no progress bar",
+        )
     figure = [i for i, c in code.items() if "plt.subplots" in c.source]
     journey.check(len(figure) == 1, "one cell draws the comparison figure", f"cells drawing a figure: {figure}")
     outputs_of(page, figure[0])
@@ -307,8 +333,10 @@ def cell_waits(saved) -> list[dict]:
         timing = c.metadata.get("execution", {})
         if c.cell_type != "code" or "iopub.execute_input" not in timing or "shell.execute_reply" not in timing:
             continue
-        start, end = (datetime.datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
-                      for k in ("iopub.execute_input", "shell.execute_reply"))
+        start, end = (
+            datetime.datetime.fromisoformat(timing[k].replace("Z", "+00:00"))
+            for k in ("iopub.execute_input", "shell.execute_reply")
+        )
         first = next((line for line in c.source.splitlines() if line.strip()), "")
         waits.append({"cell": i, "first line": first[:90], "seconds": round((end - start).total_seconds(), 1)})
     return waits
@@ -343,7 +371,11 @@ def journey_run(journey: Journey, work: Path, port: int, reuse_venv: bool) -> No
             make_venv(venv, folder)
     env = lab_env(work, venv)
     filled = notebooks.filled_in(folder / project.NOTEBOOK_FILE, project.SOLUTION_NOTEBOOK)
-    blanks = [i for i, c in enumerate(filled.cells) if checkout_module("lab5_written").ANSWER_TAG in c.metadata.get("tags", [])]
+    blanks = [
+        i
+        for i, c in enumerate(filled.cells)
+        if checkout_module("lab5_written").ANSWER_TAG in c.metadata.get("tags", [])
+    ]
     submit_cell = next(i for i, c in enumerate(filled.cells) if c.cell_type == "code" and "lab.submit(" in c.source)
     path = folder / project.NOTEBOOK_FILE
     server = None
@@ -376,8 +408,11 @@ def walk(page, journey, port, filled, blanks, submit_cell, path, folder, work) -
         if dialog.count():
             raise Stuck(f"a dialog asks the student something on opening: {dialog.first.inner_text()[:300]!r}")
         wait_for_kernel(page, port, "the kernel's start", limit=120)
-        journey.check(page.locator(CELLS).count() == len(filled.cells), f"the notebook shows its {len(filled.cells)} cells",
-                      f"the notebook shows {page.locator(CELLS).count()} cells, not {len(filled.cells)}")
+        journey.check(
+            page.locator(CELLS).count() == len(filled.cells),
+            f"the notebook shows its {len(filled.cells)} cells",
+            f"the notebook shows {page.locator(CELLS).count()} cells, not {len(filled.cells)}",
+        )
         screenshot(page, journey, "lab5.ipynb as it opens")
     with journey.step(f"Type the answers into the {len(blanks)} answer cells"):
         for i in blanks:
@@ -385,8 +420,11 @@ def walk(page, journey, port, filled, blanks, submit_cell, path, folder, work) -
         save(page, path)
         saved = nbformat.read(path, 4)
         wrong = [i for i in blanks if saved.cells[i].source != filled.cells[i].source]
-        journey.check(not wrong, f"the {len(blanks)} answers typed are saved as typed",
-                      f"cells {wrong} were saved otherwise than typed: {[saved.cells[i].source[:200] for i in wrong]}")
+        journey.check(
+            not wrong,
+            f"the {len(blanks)} answers typed are saved as typed",
+            f"cells {wrong} were saved otherwise than typed: {[saved.cells[i].source[:200] for i in wrong]}",
+        )
     with journey.step("A mistyped learning rate (2e-4 for 2e-5): the training cell stops before it trains"):
         mistyped_learning_rate(page, journey, port, filled, blanks, submit_cell, path)
     with journey.step("Run every cell above the submit cell (both trainings)"):
@@ -395,7 +433,7 @@ def walk(page, journey, port, filled, blanks, submit_cell, path, folder, work) -
         wait_for_kernel(page, port, "the notebook")
         save(page, path)
         saved = nbformat.read(path, 4)
-        for i, c in enumerate(saved.cells[:submit_cell]):
+        for c in saved.cells[:submit_cell]:
             if c.cell_type != "code":
                 continue
             error = next((o for o in c.outputs if o.output_type == "error"), None)
@@ -412,8 +450,11 @@ def walk(page, journey, port, filled, blanks, submit_cell, path, folder, work) -
         page.keyboard.press("Control+Enter")
         wait_for_kernel(page, port, "the submit cell", limit=300)
         link = cell(page, submit_cell).locator(".jp-OutputArea a[download]")
-        journey.check(link.count() == 1, "the submit cell's output offers the zip (a download link)",
-                      f"the submit cell offers no zip; it shows: {outputs_of(page, submit_cell)[:500]!r}")
+        journey.check(
+            link.count() == 1,
+            "the submit cell's output offers the zip (a download link)",
+            f"the submit cell offers no zip; it shows: {outputs_of(page, submit_cell)[:500]!r}",
+        )
         with page.expect_download(timeout=60_000) as download:
             link.first.click()
         zip_path = journey.out / download.value.suggested_filename
@@ -421,15 +462,20 @@ def walk(page, journey, port, filled, blanks, submit_cell, path, folder, work) -
         shutil.copy(path, journey.out / project.NOTEBOOK_FILE)  # as submitted
         save(page, path)  # once more, for the submit cell's recorded time
         names = sorted(zipfile.ZipFile(zip_path).namelist())
-        journey.check(project.NOTEBOOK_FILE in names and project.RESULTS_FILE in names,
-                      f"the downloaded {zip_path.name} holds {', '.join(names)}", f"the zip holds {names}")
+        journey.check(
+            project.NOTEBOOK_FILE in names and project.RESULTS_FILE in names,
+            f"the downloaded {zip_path.name} holds {', '.join(names)}",
+            f"the zip holds {names}",
+        )
         journey.waits += [w for w in cell_waits(nbformat.read(path, 4)) if w["cell"] == submit_cell]
     with journey.step("Grade the downloaded zip through the autograder's entry point"):
         graded = grade.grade(zip_path, project.AUTOGRADER_ZIP, work / "grading")
-        journey.check(graded.status == "graded" and graded.score() == graded.max_score() == 25,
-                      f"the zip grades {graded.score():g} of {graded.max_score():g} in {graded.seconds:.0f} s",
-                      f"the zip grades {graded.score():g} of {graded.max_score():g} ({graded.status}): "
-                      f"{graded.message} {json.dumps(graded.failures())[:800]}")
+        journey.check(
+            graded.status == "graded" and graded.score() == graded.max_score() == 25,
+            f"the zip grades {graded.score():g} of {graded.max_score():g} in {graded.seconds:.0f} s",
+            f"the zip grades {graded.score():g} of {graded.max_score():g} ({graded.status}): "
+            f"{graded.message} {json.dumps(graded.failures())[:800]}",
+        )
     with journey.step("Screenshots of every section"):
         section_screenshots(page, journey)
 
@@ -448,12 +494,17 @@ def mistyped_learning_rate(page, journey, port, filled, blanks, submit_cell, pat
     saved = nbformat.read(path, 4)
     error = next((o for o in saved.cells[train_cell].outputs if o.output_type == "error"), None)
     said = outputs_of(page, train_cell)
-    journey.check(error is not None and "Not training yet" in error.evalue and "learning_rate=0.0002 (expected 2e-05)" in said,
-                  "the fine-tuning cell stops with the check's message: learning_rate=0.0002 (expected 2e-05)",
-                  f"the fine-tuning cell does not stop on the mistyped learning rate: {said[:600]!r}")
+    journey.check(
+        error is not None and "Not training yet" in error.evalue and "learning_rate=0.0002 (expected 2e-05)" in said,
+        "the fine-tuning cell stops with the check's message: learning_rate=0.0002 (expected 2e-05)",
+        f"the fine-tuning cell does not stop on the mistyped learning rate: {said[:600]!r}",
+    )
     waited = next((w["seconds"] for w in cell_waits(saved) if w["cell"] == train_cell), 0.0)
-    journey.check(waited < 60, f"it stopped after {waited:.1f} s (no training step)",
-                  f"it took {waited:.0f} s to stop: it trained first")
+    journey.check(
+        waited < 60,
+        f"it stopped after {waited:.1f} s (no training step)",
+        f"it took {waited:.0f} s to stop: it trained first",
+    )
     cell(page, train_cell).evaluate("c => c.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(500)
     screenshot(page, journey, "The fine-tuning cell with a mistyped learning rate: stopped before training")
@@ -467,27 +518,44 @@ def mistyped_learning_rate(page, journey, port, filled, blanks, submit_cell, pat
 
 
 def write_report(journey: Journey, total: float) -> None:
-    figures = {"machine": machine(), "total_seconds": round(total, 1), "stuck": journey.stuck, "steps": journey.steps,
-               "slow_cells": sorted([w for w in journey.waits if w["seconds"] >= WAIT_S], key=lambda w: w["cell"]),
-               "checks": journey.checks, "red_boxes": journey.red}
+    figures = {
+        "machine": machine(),
+        "total_seconds": round(total, 1),
+        "stuck": journey.stuck,
+        "steps": journey.steps,
+        "slow_cells": sorted([w for w in journey.waits if w["seconds"] >= WAIT_S], key=lambda w: w["cell"]),
+        "checks": journey.checks,
+        "red_boxes": journey.red,
+    }
     (journey.out / "journey.json").write_text(json.dumps(figures, indent=1) + "\n")
-    rows = "".join(f"<tr><td>{html.escape(s['step'])}</td><td>{s['seconds']:.0f} s</td><td>{'ok' if s['ok'] else 'FAILED'}</td></tr>"
-                   for s in journey.steps)
-    waits = "".join(f"<tr><td>{w['cell']}</td><td><code>{html.escape(w['first line'])}</code></td><td>{w['seconds']:.0f} s</td></tr>"
-                    for w in figures["slow_cells"])
+    rows = "".join(
+        f"<tr><td>{html.escape(s['step'])}</td><td>{s['seconds']:.0f} s</td><td>{'ok' if s['ok'] else 'FAILED'}</td></tr>"
+        for s in journey.steps
+    )
+    waits = "".join(
+        f"<tr><td>{w['cell']}</td><td><code>{html.escape(w['first line'])}</code></td><td>{w['seconds']:.0f} s</td></tr>"
+        for w in figures["slow_cells"]
+    )
     checks = "".join(f"<li>{html.escape(c)}</li>" for c in journey.checks)
-    red = "".join(f"<li>cell {b['cell']}: <code>{html.escape(b['first line'])}</code></li>" for b in journey.red) or "<li>none</li>"
+    red = (
+        "".join(f"<li>cell {b['cell']}: <code>{html.escape(b['first line'])}</code></li>" for b in journey.red)
+        or "<li>none</li>"
+    )
     shots = "".join(
         f"<figure><figcaption>{html.escape(caption)}</figcaption>"
         f"<img src='data:image/png;base64,{base64.b64encode((journey.out / name).read_bytes()).decode()}'></figure>"
-        for caption, name in journey.shots)
-    verdict = (f"<p class='stuck'>A student would be stuck at: {html.escape(journey.stuck)}</p>" if journey.stuck
-               else "<p class='ok'>The journey went through: nothing a student would be stuck on.</p>")
+        for caption, name in journey.shots
+    )
+    verdict = (
+        f"<p class='stuck'>A student would be stuck at: {html.escape(journey.stuck)}</p>"
+        if journey.stuck
+        else "<p class='ok'>The journey went through: nothing a student would be stuck on.</p>"
+    )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Lab 5: a student's journey in JupyterLab</title>
 <style>body{{font:15px system-ui,sans-serif;margin:2em;max-width:1450px}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}} figure{{margin:2em 0}} img{{width:100%;border:1px solid #999}}
 figcaption{{font-weight:600;margin-bottom:.4em}} .stuck{{color:#b00;font-weight:600}} .ok{{color:#070;font-weight:600}}</style></head><body>
-<h1>Lab 5: a student's journey in JupyterLab</h1><p>{html.escape(figures['machine'])}; {total / 60:.1f} minutes in all.</p>{verdict}
+<h1>Lab 5: a student's journey in JupyterLab</h1><p>{html.escape(figures["machine"])}; {total / 60:.1f} minutes in all.</p>{verdict}
 <h2>Steps</h2><table><tr><th>step</th><th>time</th><th></th></tr>{rows}</table>
 <h2>Where the student waits (cells of {WAIT_S:g} s or more)</h2><table><tr><th>cell</th><th>its first line</th><th>wait</th></tr>{waits}</table>
 <h2>What was checked</h2><ul>{checks}</ul><h2>Red boxes (stderr) the student sees, for a human to judge</h2><ul>{red}</ul><h2>What the student sees</h2>{shots}</body></html>"""
@@ -496,7 +564,9 @@ figcaption{{font-weight:600;margin-bottom:.4em}} .stuck{{color:#b00;font-weight:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools bench journey", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=project.CACHE / "journey", help="where the report goes (default: .cache/journey)")
+    parser.add_argument(
+        "--out", type=Path, default=project.CACHE / "journey", help="where the report goes (default: .cache/journey)"
+    )
     parser.add_argument("--port", type=int, default=8899, help="JupyterLab's local port (default: 8899)")
     parser.add_argument("--reuse-venv", action="store_true", help="keep the student environment of the last journey")
     args = parser.parse_args(argv)

@@ -32,15 +32,16 @@ from collections import Counter
 from pathlib import Path
 
 from bench import machine
-from tools import copies
-from tools import agreement, calibration, grade, project, report, student
+from tools import agreement, calibration, copies, grade, project, report, student
 from tools.autograder import Autograder
 
 COPY = "copied"  # the submissions that are someone else's file: this one as it is, and NEAR_COPIES
-NEAR_COPIES = {"flipped-1pct": lambda r, gold: copies.flipped(r, 0.01, gold),
-               "flipped-3pct": lambda r, gold: copies.flipped(r, 0.03, gold),
-               "flipped-10pct": lambda r, gold: copies.flipped(r, 0.10, gold),
-               "rescored": lambda r, gold: copies.rescored(r, gold)}
+NEAR_COPIES = {
+    "flipped-1pct": lambda r, gold: copies.flipped(r, 0.01, gold),
+    "flipped-3pct": lambda r, gold: copies.flipped(r, 0.03, gold),
+    "flipped-10pct": lambda r, gold: copies.flipped(r, 0.10, gold),
+    "rescored": lambda r, gold: copies.rescored(r, gold),
+}
 
 
 # Copies made noisy on purpose (tools/copies.py: noisy): a share of the fine-tuned rows' two highest scores
@@ -53,18 +54,24 @@ def noisy_copies(runs: dict[str, dict[str, agreement.Run]], found: dict) -> None
     """Every honest run copied with noise of each size (NOISE, SWAPPED), compared with its original as the
     report compares them: the median measures and how many copies the flag catches, beside honest pairs."""
     print("\nCopies made noisy on purpose (each honest run's, compared with it; tools/copies.py noisy):\n")
-    print("| swapped | noise (sd) | fine-tuned predictions that agree | fine-tuned corr / gap | random-init corr / gap | flagged |")
+    print(
+        "| swapped | noise (sd) | fine-tuned predictions that agree | fine-tuned corr / gap | random-init corr / gap | flagged |"
+    )
     print("|---|---|---|---|---|---|")
     for swapped in SWAPPED:
         for noise in NOISE:
             made = dict(runs)
-            made.update({f"{sid}~": copies.noisy(one, swapped, noise, seed=i) for i, (sid, one) in enumerate(runs.items())})
+            made.update(
+                {f"{sid}~": copies.noisy(one, swapped, noise, seed=i) for i, (sid, one) in enumerate(runs.items())}
+            )
             table = agreement.pairs(made)
             table = table[table["b"] == table["a"] + "~"]
             caught = agreement.beyond(table, found).any(axis=1)
-            print(f"| {swapped:.0%} | {noise:g} | {table['ft_agree'].median():,.0f} of {int(table['n'].iloc[0]):,} | "
-                  f"{table['ft_corr'].median():.3f} / {table['ft_gap'].median():.3f} | "
-                  f"{table['scratch_corr'].median():.3f} / {table['scratch_gap'].median():.3f} | {int(caught.sum())} of {len(table)} |")
+            print(
+                f"| {swapped:.0%} | {noise:g} | {table['ft_agree'].median():,.0f} of {int(table['n'].iloc[0]):,} | "
+                f"{table['ft_corr'].median():.3f} / {table['ft_gap'].median():.3f} | "
+                f"{table['scratch_corr'].median():.3f} / {table['scratch_gap'].median():.3f} | {int(caught.sum())} of {len(table)} |"
+            )
 
 
 def run(seed: int, folder: Path) -> dict:
@@ -73,11 +80,23 @@ def run(seed: int, folder: Path) -> dict:
 
 def summary(seed: int, record: dict) -> dict:
     """A run's accuracies, how often each transformer predicts its most common class, its training times."""
-    train = {run: next(e for e in record[f"{run}_log_history"] if "train_runtime" in e)["train_runtime"] for run in project.RUNS}
-    top = {run: Counter(record[f"{run}_preds"]).most_common(1)[0][1] / len(record[f"{run}_preds"]) for run in project.RUNS}
-    return {"seed": seed, "acc_bow": record["acc_bow"], "acc_ft": record["acc_ft"], "acc_scratch": record["acc_scratch"],
-            "ft_train_s": train["ft"], "scratch_train_s": train["scratch"],
-            "ft_top_class_share": top["ft"], "scratch_top_class_share": top["scratch"]}
+    train = {
+        run: next(e for e in record[f"{run}_log_history"] if "train_runtime" in e)["train_runtime"]
+        for run in project.RUNS
+    }
+    top = {
+        run: Counter(record[f"{run}_preds"]).most_common(1)[0][1] / len(record[f"{run}_preds"]) for run in project.RUNS
+    }
+    return {
+        "seed": seed,
+        "acc_bow": record["acc_bow"],
+        "acc_ft": record["acc_ft"],
+        "acc_scratch": record["acc_scratch"],
+        "ft_train_s": train["ft"],
+        "scratch_train_s": train["scratch"],
+        "ft_top_class_share": top["ft"],
+        "scratch_top_class_share": top["scratch"],
+    }
 
 
 def add_copies(inbox: Path, original: Path) -> None:
@@ -98,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=8, help="students' training seeds to run (default: 8)")
     parser.add_argument("--first", type=int, default=42, help="the first training seed (default: 42)")
     parser.add_argument("--keep", type=Path, help="keep the submissions and the TA report here")
-    parser.add_argument("--again", action="store_true", help="grade the submissions kept in --keep, without running them")
+    parser.add_argument(
+        "--again", action="store_true", help="grade the submissions kept in --keep, without running them"
+    )
     args = parser.parse_args(argv)
     if args.seeds < 2:
         parser.exit(2, "error: --seeds must be at least 2 (a spread needs two runs)\n")
@@ -136,19 +157,29 @@ def main(argv: list[str] | None = None) -> int:
     found = agreement.bounds(pairs, calibrated)
 
     print(f"\nMachine: {machine()}\n")
-    print("| training seed | TF-IDF + LR | fine-tuned | random init | most common class: fine-tuned / random init | training: fine-tuned / random init |")
+    print(
+        "| training seed | TF-IDF + LR | fine-tuned | random init | most common class: fine-tuned / random init | training: fine-tuned / random init |"
+    )
     print("|---|---|---|---|---|---|")
     for r in runs:
-        print(f"| {r['seed']} | {r['acc_bow']:.3f} | {r['acc_ft']:.3f} | {r['acc_scratch']:.3f} | "
-              f"{r['ft_top_class_share']:.0%} / {r['scratch_top_class_share']:.0%} | {r['ft_train_s']:.0f} s / {r['scratch_train_s']:.0f} s |")
+        print(
+            f"| {r['seed']} | {r['acc_bow']:.3f} | {r['acc_ft']:.3f} | {r['acc_scratch']:.3f} | "
+            f"{r['ft_top_class_share']:.0%} / {r['scratch_top_class_share']:.0%} | {r['ft_train_s']:.0f} s / {r['scratch_train_s']:.0f} s |"
+        )
     print("\n| | mean | sd | min | max |\n|---|---|---|---|---|")
     gaps = [r["acc_ft"] - r["acc_scratch"] for r in runs]
-    for name, values in [(key, [r[key] for r in runs]) for key in project.ACCURACIES] + [("acc_ft - acc_scratch", gaps)]:
-        print(f"| {name} | {statistics.mean(values):.3f} | {statistics.stdev(values):.3f} | {min(values):.3f} | {max(values):.3f} |")
+    for name, values in [(key, [r[key] for r in runs]) for key in project.ACCURACIES] + [
+        ("acc_ft - acc_scratch", gaps)
+    ]:
+        print(
+            f"| {name} | {statistics.mean(values):.3f} | {statistics.stdev(values):.3f} | {min(values):.3f} | {max(values):.3f} |"
+        )
 
-    print(f"\nHow much the {len(pairs)} pairs of honest runs agree (agreement.MEASURES: agree, a share of the "
-          "test tweets; corr, a correlation; gap, a median in standard deviations), and where the report's flag starts "
-          f"with the autograder's calibration ({calibration.source(calibrated)}):\n")
+    print(
+        f"\nHow much the {len(pairs)} pairs of honest runs agree (agreement.MEASURES: agree, a share of the "
+        "test tweets; corr, a correlation; gap, a median in standard deviations), and where the report's flag starts "
+        f"with the autograder's calibration ({calibration.source(calibrated)}):\n"
+    )
     print("| measure | min | mean | max | flagged |\n|---|---|---|---|---|")
     for m in agreement.MEASURES.values():
         shares = m.share(pairs[m.column], pairs["n"])
@@ -162,19 +193,27 @@ def main(argv: list[str] | None = None) -> int:
     batch = 300  # a class: each honest run's facts handed in by 37 or 38 students (the worst case for the comparison)
     started = time.perf_counter()
     agreement.flag_copies({f"student-{i}": facts[honest[i % len(honest)]] for i in range(batch)}, calibrated)
-    print(f"\nComparing every two of {batch} submissions ({batch * (batch - 1) // 2:,} pairs; each of the {len(honest)} "
-          f"runs handed in {batch // len(honest)} times or more): {time.perf_counter() - started:.1f} s")
+    print(
+        f"\nComparing every two of {batch} submissions ({batch * (batch - 1) // 2:,} pairs; each of the {len(honest)} "
+        f"runs handed in {batch // len(honest)} times or more): {time.perf_counter() - started:.1f} s"
+    )
 
-    flagged = {row.submission: row.flags for row in table.itertuples()
-               if agreement.COPY_FLAG in row.flags or agreement.NEAR_COPY_FLAG in row.flags}
+    flagged = {
+        row.submission: row.flags
+        for row in table.itertuples()
+        if agreement.COPY_FLAG in row.flags or agreement.NEAR_COPY_FLAG in row.flags
+    }
     print("\nFlagged as copies by the TA report:")
     for sid, flags in sorted(flagged.items()):
         print(f"  {sid}: {flags}")
     original = f"seed-{args.first}"
     expected = {COPY, *NEAR_COPIES, original}
     right = set(flagged) == expected and all(original in flagged[name] for name in [COPY, *NEAR_COPIES])
-    print("Every copy is flagged, naming its original, and no honest run but the original is." if right else
-          f"WRONG: expected exactly {sorted(expected)} to be flagged as copies, each copy naming {original}.")
+    print(
+        "Every copy is flagged, naming its original, and no honest run but the original is."
+        if right
+        else f"WRONG: expected exactly {sorted(expected)} to be flagged as copies, each copy naming {original}."
+    )
     # every honest run gets full points and no flag but, for the original, those that name its copies
     flagged_copies = agreement.flag_copies(facts, calibrated)
 
@@ -183,8 +222,14 @@ def main(argv: list[str] | None = None) -> int:
             flags = flags.replace(flag.get(sid, ""), "")
         return flags.strip("; ")
 
-    lost = [f"{row.submission}: {row.total}/{row.possible} {row.flags}" for row in table.itertuples()
-            if row.submission in honest and (row.total != row.possible or other_flags(row.submission, row.flags))]
-    print("Every honest run got full points and no other flag." if not lost else
-          "WRONG: honest runs lost points or were flagged:\n  " + "\n  ".join(lost))
+    lost = [
+        f"{row.submission}: {row.total}/{row.possible} {row.flags}"
+        for row in table.itertuples()
+        if row.submission in honest and (row.total != row.possible or other_flags(row.submission, row.flags))
+    ]
+    print(
+        "Every honest run got full points and no other flag."
+        if not lost
+        else "WRONG: honest runs lost points or were flagged:\n  " + "\n  ".join(lost)
+    )
     return 0 if right and not lost else 1

@@ -37,7 +37,9 @@ def run(edits, folder: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argparse.ArgumentParser(prog="python3 -m tools bench training", description=__doc__.split("\n\n")[0]).parse_args(argv)
+    argparse.ArgumentParser(prog="python3 -m tools bench training", description=__doc__.split("\n\n")[0]).parse_args(
+        argv
+    )
     project.use_profile("offline")
     figures = {}
     with tempfile.TemporaryDirectory() as scratch:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import build, project, standin, student
 import tools.grade as grading
+from tools import build, project, standin, student
 from tools.autograder import Autograder
 from tools.grade import Graded, grade_all
 from tools.student import StudentRun
@@ -24,7 +24,16 @@ project.use_profile("offline")
 
 
 from submissions.corpus import (  # noqa: E402
-    LOOPBACK_PORT, CASES, ENVIRONMENT_TARGETS, ESCAPE_MARKER, POINTS, PUBLIC_CASES, group_env, make_group_submission, make_submission, submissions,
+    CASES,
+    ENVIRONMENT_TARGETS,
+    ESCAPE_MARKER,
+    LOOPBACK_PORT,
+    POINTS,
+    PUBLIC_CASES,
+    group_env,
+    make_group_submission,
+    make_submission,
+    submissions,
 )
 
 SUBMISSIONS = submissions()  # what the corpus grades through the whole autograder (corpus.GROUPS)
@@ -56,7 +65,9 @@ def check_verdict(case, graded: Graded, others=(), questions=POINTS) -> None:
     if case.before_training:  # the training cells run the setup questions' public checks first (ready_to_train)
         setup = {q for run in project.RUNS.values() for q in run.setup}
         stopped = [name for name in graded.failures() if PUBLIC_CASES.get(name) in setup]
-        assert stopped, f"{case.why}: no public check of {sorted(setup)} fails, so training would start: {graded.failures()}"
+        assert stopped, (
+            f"{case.why}: no public check of {sorted(setup)} fails, so training would start: {graded.failures()}"
+        )
     flags = "\n".join(graded.extra.flags)
     if case.flag:
         assert case.flag in flags, f"{case.why}: no flag for the TA says {case.flag!r}:\n{flags}"
@@ -69,8 +80,9 @@ def check_verdict(case, graded: Graded, others=(), questions=POINTS) -> None:
 
 def student_visible(results: dict) -> list[str]:
     """What Gradescope shows a student of ``results``: the output, and every test's output that is not hidden."""
-    return [results.get("output") or ""] + [t.get("output") or "" for t in results.get("tests", [])
-                                            if t.get("visibility") != "hidden"]
+    return [results.get("output") or ""] + [
+        t.get("output") or "" for t in results.get("tests", []) if t.get("visibility") != "hidden"
+    ]
 
 
 @functools.cache
@@ -255,17 +267,30 @@ def background(request, tmp_path_factory) -> Background:
     if "corpus_grades" in needed:
         mode = request.getfixturevalue("sandbox_mode")
         corpus_folder = tmp_path_factory.mktemp("corpus")
-        chosen = {name: group for name, group in SUBMISSIONS.items()
-                  if mode != "none" or not any(case.sandboxed for case in group)}
+        chosen = {
+            name: group
+            for name, group in SUBMISSIONS.items()
+            if mode != "none" or not any(case.sandboxed for case in group)
+        }
         # those with limits of their own first: the endless ones mostly wait, each in a slot of its own
         chosen = dict(sorted(chosen.items(), key=lambda item: not any(case.env for case in item[1])))
 
         def corpus():
-            uploads = {name: make_group_submission(group, base, build_run, corpus_folder / "uploads" / f"{name}.zip")
-                       for name, group in chosen.items()}
+            uploads = {
+                name: make_group_submission(group, base, build_run, corpus_folder / "uploads" / f"{name}.zip")
+                for name, group in chosen.items()
+            }
             env = {name: {**BUSY_MACHINE_ENV, **group_env(group)} for name, group in chosen.items()}
-            graded = grade_all(uploads, project.AUTOGRADER_ZIP, corpus_folder / "work", timeout=600, jobs=4,
-                               sandbox=mode, env=env, progress=False)
+            graded = grade_all(
+                uploads,
+                project.AUTOGRADER_ZIP,
+                corpus_folder / "work",
+                timeout=600,
+                jobs=4,
+                sandbox=mode,
+                env=env,
+                progress=False,
+            )
             return graded, environment, corpus_folder
 
         jobs.start("corpus", corpus)
@@ -323,7 +348,9 @@ def results_grades(reference_run, build_run, tmp_path_factory):
             upload = intake.take_upload(submission)
             grader = verdict.Grader(suite, upload.results)
             env = notebook_answers(lab.read_json(upload.results) if upload.results else None, record["acc_bow"])
-            outcome = verdict.outcome(grader, upload, env, {}, intake.upload_notes(upload), questions=verdict.RESULTS_QUESTIONS)
+            outcome = verdict.outcome(
+                grader, upload, env, {}, intake.upload_notes(upload), questions=verdict.RESULTS_QUESTIONS
+            )
             graded[case.name] = Graded(case.name, "graded", "", outcome.results(suite))
             shutil.rmtree(submission)
     finally:
@@ -337,5 +364,6 @@ def reference_graded(reference_run, tmp_path_factory) -> Graded:
     import lab5_sandbox
 
     mode = "bubblewrap" if lab5_sandbox.bubblewrap_problem() is None else "none"
-    return grading.grade(reference_run.submission, project.AUTOGRADER_ZIP, tmp_path_factory.mktemp("reference-graded"),
-                         sandbox=mode)
+    return grading.grade(
+        reference_run.submission, project.AUTOGRADER_ZIP, tmp_path_factory.mktemp("reference-graded"), sandbox=mode
+    )

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from submissions.corpus import SUBMISSIONS_ON_THE_IMAGE, group_env, make_group_submission
+
 from tools import container
-from tools.gradescope_image import is_root, run_autograder, set_up  # noqa: F401 (is_root: for the fixtures)
 from tools.grade import Graded
+from tools.gradescope_image import is_root, run_autograder, set_up  # noqa: F401 (is_root: for the fixtures)
 
 # The container of the tests' gradings: the memory that the offline profile's gradings need with a
 # margin (docs/performance.md, "Memory at grading"); all of the machine's CPUs (the
@@ -31,6 +32,7 @@ def grade_cases(folder: Path, base, record: dict, env: dict[str, str]) -> tuple[
     graded = {}
     for name, group in SUBMISSIONS_ON_THE_IMAGE.items():
         upload = make_group_submission(group, base, record, folder / "uploads" / f"{name}.zip")
-        graded[name], _ = run_autograder(upload, folder / "runs", shim, image, {**env, **group_env(group)},
-                                         limits=container_limits())
+        graded[name], _ = run_autograder(
+            upload, folder / "runs", shim, image, {**env, **group_env(group)}, limits=container_limits()
+        )
     return graded, folder, printed

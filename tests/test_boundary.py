@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import re
 
+import lab5_boundary as boundary
 import numpy as np
 
-import lab5_boundary as boundary
 from tools import project
 
 
@@ -30,14 +30,25 @@ def test_a_run_crosses_as_it_was_and_anything_else_decodes_to_nothing():
     assert decoded[0].tolist() == predictions and np.allclose(decoded[1], scores)
     assert boundary.encode_run([0], [[1e31, 0.0, 0.0]]) is None  # no float32
     vectors = boundary.encode_run(predictions, scores)
-    for broken in (None, [], {"predictions": "013", "scores": vectors["scores"]}, {**vectors, "scores": "***"},
-                   {"predictions": "01", "scores": vectors["scores"]}, {"predictions": 12, "scores": vectors["scores"]}):
+    for broken in (
+        None,
+        [],
+        {"predictions": "013", "scores": vectors["scores"]},
+        {**vectors, "scores": "***"},
+        {"predictions": "01", "scores": vectors["scores"]},
+        {"predictions": 12, "scores": vectors["scores"]},
+    ):
         assert boundary.decode_run(broken) is None, broken
 
 
 def test_extra_data_reads_back_what_was_written_and_nothing_of_the_wrong_kind():
-    extra = boundary.Extra(status=boundary.STOPPED, reason="why", flags=["look"], sandbox="bubblewrap",
-                           results_file={"runs": {"ft": boundary.encode_run([1], [[0.0, 1.0, 0.0]]), "scratch": "x"}})
+    extra = boundary.Extra(
+        status=boundary.STOPPED,
+        reason="why",
+        flags=["look"],
+        sandbox="bubblewrap",
+        results_file={"runs": {"ft": boundary.encode_run([1], [[0.0, 1.0, 0.0]]), "scratch": "x"}},
+    )
     read = boundary.Extra.of({"extra_data": json.loads(json.dumps(extra.to_json()))})
     assert read == extra and list(read.runs()) == ["ft"] and read.runs()["ft"][0].tolist() == [1]
     forged = boundary.Extra.of({"extra_data": {"status": 3, "flags": "not a list", "cases": [], "isolation": None}})

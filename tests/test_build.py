@@ -7,16 +7,15 @@ import re
 import sys
 import zipfile
 
+import lab5_intake as intake
+import lab5_student_run as student_run
 import nbformat
 import pytest
 import yaml
-
 from conftest import POINTS
+
 from tools import build, project
 from tools.autograder import BUILD_RUN
-
-import lab5_intake as intake
-import lab5_student_run as student_run
 
 
 def files_under(folder):
@@ -25,7 +24,9 @@ def files_under(folder):
 
 def test_student_folder_matches_a_fresh_build(fresh_build):
     committed, fresh = files_under(project.STUDENT), files_under(fresh_build / "student")
-    assert sorted(committed) == sorted(fresh), "student/ lists other files than a fresh build: run python3 -m tools build"
+    assert sorted(committed) == sorted(fresh), (
+        "student/ lists other files than a fresh build: run python3 -m tools build"
+    )
     stale = [name for name in fresh if committed[name].read_bytes() != fresh[name].read_bytes()]
     assert not stale, f"student/ differs from a fresh build in {stale}: run python3 -m tools build"
 
@@ -40,16 +41,23 @@ MEASURED_TOLERANCE = 0.01
 def test_autograder_zip_matches_a_fresh_build(fresh_build):
     """Byte for byte, but for the accuracies the build measured, which agree within MEASURED_TOLERANCE."""
     assert [p.name for p in project.AUTOGRADER.iterdir()] == [project.AUTOGRADER_ZIP.name]
-    with zipfile.ZipFile(project.AUTOGRADER_ZIP) as ours, \
-            zipfile.ZipFile(fresh_build / "autograder" / project.AUTOGRADER_ZIP.name) as theirs:
-        assert ours.namelist() == theirs.namelist(), "autograder/ lists other files than a fresh build: run python3 -m tools build"
+    with (
+        zipfile.ZipFile(project.AUTOGRADER_ZIP) as ours,
+        zipfile.ZipFile(fresh_build / "autograder" / project.AUTOGRADER_ZIP.name) as theirs,
+    ):
+        assert ours.namelist() == theirs.namelist(), (
+            "autograder/ lists other files than a fresh build: run python3 -m tools build"
+        )
         stale = [name for name in ours.namelist() if name != MEASURED and ours.read(name) != theirs.read(name)]
         assert not stale, f"autograder/ differs from a fresh build in {stale}: run python3 -m tools build"
         committed, fresh = json.loads(ours.read(MEASURED)), json.loads(theirs.read(MEASURED))
     assert committed.keys() == fresh.keys()
-    far = {key: (committed[key], fresh[key]) for key in committed
-           if committed[key] != fresh[key] and not (isinstance(fresh[key], float)
-                                                    and abs(committed[key] - fresh[key]) <= MEASURED_TOLERANCE)}
+    far = {
+        key: (committed[key], fresh[key])
+        for key in committed
+        if committed[key] != fresh[key]
+        and not (isinstance(fresh[key], float) and abs(committed[key] - fresh[key]) <= MEASURED_TOLERANCE)
+    }
     assert not far, f"the build's run differs from a fresh build's: {far}: run python3 -m tools build"
 
 
@@ -86,8 +94,15 @@ def test_autograder_zip_holds_what_grading_needs():
     with zipfile.ZipFile(project.AUTOGRADER_ZIP) as zf:
         names = set(zf.namelist())
         modules = [f"files/{name}" for name in intake.OWN_MODULES]  # every module beside the master
-        for name in ("otter_config.json", "environment.yml", "run_autograder", "setup.sh", *modules,
-                     "files/lab5_calibration_offline.json", "files/lab5_calibration_full.json"):
+        for name in (
+            "otter_config.json",
+            "environment.yml",
+            "run_autograder",
+            "setup.sh",
+            *modules,
+            "files/lab5_calibration_offline.json",
+            "files/lab5_calibration_full.json",
+        ):
             assert name in names, f"{name} is missing from the autograder zip"
         tests = sorted(n for n in names if n.startswith("tests/"))
         assert tests == [f"tests/{q}.py" for q in POINTS]
@@ -101,8 +116,11 @@ def test_autograder_zip_holds_what_grading_needs():
     assert json.loads(config) == {**json.loads(project.OTTER_CONFIG.read_text()), "assignment_name": "lab5"}
     assert "python=3.11" in environment["dependencies"], "Gradescope must run the Python we test with"
     pip = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
-    derived = [line for line in build.autograder_requirements(project.REQUIREMENTS.read_text()).splitlines()
-               if not line.startswith("#")]
+    derived = [
+        line
+        for line in build.autograder_requirements(project.REQUIREMENTS.read_text()).splitlines()
+        if not line.startswith("#")
+    ]
     assert pip == ["otter-grader[grading,plugins]==7.0.0", *derived]
     # the image makes the grading user and copies data and checkpoint; grading runs from them with the hub off
     assert setup.rstrip().endswith(build.IMAGE_SETUP.strip())
@@ -130,7 +148,9 @@ def test_students_get_every_pin_and_the_whole_handout_in_one_zip():
     assert sorted(spec for _, spec in build.pins(student)) == required and "jupyterlab==" in student
     with zipfile.ZipFile(project.STUDENT / build.HANDOUT_ZIP) as zf:
         zipped = {name: zf.read(name) for name in zf.namelist()}
-    folder = {name: path.read_bytes() for name, path in files_under(project.STUDENT).items() if name != build.HANDOUT_ZIP}
+    folder = {
+        name: path.read_bytes() for name, path in files_under(project.STUDENT).items() if name != build.HANDOUT_ZIP
+    }
     assert zipped == folder
 
 
@@ -138,12 +158,16 @@ def test_the_configs_files_url_reaches_the_setup_cell_and_never_otter():
     master = nbformat.read(project.MASTER, 4)
     assert build.set_files_url(master) == ""  # the repository's master: no course site yet
     config = build.config_cell(master)
-    config.source = config.source.replace('lab_files_url: ""', 'lab_files_url: "https://example.edu/lab5/lab5-files.zip"')
+    config.source = config.source.replace(
+        'lab_files_url: ""', 'lab_files_url: "https://example.edu/lab5/lab5-files.zip"'
+    )
     assert build.set_files_url(master) == "https://example.edu/lab5/lab5-files.zip"
     setup = next(c.source for c in master.cells if c.cell_type == "code" and "LAB_FILES_URL = " in c.source)
     assert 'LAB_FILES_URL = "https://example.edu/lab5/lab5-files.zip"' in setup
     build.configure_master(master, "requirements-autograder.txt")
-    assert build.FILES_URL_KEY not in yaml.safe_load(build.config_cell(master).source), "otter rejects keys it does not know"
+    assert build.FILES_URL_KEY not in yaml.safe_load(build.config_cell(master).source), (
+        "otter rejects keys it does not know"
+    )
     master = nbformat.read(project.MASTER, 4)
     build.config_cell(master).source += "\nlab_files_url: ftp://example.edu/x.zip"
     with pytest.raises(SystemExit, match="must be an http"):
@@ -166,19 +190,50 @@ def test_colab_installs_the_versions_we_test_with(monkeypatch):
 def test_master_keeps_its_contract_names():
     """The student-facing names (docs/design.md, "Student-facing names") exist in the solution."""
     source = "\n".join(c.source for c in nbformat.read(project.SOLUTION_NOTEBOOK, 4).cells if c.cell_type == "code")
-    for name in ("label_names", "num_labels", "train_texts", "train_labels", "test_texts", "test_labels",
-                 "tfidf", "bow_clf", "bow_preds", "acc_bow", "tokenizer", "tok_fn", "tok_train", "tok_test",
-                 "model_ft", "args", "compute_metrics", "trainer", "acc_ft", "model_scratch", "trainer_scratch",
-                 "acc_scratch", "quiz_q1", "quiz_q2", "quiz_q3"):
+    for name in (
+        "label_names",
+        "num_labels",
+        "train_texts",
+        "train_labels",
+        "test_texts",
+        "test_labels",
+        "tfidf",
+        "bow_clf",
+        "bow_preds",
+        "acc_bow",
+        "tokenizer",
+        "tok_fn",
+        "tok_train",
+        "tok_test",
+        "model_ft",
+        "args",
+        "compute_metrics",
+        "trainer",
+        "acc_ft",
+        "model_scratch",
+        "trainer_scratch",
+        "acc_scratch",
+        "quiz_q1",
+        "quiz_q2",
+        "quiz_q3",
+    ):
         assert re.search(rf"\b{name}\b\s*(,[^=\n]*)?=|def {name}\(", source), f"{name} is never assigned"
 
 
 def test_every_section_the_code_and_readme_cite_exists():
     """Code comments and the README cite docs/ by section name ('docs/design.md, "The trust boundary"')
     or link (docs/design.md#the-trust-boundary): each must name a heading there."""
-    headings = {doc: [line.lstrip("#").strip() for line in (project.ROOT / "docs" / doc).read_text().splitlines()
-                      if line.startswith("#")] for doc in ("design.md", "performance.md")}
-    anchors = {doc: {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in found} for doc, found in headings.items()}
+    headings = {
+        doc: [
+            line.lstrip("#").strip()
+            for line in (project.ROOT / "docs" / doc).read_text().splitlines()
+            if line.startswith("#")
+        ]
+        for doc in ("design.md", "performance.md")
+    }
+    anchors = {
+        doc: {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in found} for doc, found in headings.items()
+    }
     sources = [project.ROOT / "README.md", *(project.ROOT / "docs").glob("*.md")]
     for folder in ("assignment", "tools", "bench", "tests"):
         sources += (project.ROOT / folder).rglob("*.py")
@@ -187,7 +242,9 @@ def test_every_section_the_code_and_readme_cite_exists():
         text = " ".join(re.sub(r"\n\s*#", "\n", path.read_text()).split())  # a citation may wrap over comment lines
         for doc, section in re.findall(r'(design\.md|performance\.md), "([^"]+)"', text):
             cited += 1
-            assert any(h.startswith(section) for h in headings[doc]), f"{path.name} cites {doc}, {section!r}: no such section"
+            assert any(h.startswith(section) for h in headings[doc]), (
+                f"{path.name} cites {doc}, {section!r}: no such section"
+            )
         for doc, anchor in re.findall(r"(design\.md|performance\.md)#([\w\-]+)", text):
             cited += 1
             assert anchor in anchors[doc], f"{path.name} links {doc}#{anchor}: no such section"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import POINTS
 from nbclient import NotebookClient
 
-from conftest import POINTS
 from tools import build, grade, notebooks, project
 
 STANDIN = Path(__file__).parent / "colab_standin"
@@ -67,8 +67,9 @@ def on_colab(cells: list[str], folder: Path, monkeypatch, notebook: Path | None 
 def run_cells(sources: list[str], folder: Path):
     """Execute ``sources`` as the cells of a notebook in a fresh kernel in ``folder``; the cells, run."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
-    NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(folder)}}
+    ).execute()
     return nb.cells
 
 
@@ -85,13 +86,18 @@ def test_first_cell_fetches_the_lab_files_from_the_course_url(course_site, tmp_p
     content.mkdir()
     cells, _ = on_colab([fetch_cell(f"{course_site}/{build.HANDOUT_ZIP}"), SETUP, OTTER], content, monkeypatch)
     assert not errors(cells), errors(cells)
-    assert "Unpacked the lab's files: lab5_checks.py, lab5_facts.py, lab5_utils.py, requirements.txt, tests" in shown(cells[0])
+    assert "Unpacked the lab's files: lab5_checks.py, lab5_facts.py, lab5_utils.py, requirements.txt, tests" in shown(
+        cells[0]
+    )
     assert "Package versions match the autograder's." in shown(cells[1])
     with zipfile.ZipFile(HANDOUT) as zf:
         expected = sorted(n for n in zf.namelist() if not n.endswith(".ipynb"))
         assert all((content / n).read_bytes() == zf.read(n) for n in expected)
-    got = sorted(p.relative_to(content).as_posix() for p in content.rglob("*")
-                 if p.is_file() and "__pycache__" not in p.parts and p.name != ".OTTER_LOG")  # otter's log of the checks
+    got = sorted(
+        p.relative_to(content).as_posix()
+        for p in content.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.name != ".OTTER_LOG"
+    )  # otter's log of the checks
     assert got == expected, "the setup cell unpacks the helper, tests and requirements, never a notebook"
 
 
@@ -104,10 +110,13 @@ def test_first_cell_unpacks_an_uploaded_zip_when_no_url_is_set(tmp_path, monkeyp
     assert (content / "lab5_utils.py").is_file() and (content / "tests" / "q1_data.py").is_file()
 
 
-@pytest.mark.parametrize("url, says", [
-    ("", "The lab's files have no URL set"),
-    ("http://127.0.0.1:9/lab5-files.zip", "could not be fetched from http://127.0.0.1:9/lab5-files.zip"),
-])
+@pytest.mark.parametrize(
+    "url, says",
+    [
+        ("", "The lab's files have no URL set"),
+        ("http://127.0.0.1:9/lab5-files.zip", "could not be fetched from http://127.0.0.1:9/lab5-files.zip"),
+    ],
+)
 def test_first_cell_says_what_to_do_when_it_cannot_fetch_the_files(url, says, tmp_path, monkeypatch):
     content = tmp_path / "content"
     content.mkdir()
@@ -154,7 +163,9 @@ def test_submit_on_colab_downloads_one_zip_that_gets_full_points(reference_run, 
     assert {q: graded.score(q) for q in POINTS} == POINTS, graded.failures()
 
 
-def test_submit_on_colab_without_the_notebook_downloads_the_results_with_the_reason(reference_run, tmp_path, monkeypatch):
+def test_submit_on_colab_without_the_notebook_downloads_the_results_with_the_reason(
+    reference_run, tmp_path, monkeypatch
+):
     content = colab_content(tmp_path / "content", reference_run.folder / project.RESULTS_FILE)
     cells, downloads = on_colab(SUBMIT, content, monkeypatch, notebook=None)
     assert not errors(cells), errors(cells)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-
 from conftest import need
+
 from tools import container
 
 PROBE = r"""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import POINTS, SUBMISSIONS, check_verdict, escaped_files, grading_user_processes, need, python_environment
 from submissions.corpus import CASES
 
@@ -64,7 +63,9 @@ def test_no_notebook_reached_the_network(corpus_grades, background, request):
 
     if gradescope_image.is_root():
         request.getfixturevalue("image_grades")
-    assert "right_cell_reaches_for_the_network" in {case.name for group in corpus_grades[0] for case in SUBMISSIONS.get(group, [])}
+    assert "right_cell_reaches_for_the_network" in {
+        case.name for group in corpus_grades[0] for case in SUBMISSIONS.get(group, [])
+    }
     assert background.listener.received == []
 
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 import re
 
+import lab5_checks as checks
+import lab5_facts as facts
 import numpy as np
 import pytest
 
-import lab5_checks as checks
-import lab5_facts as facts
 from tools import project
 
 
@@ -19,8 +19,25 @@ def roundtrip(value):
     return facts.decode(json.loads(json.dumps(facts.encode(value))))
 
 
-@pytest.mark.parametrize("value", [0.5, 1, True, None, "0.57", [1, 2], (1, 2), {"a": [1.5]}, ..., float("inf"),
-                                   np.float64(0.5), np.float32(0.25), np.int64(3), np.bool_(True)])
+@pytest.mark.parametrize(
+    "value",
+    [
+        0.5,
+        1,
+        True,
+        None,
+        "0.57",
+        [1, 2],
+        (1, 2),
+        {"a": [1.5]},
+        ...,
+        float("inf"),
+        np.float64(0.5),
+        np.float32(0.25),
+        np.int64(3),
+        np.bool_(True),
+    ],
+)
 def test_plain_values_cross_as_themselves(value):
     got = roundtrip(value)
     assert type(got) is type(value) and (got == value or got is value)
@@ -43,24 +60,30 @@ def test_arrays_cross_as_arrays_and_other_objects_as_their_type():
     assert isinstance(long, facts.Opaque) and "a text of 100,001 characters" in repr(long)
 
 
-@pytest.mark.parametrize("node, says", [
-    ({"t": "np", "dtype": "object", "v": 1}, "a dtype"),
-    ({"t": "np", "dtype": "uint8", "v": -1}, "does not fit"),
-    ({"t": "array", "dtype": "int64", "v": [[1], [2, 3]]}, "does not read"),
-    ({"t": "code", "v": "import os"}, "a value tagged 'code'"),
-    ({"t": "dict", "v": [1]}, "a value tagged 'dict'"),
-])
+@pytest.mark.parametrize(
+    "node, says",
+    [
+        ({"t": "np", "dtype": "object", "v": 1}, "a dtype"),
+        ({"t": "np", "dtype": "uint8", "v": -1}, "does not fit"),
+        ({"t": "array", "dtype": "int64", "v": [[1], [2, 3]]}, "does not read"),
+        ({"t": "code", "v": "import os"}, "a value tagged 'code'"),
+        ({"t": "dict", "v": [1]}, "a value tagged 'dict'"),
+    ],
+)
 def test_malformed_values_are_not_gradable(node, says):
     with pytest.raises(facts.NotGradable, match=says):
         facts.decode(node)
 
 
-@pytest.mark.parametrize("data, says", [
-    (b"not json", "not JSON"),
-    (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
-    (b'{"format": 99, "names": {}}', "not of this lab's format"),
-    (b"0" * (facts.FILE_LIMIT + 1), "bytes (at most"),
-])
+@pytest.mark.parametrize(
+    "data, says",
+    [
+        (b"not json", "not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+        (b'{"format": 99, "names": {}}', "not of this lab's format"),
+        (b"0" * (facts.FILE_LIMIT + 1), "bytes (at most"),
+    ],
+)
 def test_a_facts_file_that_does_not_read_says_why(data, says):
     with pytest.raises(facts.NotGradable, match=re.escape(says)):
         facts.read(data)
@@ -69,7 +92,10 @@ def test_a_facts_file_that_does_not_read_says_why(data, says):
 def test_each_name_is_read_against_its_declaration():
     names = {
         "quiz_q1": {"kind": "verdict", "passed": True},  # a verdict instead of a fact
-        "args": {"kind": "value", "value": {"t": "dict", "v": {"learning_rate": 2e-5}}},  # settings without their object
+        "args": {
+            "kind": "value",
+            "value": {"t": "dict", "v": {"learning_rate": 2e-5}},
+        },  # settings without their object
         "model_ft": {"kind": "arguments", "values": {}},  # facts of another kind
         "tok_train": "rows",
         "quiz_q2": {"kind": "value", "value": "orange"},
@@ -103,7 +129,11 @@ def test_the_kernel_and_the_grader_see_the_same_facts():
     live = facts.of(namespace, ["tfidf", "tok_fn", "train_texts", "quiz_q1"])
     graded = facts.read(json.dumps(facts.extract(namespace)).encode())
     for env in (live, graded):
-        assert env["tfidf"].get_params()["ngram_range"] == (1, 1) and set(env["tfidf"].vocabulary_) == {"good", "bad", "day"}
+        assert env["tfidf"].get_params()["ngram_range"] == (1, 1) and set(env["tfidf"].vocabulary_) == {
+            "good",
+            "bad",
+            "day",
+        }
         assert env["tok_fn"]({"text": ["I love this lab!", "meh"]}) == {"input_ids": [[101, 16, 102], [101, 3, 102]]}
         assert env["train_texts"] == ["good day", "bad day"] and env["quiz_q1"] == " Orange "
 
@@ -113,8 +143,10 @@ def test_what_a_test_reads_beyond_the_declarations_says_what_to_declare():
 
     env = facts.of({"tfidf": TfidfVectorizer().fit(["good day"]), "tok_fn": lambda batch: {}}, ["tfidf", "tok_fn"])
     with pytest.raises(facts.UndeclaredFact, match=r"declare it in lab5_facts.GRADED\['tfidf'\]"):
-        env["tfidf"].idf_
-    with pytest.raises(facts.UndeclaredFact, match=r"add call\(...\) with those inputs to lab5_facts.GRADED\['tok_fn'\]"):
+        _ = env["tfidf"].idf_
+    with pytest.raises(
+        facts.UndeclaredFact, match=r"add call\(...\) with those inputs to lab5_facts.GRADED\['tok_fn'\]"
+    ):
         env["tok_fn"]({"text": ["another input"]})
     with pytest.raises(facts.UndeclaredFact, match="which is not a graded name"):
         checks.require({"secret": 1}, "secret")
@@ -138,7 +170,7 @@ def test_a_function_that_raises_or_never_returns_is_a_fact(monkeypatch):
 
 def test_the_graded_names_are_the_student_facing_names_of_the_design():
     design = (project.ROOT / "docs" / "design.md").read_text()
-    section = design[design.index("### Student-facing names"):design.index("## What runs where")]
+    section = design[design.index("### Student-facing names") : design.index("## What runs where")]
     named = set(re.findall(r"`(\w+)`", section.split("these may not be renamed:")[1]))
     assert named == set(facts.GRADED)
 

@@ -11,17 +11,22 @@ import subprocess
 import sys
 
 import pandas as pd
-
 from conftest import POINTS
 from submissions.corpus import BY_NAME
-from tools.submissions import make_submission
+
 from tools import project, standin, student
+from tools.submissions import make_submission
 
 
 def in_full_profile(code: str, home) -> dict:
     """Run ``code`` (which prints one JSON line last) in a fresh Python with the stand-in's environment."""
-    env = {**standin.process_environment(home), "PYTHONPATH": os.pathsep.join([str(project.ASSIGNMENT), str(project.ROOT)])}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env, cwd=project.ROOT)
+    env = {
+        **standin.process_environment(home),
+        "PYTHONPATH": os.pathsep.join([str(project.ASSIGNMENT), str(project.ROOT)]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env, cwd=project.ROOT
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -59,8 +64,11 @@ def test_the_full_profile_loads_by_the_hubs_names_from_the_standin(standin_home,
     assert found["labels"] == ["negative", "neutral", "positive"]
     assert found["vocab"] == 30522 and found["cls"] == 101
     # DistilBertConfig()'s defaults are distilbert-base-uncased's architecture: nothing else differs
-    assert found["architecture"] == {"architectures": ["DistilBertForMaskedLM"], "dtype": "float32",
-                                     "_name_or_path": "distilbert-base-uncased"}
+    assert found["architecture"] == {
+        "architectures": ["DistilBertForMaskedLM"],
+        "dtype": "float32",
+        "_name_or_path": "distilbert-base-uncased",
+    }
     assert found["class"] == "DistilBertForSequenceClassification"
     # what question 4 tells students the loading reports: the new head, and DistilBERT's pre-classifier
     assert found["missing"] == ["classifier.bias", "classifier.weight", "pre_classifier.bias", "pre_classifier.weight"]
@@ -69,9 +77,13 @@ def test_the_full_profile_loads_by_the_hubs_names_from_the_standin(standin_home,
     assert found["config_file"].startswith(str(standin_home / "hub" / f"models--{standin.MODEL_REPO}" / "snapshots"))
     assert found["rows"][1] == 768
     # the same graded test subset as the offline profile: the real test split, shuffled with seed 42
-    offline = subprocess.run([sys.executable, "-c", "import json, lab5_answer_key as k; print(json.dumps(k.subsets().test_texts[:3]))"],
-                             capture_output=True, text=True, env={**os.environ, **project.lab_environment("offline"),
-                                                                  "PYTHONPATH": str(project.ASSIGNMENT)}, check=True)
+    offline = subprocess.run(
+        [sys.executable, "-c", "import json, lab5_answer_key as k; print(json.dumps(k.subsets().test_texts[:3]))"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **project.lab_environment("offline"), "PYTHONPATH": str(project.ASSIGNMENT)},
+        check=True,
+    )
     assert json.loads(offline.stdout) == found["test_head"]
 
 
@@ -95,8 +107,25 @@ def test_a_full_profile_submission_is_graded_by_the_ta_command(standin_home, bui
     inbox = tmp_path / "inbox"
     make_submission(case, student.filled_in(), build_run, inbox / "alice.zip")
     env = standin.process_environment(standin_home)
-    proc = subprocess.run([sys.executable, "-m", "tools.grade", str(inbox), "--out", str(tmp_path / "out"), "--profile", "full",
-                           "--jobs", "1"], capture_output=True, text=True, timeout=900, cwd=project.ROOT, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.grade",
+            str(inbox),
+            "--out",
+            str(tmp_path / "out"),
+            "--profile",
+            "full",
+            "--jobs",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=project.ROOT,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     row = pd.read_csv(tmp_path / "out" / "scores.csv", keep_default_na=False).set_index("submission").loc["alice"]
     assert row["status"] == "graded", row.to_dict()

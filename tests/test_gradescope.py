@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pwd
 
-import pytest
-
 import gradescope_image
+import pytest
 from conftest import check_verdict
 from submissions.corpus import SUBMISSIONS_ON_THE_IMAGE
 
@@ -20,9 +19,17 @@ def test_the_image_copies_the_data_and_makes_the_grading_user(image_grades):
     import lab5_sandbox
 
     _, folder, printed, _ = image_grades
-    assert "notebooks run at grading as lab5-student" in printed and "their kernels have no network (a seccomp filter)" in printed
+    assert (
+        "notebooks run at grading as lab5-student" in printed
+        and "their kernels have no network (a seccomp filter)" in printed
+    )
     assert sorted(p.name for p in (folder / "opt-lab5" / "tweeteval" / "sentiment").iterdir()) == [
-        "mapping.txt", "test_labels.txt", "test_text.txt", "val_labels.txt", "val_text.txt"]
+        "mapping.txt",
+        "test_labels.txt",
+        "test_text.txt",
+        "val_labels.txt",
+        "val_text.txt",
+    ]
     assert (folder / "opt-lab5" / "checkpoint" / "config.json").is_file()
     user = pwd.getpwnam(lab5_sandbox.GRADING_USER)
     assert user.pw_dir == "/nonexistent" and lab5_sandbox.unreachable(user) == []
@@ -38,7 +45,9 @@ def test_case_gets_its_expected_points_on_the_image(name, case, image_grades):
         memory = graded.extra.isolation["memory"]
         assert "of address space per process (no memory cgroup here)" in memory
         if gradescope_image.container_limits():  # the container's own limit, which the entry point read
-            assert memory.endswith(f", within the machine's {gradescope_image.TEST_CONTAINER[0] / 2**20:.0f} MB"), memory
+            assert memory.endswith(f", within the machine's {gradescope_image.TEST_CONTAINER[0] / 2**20:.0f} MB"), (
+                memory
+            )
 
 
 def test_the_grading_user_cannot_reach_the_graders_files(image_grades):

@@ -8,6 +8,7 @@ import json
 import zipfile
 
 from conftest import POINTS
+
 from tools import project
 
 
@@ -31,8 +32,11 @@ def test_reference_solution_gets_full_points(reference_graded):
     assert not graded.extra.flags, graded.extra.flags
     for question, points in POINTS.items():
         assert graded.max_score(question) == points, f"{question} is not worth {points} points"
-        failed = [f"{n}: {t.get('output', '')}" for n, t in graded.tests.items()
-                  if n.startswith(question) and t.get("score") != t.get("max_score")]
+        failed = [
+            f"{n}: {t.get('output', '')}"
+            for n, t in graded.tests.items()
+            if n.startswith(question) and t.get("score") != t.get("max_score")
+        ]
         assert not failed, "\n".join(failed)
     total = sum(t.get("score", 0) for t in graded.tests.values())
     assert total == sum(t.get("max_score", 0) for t in graded.tests.values()) == sum(POINTS.values())

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
+import lab5_utils as lab
 import pytest
 
-import lab5_utils as lab
 from tools import calibration, project
 
 
@@ -39,12 +39,15 @@ def test_the_real_local_tweeteval_loads():
     assert (len(raw["train"]), len(raw["test"])) == (2000, 12284)
 
 
-@pytest.mark.parametrize("damage, says", [
-    (lambda f: (f / "val_labels.txt").unlink(), "missing val_labels.txt"),
-    (lambda f: (f / "val_labels.txt").write_text("0\n1\n2\n"), "val_text.txt has 4 lines but val_labels.txt has 3"),
-    (lambda f: (f / "test_labels.txt").write_text("2\nx\n0\n"), "test_labels.txt, line 2: 'x' is not a label id"),
-    (lambda f: (f / "mapping.txt").write_text("0 negative\n"), "expected 'label_id<TAB>label_name'"),
-])
+@pytest.mark.parametrize(
+    "damage, says",
+    [
+        (lambda f: (f / "val_labels.txt").unlink(), "missing val_labels.txt"),
+        (lambda f: (f / "val_labels.txt").write_text("0\n1\n2\n"), "val_text.txt has 4 lines but val_labels.txt has 3"),
+        (lambda f: (f / "test_labels.txt").write_text("2\nx\n0\n"), "test_labels.txt, line 2: 'x' is not a label id"),
+        (lambda f: (f / "mapping.txt").write_text("0 negative\n"), "expected 'label_id<TAB>label_name'"),
+    ],
+)
 def test_malformed_local_data_gets_a_message_naming_the_file(sentiment, monkeypatch, damage, says):
     monkeypatch.setenv("LAB5_PROFILE", "offline")
     monkeypatch.setenv("TWEETEVAL_DIR", str(sentiment))
@@ -54,11 +57,14 @@ def test_malformed_local_data_gets_a_message_naming_the_file(sentiment, monkeypa
     assert says in str(error.value) and str(sentiment) in str(error.value)
 
 
-@pytest.mark.parametrize("env, says", [
-    ({"LAB5_PROFILE": "fast"}, "is not a profile of this lab"),
-    ({"LAB5_PROFILE": "offline", "TWEETEVAL_DIR": ""}, "set TWEETEVAL_DIR"),
-    ({"LAB5_PROFILE": "offline", "TWEETEVAL_DIR": "/no/such/dir"}, "no such folder"),
-])
+@pytest.mark.parametrize(
+    "env, says",
+    [
+        ({"LAB5_PROFILE": "fast"}, "is not a profile of this lab"),
+        ({"LAB5_PROFILE": "offline", "TWEETEVAL_DIR": ""}, "set TWEETEVAL_DIR"),
+        ({"LAB5_PROFILE": "offline", "TWEETEVAL_DIR": "/no/such/dir"}, "no such folder"),
+    ],
+)
 def test_bad_settings_say_what_to_do(monkeypatch, env, says):
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -103,21 +109,31 @@ def test_reference_run_adds_up_and_each_edit_trips_its_named_check(reference_run
     assert checks.run_problems(record, "ft", more=ref.gold_problems) == []
     assert record["ft_settings"]["train_size"] == lab.get_profile().train_size
     edits = {
-        "last eval_accuracy": (lambda r: r["ft_log_history"][-2].update(eval_accuracy=0.99), checks.predict_vs_evaluation),
+        "last eval_accuracy": (
+            lambda r: r["ft_log_history"][-2].update(eval_accuracy=0.99),
+            checks.predict_vs_evaluation,
+        ),
         "a learning rate": (lambda r: r["ft_log_history"][0].update(learning_rate=5e-5), checks.learning_rate_and_loss),
         "train_loss": (lambda r: r["ft_log_history"][-1].update(train_loss=0.1), checks.learning_rate_and_loss),
         "training speed": (lambda r: r["ft_log_history"][-1].update(train_runtime=10.0), checks.step_schedule),
         "evaluation steps": (lambda r: r["ft_log_history"][-2].update(step=3), checks.evaluations),
-        "one logit row": (lambda r: r["ft_logits"].__setitem__(0, [9.0, -9.0, -9.0] if r["ft_preds"][0] else [-9.0, 9.0, -9.0]),
-                          checks.predictions_vs_scores),
-        "predict's loss": (lambda r: r["ft_metrics"].update(test_loss=r["ft_metrics"]["test_loss"] + 0.1), checks.predict_vs_evaluation),
+        "one logit row": (
+            lambda r: r["ft_logits"].__setitem__(0, [9.0, -9.0, -9.0] if r["ft_preds"][0] else [-9.0, 9.0, -9.0]),
+            checks.predictions_vs_scores,
+        ),
+        "predict's loss": (
+            lambda r: r["ft_metrics"].update(test_loss=r["ft_metrics"]["test_loss"] + 0.1),
+            checks.predict_vs_evaluation,
+        ),
     }
     assert {check for _, check in edits.values()} == set(checks.CHECKS), "an edit for each named check"
     plan = checks.Plan(lab.get_profile().train_size, lab.get_profile().test_size)
     for what, (edit, check) in edits.items():
         changed = json.loads(json.dumps(record))
         edit(changed)
-        assert check(checks.RunParts.of(changed, "ft"), "ft", plan), f"{check.__name__} lets a record with another {what} pass"
+        assert check(checks.RunParts.of(changed, "ft"), "ft", plan), (
+            f"{check.__name__} lets a record with another {what} pass"
+        )
         assert checks.run_problems(changed, "ft", more=ref.gold_problems), f"a record with another {what} passes"
 
 
@@ -128,8 +144,9 @@ def test_a_students_training_seed_is_drawn_once_and_kept(tmp_path, monkeypatch):
     assert lab.training_seed() == seed, "a rerun or a restarted kernel must train with the same seed"
     # the seed file lost: a results file that records a run keeps its seed; without one, a new draw
     (tmp_path / lab.SEED_FILE).unlink()
-    (tmp_path / lab.RESULTS_FILE).write_text(json.dumps(
-        {"lab": "lab5", "format": lab.RESULTS_FORMAT, "ft_settings": {"seed": 31337}}))
+    (tmp_path / lab.RESULTS_FILE).write_text(
+        json.dumps({"lab": "lab5", "format": lab.RESULTS_FORMAT, "ft_settings": {"seed": 31337}})
+    )
     assert lab.training_seed() == 31337 and (tmp_path / lab.SEED_FILE).read_text() == "31337\n"
     (tmp_path / lab.SEED_FILE).unlink()
     (tmp_path / lab.RESULTS_FILE).unlink()

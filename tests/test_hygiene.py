@@ -9,8 +9,8 @@ import zipfile
 import nbformat
 import pytest
 import yaml
-
 from conftest import POINTS
+
 from tools import project
 from tools.autograder import Autograder
 
@@ -105,8 +105,11 @@ def test_no_hidden_test_reaches_students():
     texts = student_texts()
     for name, source in hidden_test_functions().items():
         # its own asserts, or the autograder-only checks of lab5_answer_key it calls
-        checks = [line.strip() for line in source.splitlines()
-                  if line.strip().startswith("assert") or line.strip().startswith("ref.check_")]
+        checks = [
+            line.strip()
+            for line in source.splitlines()
+            if line.strip().startswith("assert") or line.strip().startswith("ref.check_")
+        ]
         assert checks, f"hidden test {name} checks nothing"
         for path, text in texts.items():
             assert name not in text, f"hidden test {name} is in student/{path}"
@@ -116,7 +119,9 @@ def test_no_hidden_test_reaches_students():
 
 def test_no_reference_answer_or_reference_module_reaches_students():
     texts = student_texts()
-    assert not [name for name in texts if name.endswith("lab5_answer_key.py")], "the autograder-only module is in student/"
+    assert not [name for name in texts if name.endswith("lab5_answer_key.py")], (
+        "the autograder-only module is in student/"
+    )
     for path, text in texts.items():
         assert "lab5_answer_key" not in text, f"student/{path} mentions the autograder-only module"
         assert not re.search(r"quiz_q\d\s*=\s*[\"']", text), f"student/{path} assigns a quiz answer"
@@ -149,14 +154,16 @@ def test_grader_only_code_does_not_reach_students():
     helper = texts["lab5_utils.py"]
     for name in config["autograder_files"]:
         assert not [t for t in texts if t.split(":")[-1] == name] and name.removesuffix(".py") not in helper, (
-            f"student/ holds or names {name}")
+            f"student/ holds or names {name}"
+        )
         if not name.endswith(".py"):
             continue  # the calibration's data
         tree = ast.parse((project.ASSIGNMENT / name).read_text())
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("test"):
                 assert f"def {node.name}(" not in helper and f"class {node.name}(" not in helper, (
-                    f"student/lab5_utils.py defines {node.name}, which only the autograder needs ({name})")
+                    f"student/lab5_utils.py defines {node.name}, which only the autograder needs ({name})"
+                )
 
 
 def test_no_student_gets_a_training_seed():
@@ -170,17 +177,24 @@ def test_public_tests_come_first_in_each_question():
 
     for test_file in Autograder(project.AUTOGRADER_ZIP).test_files():
         hidden = [case.hidden for case in test_file.test_cases]
-        assert hidden == sorted(hidden), f"{test_file.name}: a hidden test before a public one ({hidden}): move it after them in the master"
+        assert hidden == sorted(hidden), (
+            f"{test_file.name}: a hidden test before a public one ({hidden}): move it after them in the master"
+        )
 
 
-def test_the_projects_code_passes_the_linter():
-    """ruff (pinned in requirements-dev.txt) with the project's ruff.toml, on everything but the generated folders."""
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["linter", "formatter"])
+def test_the_projects_code_passes_the_linter_and_the_formatter(command):
+    """ruff (pinned in requirements-dev.txt) with the project's ruff.toml, on everything but the generated
+    folders: its rules, and its formatter's layout (``ruff format`` makes it so)."""
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(project.ROOT)],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "--no-cache", str(project.ROOT)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, (
+        f"run: ruff {' '.join(command)} (ruff format fixes the layout)\n{done.stdout}{done.stderr}"
+    )
 
 
 def test_the_design_and_the_readme_list_every_module_beside_the_master():
@@ -188,8 +202,14 @@ def test_the_design_and_the_readme_list_every_module_beside_the_master():
     modules = {p.name for p in project.ASSIGNMENT.glob("lab5_*.py")}
     design = (project.ROOT / "docs" / "design.md").read_text(encoding="utf-8")
     table = set(re.findall(r"^\s*\| `(lab5_\w+\.py)` \|", design, re.M))
-    readme = set(re.findall(r"^\| `assignment/(lab5_\w+\.py)` \|", (project.ROOT / "README.md").read_text(encoding="utf-8"), re.M))
-    assert table == modules, f"design.md's module table: missing {sorted(modules - table)}, extra {sorted(table - modules)}"
+    readme = set(
+        re.findall(
+            r"^\| `assignment/(lab5_\w+\.py)` \|", (project.ROOT / "README.md").read_text(encoding="utf-8"), re.M
+        )
+    )
+    assert table == modules, (
+        f"design.md's module table: missing {sorted(modules - table)}, extra {sorted(table - modules)}"
+    )
     assert readme == modules, f"README's table: missing {sorted(modules - readme)}, extra {sorted(readme - modules)}"
 
 
@@ -201,6 +221,9 @@ def test_the_tools_reach_the_lab_through_one_door():
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", "") == "sys":
                 assert path.name == "autograder.py", f"{path.name}:{node.lineno} uses sys.path"
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             assert not [n for n in names if n.startswith("lab5_")], f"{path.name}:{node.lineno} imports {names} by name"

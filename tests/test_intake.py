@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import zipfile
 
+import lab5_intake as intake
+import lab5_utils as lab
 import nbformat
 import pytest
 import yaml
 
-import lab5_intake as intake
-import lab5_utils as lab
 from tools import build, project
-
 
 NOTEBOOK = nbformat.writes(nbformat.v4.new_notebook())
 
@@ -21,8 +20,16 @@ def test_only_the_notebook_and_results_file_are_taken(tmp_path):
     folder = tmp_path / "submission"
     folder.mkdir()
     (folder / lab.NOTEBOOK_FILE).write_text(NOTEBOOK)
-    for name in (lab.RESULTS_FILE, "lab5.pdf", ".OTTER_LOG", "notes.txt", "lab5_x.zip", "sitecustomize.py",
-                 "extra.pth", "numpy.py"):
+    for name in (
+        lab.RESULTS_FILE,
+        "lab5.pdf",
+        ".OTTER_LOG",
+        "notes.txt",
+        "lab5_x.zip",
+        "sitecustomize.py",
+        "extra.pth",
+        "numpy.py",
+    ):
         (folder / name).write_text("x")
     (folder / "lab5_utils.py").write_bytes((project.ASSIGNMENT / "lab5_utils.py").read_bytes())  # the lab's own copy
     for package in ("lab5_answer_key", "__MACOSX", ".ipynb_checkpoints", "data"):
@@ -60,8 +67,15 @@ def zipped(folder, files: dict[str, bytes], name="lab5_upload.zip"):
 def test_a_zip_is_read_not_unpacked(tmp_path):
     folder = tmp_path / "submission"
     folder.mkdir()
-    zipped(folder, {lab.NOTEBOOK_FILE: NOTEBOOK.encode(), lab.RESULTS_FILE: b"{}", "../../outside.py": b"x",
-                    "pkg/__init__.py": b""})
+    zipped(
+        folder,
+        {
+            lab.NOTEBOOK_FILE: NOTEBOOK.encode(),
+            lab.RESULTS_FILE: b"{}",
+            "../../outside.py": b"x",
+            "pkg/__init__.py": b"",
+        },
+    )
     upload = intake.take_upload(folder)
     assert (upload.notebook_name, upload.results) == (lab.NOTEBOOK_FILE, b"{}")
     assert upload.code == ["..", "pkg/"] or upload.code == ["../", "pkg/"]
@@ -77,12 +91,15 @@ def test_an_oversized_results_file_is_not_read(tmp_path):
     assert [n.kind for n in upload.notes] == ["results too large"] and "MB unpacked" in upload.notes[0].message
 
 
-@pytest.mark.parametrize("files, problem", [
-    ({}, "has no notebook"),
-    ({"a.ipynb": NOTEBOOK.encode(), "b.ipynb": NOTEBOOK.encode()}, "2 notebooks"),
-    ({lab.NOTEBOOK_FILE: b"{not json"}, "is not a readable Jupyter notebook"),
-    ({lab.NOTEBOOK_FILE: b"[" * 100_000 + b"]" * 100_000}, "is not a readable Jupyter notebook"),
-])
+@pytest.mark.parametrize(
+    "files, problem",
+    [
+        ({}, "has no notebook"),
+        ({"a.ipynb": NOTEBOOK.encode(), "b.ipynb": NOTEBOOK.encode()}, "2 notebooks"),
+        ({lab.NOTEBOOK_FILE: b"{not json"}, "is not a readable Jupyter notebook"),
+        ({lab.NOTEBOOK_FILE: b"[" * 100_000 + b"]" * 100_000}, "is not a readable Jupyter notebook"),
+    ],
+)
 def test_an_upload_that_cannot_be_graded_says_why(tmp_path, files, problem):
     folder = tmp_path / "submission"
     folder.mkdir()

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import types
 
-import pytest
-from transformers import TrainingArguments
-
 import lab5_checks as checks
 import lab5_facts as facts
 import lab5_utils as lab
+import pytest
+from transformers import TrainingArguments
 
 SEED = 1234
 # Question 4's args, as the solution writes them.
-LAB_ARGS = dict(output_dir="lab5-finetune", eval_strategy="epoch", save_strategy="no", report_to="none",
-                fp16=False, seed=SEED, **lab.TRAINING)
+LAB_ARGS = dict(
+    output_dir="lab5-finetune",
+    eval_strategy="epoch",
+    save_strategy="no",
+    report_to="none",
+    fp16=False,
+    seed=SEED,
+    **lab.TRAINING,
+)
 # One wrong setting each: what a typo or a habit from another tutorial does, and what the message names.
 ONE_WRONG = {
     "learning rate 5e-5": ({"learning_rate": 5e-5}, "learning_rate=5e-05 (expected 2e-05)"),
@@ -120,7 +126,9 @@ def test_training_starts_when_every_check_passes():
 
 def test_training_stops_before_it_starts_when_a_check_fails(capsys):
     with pytest.raises(lab.LabSetupError, match="Not training yet: the checks of q6_scratch_setup fail"):
-        lab.ready_to_train(Grader({"q1_data": True, "q3_tokenize": True, "q4_setup": True, "q6_scratch_setup": False}), {}, "scratch")
+        lab.ready_to_train(
+            Grader({"q1_data": True, "q3_tokenize": True, "q4_setup": True, "q6_scratch_setup": False}), {}, "scratch"
+        )
 
 
 def test_at_grading_the_training_cells_check_nothing():

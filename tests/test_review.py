@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import POINTS, need
 from submissions.corpus import FAULT_CLASSES
+
 from tools import agreement, calibration, project, report
 
 TA = "lab5-ta"  # an unprivileged account, as most TAs grade with
@@ -25,9 +25,19 @@ TA = "lab5-ta"  # an unprivileged account, as most TAs grade with
 def run_command(inbox: Path, out: Path, *extra: str, user: str | None = None, env: dict | None = None):
     command = [sys.executable, "-m", "tools.grade", str(inbox), "--out", str(out), "--profile", "offline", *extra]
     if user:
-        command = ["runuser", "-u", user, "--", "env", f"HOME={out.parent / 'home'}", f"PYTHONPATH={project.ROOT}", *command]
-    return subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=project.ROOT,
-                          env={**os.environ, **(env or {})})
+        command = [
+            "runuser",
+            "-u",
+            user,
+            "--",
+            "env",
+            f"HOME={out.parent / 'home'}",
+            f"PYTHONPATH={project.ROOT}",
+            *command,
+        ]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=1200, cwd=project.ROOT, env={**os.environ, **(env or {})}
+    )
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +55,8 @@ def command_batch(tmp_path_factory):
     (inbox / "submission_4711").mkdir()
     (inbox / "submission_4711" / project.NOTEBOOK_FILE).write_text('{"cells": [ not json')
     (inbox / "submission_metadata.yml").write_text(
-        "submission_4711:\n  :submitters:\n  - :name: Erin Example\n    :email: erin@example.edu\n")
+        "submission_4711:\n  :submitters:\n  - :name: Erin Example\n    :email: erin@example.edu\n"
+    )
     out = folder / "report"
     return run_command(inbox, out, "--jobs", "2"), out
 
@@ -71,17 +82,25 @@ def test_rerun_gives_the_same_table(command_batch, tmp_path):
     assert (again / "scores.csv").read_text() == (out / "scores.csv").read_text()
 
 
-@pytest.mark.parametrize("args, says", [
-    (["/no/such/folder"], "does not exist"),
-    (["{empty}"], "no submissions in"),
-    (["{empty}", "--autograder", "/no/such.zip"], "no autograder zip"),
-    (["{empty}", "--jobs", "0"], "must be positive"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["/no/such/folder"], "does not exist"),
+        (["{empty}"], "no submissions in"),
+        (["{empty}", "--autograder", "/no/such.zip"], "no autograder zip"),
+        (["{empty}", "--jobs", "0"], "must be positive"),
+    ],
+)
 def test_bad_arguments_get_one_line(args, says, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    proc = subprocess.run([sys.executable, "-m", "tools.grade", *[a.format(empty=empty) for a in args]],
-                          capture_output=True, text=True, cwd=project.ROOT, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.grade", *[a.format(empty=empty) for a in args]],
+        capture_output=True,
+        text=True,
+        cwd=project.ROOT,
+        timeout=120,
+    )
     assert proc.returncode != 0
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and says in lines[0], proc.stderr
@@ -165,7 +184,9 @@ def test_the_report_flags_what_needs_a_look(class_report):
     assert rows.loc["bad_damaged_zip", "status"] == "not gradable" and "damaged" in rows.loc["bad_damaged_zip", "flags"]
     assert "a cell was stopped at grading" in rows.loc["bad_endless_cells", "flags"]
     assert rows.loc["bad_endless_cell_swallows_the_stop", "status"] == "timed out"
-    assert "A cell never finished: grading stopped after 240 s" in rows.loc["bad_endless_cell_swallows_the_stop", "flags"]
+    assert (
+        "A cell never finished: grading stopped after 240 s" in rows.loc["bad_endless_cell_swallows_the_stop", "flags"]
+    )
     assert rows.loc["wrong_cell_kills_the_grader", "status"] == "stopped"
     several = rows.loc["wrong_in_several_places_2"]
     assert several["q5_results"] == 0 and "rejected: does not add up" in several["flags"]
@@ -178,8 +199,15 @@ def test_the_report_flags_what_needs_a_look(class_report):
 def test_report_has_every_section(class_report):
     rows, out = class_report
     page = (out / "report.html").read_text()
-    for section in ("Needs a human look", "How much the students' runs agree", "Scores by question", "Test cases failed most often",
-                    "Accuracies against the expected ranges", "Written answers", "All scores"):
+    for section in (
+        "Needs a human look",
+        "How much the students' runs agree",
+        "Scores by question",
+        "Test cases failed most often",
+        "Accuracies against the expected ranges",
+        "Written answers",
+        "All scores",
+    ):
         assert f"<h2>{section}" in page, section
     assert page.count("data:image/png;base64,") == 4, "the report embeds its plots"
     assert "<h2>The class as a seed study" in page
@@ -208,8 +236,11 @@ def copies_report(results_grades, reference_graded, corpus_grades, tmp_path_fact
     """A batch of two honest runs with their own training seeds (alice: the reference student's, 42;
     bob: the build's, 43) and the corpus's copies of alice's results file (corpus.py, "copy_")."""
     out = tmp_path_factory.mktemp("copies-report")
-    graded = {"alice": reference_graded, "bob": corpus_grades[0]["right_reference"],
-              **{name: results_grades[name] for name in COPIES}}
+    graded = {
+        "alice": reference_graded,
+        "bob": corpus_grades[0]["right_reference"],
+        **{name: results_grades[name] for name in COPIES},
+    }
     return report.write(graded, {}, project.AUTOGRADER_ZIP, out).set_index("submission"), out
 
 
@@ -225,7 +256,11 @@ def test_the_report_flags_each_copy_naming_its_original_and_no_honest_pair(copie
     for name in ("copy_flipped_1pct", "copy_flipped_3pct", "copy_flipped_10pct"):
         flags = rows.loc[name, "flags"]
         # named among its near copies (the closest first: a copy may be closer to another copy than to alice)
-        assert flags.startswith(agreement.NEAR_COPY_FLAG) and "alice" in flags.split(":")[0] and "calibration's honest pairs" in flags, flags
+        assert (
+            flags.startswith(agreement.NEAR_COPY_FLAG)
+            and "alice" in flags.split(":")[0]
+            and "calibration's honest pairs" in flags
+        ), flags
         assert agreement.COPY_FLAG not in flags, f"{name} shares no run byte for byte: {flags}"
     # a tenth of the predictions changed: within what honest pairs agree on, but the rest as close as the original
     assert "the fine-tuned scores' median gap is" in rows.loc["copy_flipped_10pct", "flags"]
@@ -243,18 +278,26 @@ def test_what_is_not_a_run_is_left_out_of_the_comparison():
     """The report decodes what the entry point handed over; anything else compares with nothing."""
     import base64
 
-    import numpy as np
-
     import lab5_boundary as boundary
+    import numpy as np
 
     scores = base64.b64encode(np.zeros((2, 3), dtype="<f4").tobytes()).decode()
     assert boundary.decode_run({"predictions": "01", "scores": scores}) is not None
-    for broken in (None, {}, {"predictions": "03", "scores": scores}, {"predictions": "012", "scores": scores},
-                   {"predictions": "01", "scores": "not base64"}, {"predictions": 1, "scores": scores}):
+    for broken in (
+        None,
+        {},
+        {"predictions": "03", "scores": scores},
+        {"predictions": "012", "scores": scores},
+        {"predictions": "01", "scores": "not base64"},
+        {"predictions": 1, "scores": scores},
+    ):
         assert boundary.decode_run(broken) is None, broken
     one = agreement.Run(*boundary.decode_run({"predictions": "01", "scores": scores}))
     pairs = agreement.pairs({"a": {"ft": one}, "b": {}, "c": {"ft": one}})
     with_b = (pairs["a"] == "b") | (pairs["b"] == "b")
     assert len(pairs) == 3 and pairs.loc[with_b, "ft_agree"].isna().all() and pairs.loc[~with_b, "ft_agree"].eq(2).all()
     found = agreement.bounds(pairs, json.loads(calibration.path("offline").read_text()))
-    assert {one: sorted(others) for one, others in agreement.near_copies(pairs, found).items()} == {"a": ["c"], "c": ["a"]}
+    assert {one: sorted(others) for one, others in agreement.near_copies(pairs, found).items()} == {
+        "a": ["c"],
+        "c": ["a"],
+    }

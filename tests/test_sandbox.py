@@ -10,11 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 import lab5_boundary as boundary
 import lab5_sandbox as sandbox
 import lab5_student_side as student_side
+import pytest
 from conftest import need
 
 PROBE = r"""
@@ -118,11 +117,24 @@ def test_a_mode_that_does_not_exist_is_refused(mode, says):
 
 
 def test_limits_apply_to_the_student_side():
-    code = ("import lab5_student_side as side, resource\nside.apply_limits()\n"
-            "print([resource.getrlimit(r)[1] for r in (resource.RLIMIT_NPROC, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE, resource.RLIMIT_AS)])")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(sandbox.__file__).parent, env={**os.environ, boundary.ADDRESS_SPACE_ENV: str(6 * 2**30)}).stdout
-    assert json.loads(out) == [student_side.PROCESS_LIMIT, student_side.FILE_LIMIT, student_side.OPEN_FILES_LIMIT, 6 * 2**30]
+    code = (
+        "import lab5_student_side as side, resource\nside.apply_limits()\n"
+        "print([resource.getrlimit(r)[1] for r in (resource.RLIMIT_NPROC, resource.RLIMIT_FSIZE, resource.RLIMIT_NOFILE, resource.RLIMIT_AS)])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(sandbox.__file__).parent,
+        env={**os.environ, boundary.ADDRESS_SPACE_ENV: str(6 * 2**30)},
+    ).stdout
+    assert json.loads(out) == [
+        student_side.PROCESS_LIMIT,
+        student_side.FILE_LIMIT,
+        student_side.OPEN_FILES_LIMIT,
+        6 * 2**30,
+    ]
 
 
 SEND = """
@@ -174,8 +186,13 @@ def test_the_network_filter_keeps_a_process_and_its_children_off_the_network():
     threading.Thread(target=serve, daemon=True).start()
 
     def probe(mode):
-        return subprocess.run([sys.executable, "-c", SEND, mode, str(port)], capture_output=True, text=True, timeout=60,
-                              cwd=Path(sandbox.__file__).parent).stdout.split()
+        return subprocess.run(
+            [sys.executable, "-c", SEND, mode, str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=Path(sandbox.__file__).parent,
+        ).stdout.split()
 
     assert probe("filtered") == ["PermissionError", "PermissionError", "PermissionError", "child", "refused", "unix"]
     assert received == []
@@ -191,8 +208,11 @@ def test_a_memory_cgroup_stops_the_side_that_exceeds_it():
     need(sandbox.is_root(), "root, to make a memory cgroup")
     memory = sandbox.CgroupMemory.make(2**28)
     try:
-        proc = subprocess.run([*memory.join(), sys.executable, "-c", "blocks = []\nwhile True:\n    blocks.append(b'x' * 2**24)"],
-                              capture_output=True, timeout=120)
+        proc = subprocess.run(
+            [*memory.join(), sys.executable, "-c", "blocks = []\nwhile True:\n    blocks.append(b'x' * 2**24)"],
+            capture_output=True,
+            timeout=120,
+        )
         assert proc.returncode == -9 and memory.exceeded() and memory.peak() >= 2**28 * 0.9
     finally:
         memory.clean_up()

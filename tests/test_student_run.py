@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import lab5_boundary as boundary
 import lab5_student_run as student_run
+import pytest
+
 from tools import project
 from tools.autograder import Autograder
 
@@ -35,7 +35,11 @@ def test_changed_and_added_given_files_are_found(autograder_dir, tmp_path):
     (submission / "numpy").mkdir()
     (submission / "numpy" / "__init__.py").write_text("")
     (submission / "tests" / "q5_results.py").write_text("")
-    assert student_run.changed_given_files(box, before) == ["lab5_checks.py", "numpy/__init__.py", "tests/q5_results.py"]
+    assert student_run.changed_given_files(box, before) == [
+        "lab5_checks.py",
+        "numpy/__init__.py",
+        "tests/q5_results.py",
+    ]
 
 
 def test_the_student_side_holds_no_hidden_test_and_no_answer_key(autograder_dir, sandbox_mode):
@@ -51,8 +55,12 @@ def test_the_student_side_holds_no_hidden_test_and_no_answer_key(autograder_dir,
         source = "autograder/source/"
         public = autograder_dir / "source" / student_run.PUBLIC_TESTS
         assert [f for f in files if f.startswith(source)] == sorted(
-            [f"{source}otter_config.json", *(f"{source}files/{n}" for n in student_run.STUDENT_SIDE),
-             *(f"{source}tests/{p.name}" for p in public.glob("*.py"))])
+            [
+                f"{source}otter_config.json",
+                *(f"{source}files/{n}" for n in student_run.STUDENT_SIDE),
+                *(f"{source}tests/{p.name}" for p in public.glob("*.py")),
+            ]
+        )
         secrets = lab5_verdict.Suite.load(autograder_dir / "source").secret_lines()
         assert any("ref." in line for line in secrets) and any("ONE_CLASS_SHARE" in line for line in secrets)
         for f in files:
@@ -64,8 +72,14 @@ def test_the_student_side_holds_no_hidden_test_and_no_answer_key(autograder_dir,
 
 
 def test_the_kernels_notes_are_read_as_data():
-    lines = [json.dumps({"kind": "memory", "message": "ran out"}), "not json", json.dumps({"kind": "made up", "message": 3}),
-             json.dumps({"kind": "train"}), json.dumps(["kind", "message"]), json.dumps({"kind": "x" * 99, "message": "m" * 2000})]
+    lines = [
+        json.dumps({"kind": "memory", "message": "ran out"}),
+        "not json",
+        json.dumps({"kind": "made up", "message": 3}),
+        json.dumps({"kind": "train"}),
+        json.dumps(["kind", "message"]),
+        json.dumps({"kind": "x" * 99, "message": "m" * 2000}),
+    ]
     notes = student_run.kernel_notes("\n".join(lines).encode())
     assert [(n.kind, n.message) for n in notes[:2]] == [(boundary.NoteKind.MEMORY, "ran out"), ("made up", "3")]
     assert len(notes) == 3 and len(notes[2].kind) == 40 and len(notes[2].message) == 1000
@@ -73,5 +87,7 @@ def test_the_kernels_notes_are_read_as_data():
 
 
 def test_a_stopped_submission_says_where_it_stopped():
-    assert "after 300 s while the cell that starts with `while True:` was running" in student_run.budget_reason(300, "while True:")
+    assert "after 300 s while the cell that starts with `while True:` was running" in student_run.budget_reason(
+        300, "while True:"
+    )
     assert "while a cell was running" in student_run.budget_reason(5)

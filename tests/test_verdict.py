@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import lab5_boundary as boundary
 import lab5_facts as facts
 import lab5_utils as lab
 import lab5_verdict as verdict
+import pytest
 from lab5_boundary import Note, NoteKind
 from lab5_intake import Upload
+
 from tools import project
 from tools.autograder import Autograder
 
@@ -68,22 +68,34 @@ def test_a_graded_submission_is_otters_results_with_the_graders_own_verdicts(sui
     scores = {t["name"]: t.get("score") for t in results["tests"]}
     assert scores["q1_probe"] == scores["q2_probe"] == 0
     extra = boundary.Extra.of(results)
-    assert extra.cases["q1_probe - 1"] == {"passed": False, "score": 0, "max_score": 2,
-                                           "message": extra.cases["q1_probe - 1"]["message"]}
+    assert extra.cases["q1_probe - 1"] == {
+        "passed": False,
+        "score": 0,
+        "max_score": 2,
+        "message": extra.cases["q1_probe - 1"]["message"],
+    }
     assert "answer is not 42" in extra.cases["q1_probe - 1"]["message"]
     assert extra.removed == {"code": ["sitecustomize.py"], "other": []}
     kinds = [note.kind for note in outcome.notes]
     assert kinds == [NoteKind.RESULTS_REJECTED, NoteKind.CHECKS_CHANGED]  # the kernel said q1_probe - 1 passed
-    assert "a reason" not in results["output"] and any(f.startswith(verdict.FLAGGED[NoteKind.RESULTS_REJECTED]) for f in extra.flags)
+    assert "a reason" not in results["output"] and any(
+        f.startswith(verdict.FLAGGED[NoteKind.RESULTS_REJECTED]) for f in extra.flags
+    )
     again = verdict.outcome(grader, upload, facts.FactsEnv({"answer": 42}), {}, []).results(suite)
-    assert sum(t.get("score") or 0 for t in again["tests"]) == 6 and all(case["passed"] for case in boundary.Extra.of(again).cases.values())
+    assert sum(t.get("score") or 0 for t in again["tests"]) == 6 and all(
+        case["passed"] for case in boundary.Extra.of(again).cases.values()
+    )
 
 
 def test_what_a_student_sees_is_redacted_of_hidden_code(suite):
     secret = "assert answer == 'orange', 'quiz_q1 is not the expected answer'"
-    results = {"output": f"Notes from grading:\n- {secret}",
-               "tests": [{"name": "q8", "output": f"x {secret} y", "visibility": "visible"},
-                         {"name": "q8 hidden", "output": secret, "visibility": "hidden"}]}
+    results = {
+        "output": f"Notes from grading:\n- {secret}",
+        "tests": [
+            {"name": "q8", "output": f"x {secret} y", "visibility": "visible"},
+            {"name": "q8 hidden", "output": secret, "visibility": "hidden"},
+        ],
+    }
     cleaned, found = verdict.redacted(results, {secret})
     assert found == [secret] and secret not in cleaned["output"] and secret not in cleaned["tests"][0]["output"]
     assert cleaned["tests"][1]["output"] == secret  # never shown: left for the TA
@@ -153,11 +165,20 @@ def test_a_test_reading_an_undeclared_fact_is_the_graders_fault_not_the_students
 
     grader = verdict.Grader(built, (reference_run.folder / project.RESULTS_FILE).read_bytes())
     path = tmp_path / "q0_probe.py"
-    path.write_text("from otter.test_files import test_case\nOK_FORMAT = False\nname = 'q0_probe'\npoints = None\n\n"
-                    "@test_case(points=1, hidden=True)\ndef test_probe(env):\n    import lab5_checks as checks\n"
-                    "    tfidf = checks.require(env, 'tfidf')\n    assert tfidf.idf_ is not None\n")
+    path.write_text(
+        "from otter.test_files import test_case\nOK_FORMAT = False\nname = 'q0_probe'\npoints = None\n\n"
+        "@test_case(points=1, hidden=True)\ndef test_probe(env):\n    import lab5_checks as checks\n"
+        "    tfidf = checks.require(env, 'tfidf')\n    assert tfidf.idf_ is not None\n"
+    )
     built.files = grader.test_files = {"q0_probe": ExceptionTestFile.from_file(str(path))}
-    env = facts.of({"tfidf": __import__("sklearn.feature_extraction.text", fromlist=["x"]).TfidfVectorizer().fit(["good day", "bad day"])}, ["tfidf"])
+    env = facts.of(
+        {
+            "tfidf": __import__("sklearn.feature_extraction.text", fromlist=["x"])
+            .TfidfVectorizer()
+            .fit(["good day", "bad day"])
+        },
+        ["tfidf"],
+    )
     graded, _, notes = verdict.judge(grader, env, {}, ("*",))
     case = boundary.Extra.of(verdict.Outcome(boundary.Extra(), graded, notes).results(built)).cases["q0_probe - 1"]
     assert not case["passed"] and verdict.GRADER_FAULT in case["message"] and "idf_" not in case["message"]
@@ -169,6 +190,9 @@ def test_hidden_test_messages_quote_no_code_public_ones_do(reference_run, built)
     env = facts.of({"quiz_q1": "blue", "quiz_q2": "blue", "quiz_q3": 3}, ["quiz_q1", "quiz_q2", "quiz_q3"])
     found = grader.grade(env, ("q8_quiz",))["q8_quiz"]
     public = next(v for name, v in found.items() if not v.passed and "Error at line" in v.message)
-    assert "quiz_q3 = 3: answer with one of the strings" in public.message and "checks.require(env, name)" not in public.message
+    assert (
+        "quiz_q3 = 3: answer with one of the strings" in public.message
+        and "checks.require(env, name)" not in public.message
+    )
     hidden = [v.message for v in found.values() if not v.passed and "quiz_q1 is not the expected answer" in v.message]
     assert hidden and all("Error at line" not in m and "orange" not in m for m in hidden)

@@ -9,12 +9,12 @@ import copy
 import functools
 import re
 
+import lab5_written
 import nbformat
 import pandas as pd
 import pytest
-
 from conftest import POINTS
-import lab5_written
+
 from tools import project, report, written
 from tools.autograder import Autograder
 from tools.grade import Graded
@@ -63,13 +63,18 @@ def test_a_rewritten_question_is_followed(tmp_path):
     for cell in master.cells:
         if cell.cell_type == "raw" and "manual: true" in cell.source:
             cell.source = cell.source.replace(f"name: {QUESTION.name}", "name: q10_essay").replace(
-                f"points: {QUESTION.points}", "points: 3")
+                f"points: {QUESTION.points}", "points: 3"
+            )
         cell.source = cell.source.replace("**Question 9 (written, graded by your TA).**", "**Question 10.** Explain.")
-        cell.source = cell.source.replace("_Rubric (2 points, for TAs):_", "_Rubric (3 points):_ - **3 points:** all of it.")
+        cell.source = cell.source.replace(
+            "_Rubric (2 points, for TAs):_", "_Rubric (3 points):_ - **3 points:** all of it."
+        )
     nbformat.write(master, tmp_path / "lab5.ipynb")
     rewritten = written.question(tmp_path / "lab5.ipynb")
     assert (rewritten.name, rewritten.points, rewritten.label) == ("q10_essay", 3, "question 10")
-    assert rewritten.prompt.startswith("**Question 10.** Explain.") and rewritten.rubric.startswith("_Rubric (3 points):_")
+    assert rewritten.prompt.startswith("**Question 10.** Explain.") and rewritten.rubric.startswith(
+        "_Rubric (3 points):_"
+    )
 
 
 def test_the_placeholder_is_otters():
@@ -80,10 +85,16 @@ def test_the_placeholder_is_otters():
 
 def test_the_readme_holds_the_masters_rubric():
     readme = (project.ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(r"<!-- q9 rubric: copied from the master; tests/test_written.py checks they agree -->\n(.*?)"
-                      r"<!-- end q9 rubric -->", readme, re.S)
+    found = re.search(
+        r"<!-- q9 rubric: copied from the master; tests/test_written.py checks they agree -->\n(.*?)"
+        r"<!-- end q9 rubric -->",
+        readme,
+        re.S,
+    )
     assert found, "README.md has no q9 rubric between its two comments"
-    assert found.group(1).strip() == QUESTION.rubric, "copy the master's rubric (its solution cell, from _Rubric on) to README.md"
+    assert found.group(1).strip() == QUESTION.rubric, (
+        "copy the master's rubric (its solution cell, from _Rubric on) to README.md"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,7 +111,9 @@ def test_the_answer_is_found_with_the_tag_and_without_any_tags():
 
 def test_the_placeholder_alone_is_no_answer():
     nb, prompt, cell = handed_out()
-    assert lab5_written.answer(nb, QUESTION) is None and lab5_written.answer(untagged(copy.deepcopy(nb)), QUESTION) is None
+    assert (
+        lab5_written.answer(nb, QUESTION) is None and lab5_written.answer(untagged(copy.deepcopy(nb)), QUESTION) is None
+    )
     nb.cells[cell].source = f"{lab5_written.PLACEHOLDER}\n\n{ANSWER}"  # written below it: only the answer
     assert lab5_written.answer(nb, QUESTION) == ANSWER
 
@@ -122,8 +135,11 @@ def test_two_answer_cells_are_joined_and_what_follows_the_question_is_not():
     nb.cells.insert(cell + 3, nbformat.v4.new_markdown_cell("Third part."))
     assert lab5_written.answer(untagged(nb), QUESTION) == "First part.\n\nSecond part.\n\nThird part."
     # a code cell, a heading or another question ends the answer
-    for boundary in (nbformat.v4.new_code_cell("print(1)"), nbformat.v4.new_markdown_cell("## Notes"),
-                     nbformat.v4.new_markdown_cell("**Question 10.** Another one.")):
+    for boundary in (
+        nbformat.v4.new_code_cell("print(1)"),
+        nbformat.v4.new_markdown_cell("## Notes"),
+        nbformat.v4.new_markdown_cell("**Question 10.** Another one."),
+    ):
         ended = copy.deepcopy(nb)
         ended.cells.insert(cell + 1, boundary)
         assert lab5_written.answer(untagged(ended), QUESTION) == "First part.", boundary.source
@@ -131,8 +147,12 @@ def test_two_answer_cells_are_joined_and_what_follows_the_question_is_not():
 
 def test_an_edited_prompt_still_finds_the_answer():
     nb, prompt, cell = handed_out()
-    edited = re.sub(r"all three models saw.*same network\.", "the three models learned from one set of tweets.",
-                    nb.cells[prompt].source, flags=re.S)  # its second sentence
+    edited = re.sub(
+        r"all three models saw.*same network\.",
+        "the three models learned from one set of tweets.",
+        nb.cells[prompt].source,
+        flags=re.S,
+    )  # its second sentence
     assert edited != nb.cells[prompt].source
     nb.cells[prompt].source = edited
     nb.cells[cell].source = ANSWER
@@ -173,15 +193,21 @@ def graded_as(sid: str, lost: float = 0, answer: str | None = None) -> Graded:
     """A submission as the autograder's entry point reports it (no grading): every question's points
     but ``lost`` of q8's, and its ``answer`` to the written question."""
     tests = [{"name": q, "score": p - (lost if q.startswith("q8") else 0), "max_score": p} for q, p in POINTS.items()]
-    cases = {f"{q} - 1": {"passed": not (lost and q.startswith("q8")), "score": p, "max_score": p, "message": ""}
-             for q, p in POINTS.items()}
+    cases = {
+        f"{q} - 1": {"passed": not (lost and q.startswith("q8")), "score": p, "max_score": p, "message": ""}
+        for q, p in POINTS.items()
+    }
     return Graded(sid, "graded", "", {"tests": tests, "extra_data": {"cases": cases, "written": answer}})
 
 
 @pytest.fixture
 def batch(tmp_path):
-    graded = {"alice": graded_as("alice", answer=ANSWER), "bob": graded_as("bob", lost=1),
-              "carol": graded_as("carol"), "dan": graded_as("dan")}
+    graded = {
+        "alice": graded_as("alice", answer=ANSWER),
+        "bob": graded_as("bob", lost=1),
+        "carol": graded_as("carol"),
+        "dan": graded_as("dan"),
+    }
     return graded, tmp_path / "report"
 
 
@@ -194,8 +220,17 @@ def test_scores_have_the_written_column_and_both_totals(batch):
     report.write(graded, {}, project.AUTOGRADER_ZIP, out)
     table = pd.read_csv(out / report.SCORES, keep_default_na=False)
     autograded = sum(POINTS.values())
-    assert list(table.columns[:9]) == ["submission", "student", "status", "message", "total", "possible",
-                                       QUESTION.name, report.LAB_TOTAL, report.LAB_POSSIBLE]
+    assert list(table.columns[:9]) == [
+        "submission",
+        "student",
+        "status",
+        "message",
+        "total",
+        "possible",
+        QUESTION.name,
+        report.LAB_TOTAL,
+        report.LAB_POSSIBLE,
+    ]
     assert set(table["possible"]) == {autograded} and set(table[report.LAB_POSSIBLE]) == {autograded + QUESTION.points}
     assert set(table[QUESTION.name]) == {""} and set(table[report.LAB_TOTAL]) == {""}, "blank until a TA enters points"
     page = (out / "report.html").read_text()

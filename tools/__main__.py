@@ -23,8 +23,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "requirements-dev.txt"]
-COMMANDS = {"build": "tools.build", "test": "pytest", "grade": "tools.grade", "bench": "bench", "standin": "tools.standin",
-            "calibrate": "tools.calibrate"}
+COMMANDS = {
+    "build": "tools.build",
+    "test": "pytest",
+    "grade": "tools.grade",
+    "bench": "bench",
+    "standin": "tools.standin",
+    "calibrate": "tools.calibrate",
+}
 
 
 def venv_python() -> Path:
@@ -56,7 +62,7 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(f"usage: python3 -m tools {{{','.join(COMMANDS)}}} [arguments]", file=sys.stderr)
         return 2
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 (this runs on whatever python3 a fresh machine has)
         print("This project needs Python 3.10 or newer (3.11 is what it is tested on).", file=sys.stderr)
         return 2
     python = ensure_venv()

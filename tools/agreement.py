@@ -22,7 +22,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from tools import calibration as calibrated, project
+from tools import calibration as calibrated
+from tools import project
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,9 @@ class Measure:
 
     def unit(self, closeness: float) -> float:
         """A closeness back in the measure's unit."""
-        return math.tanh(closeness) if self.kind == "corr" else math.exp(-closeness) if self.kind == "gap" else closeness
+        return (
+            math.tanh(closeness) if self.kind == "corr" else math.exp(-closeness) if self.kind == "gap" else closeness
+        )
 
     def says(self, value: float, n: int) -> str:
         """What ``value`` (a column's) means, in the report's words."""
@@ -72,9 +75,17 @@ class Measure:
 # agree on up to 95% of the tweets (bench seeds), and random-init runs often call every tweet one class,
 # and then agree on all. The scores tell more: a copy's are as close as the original's wherever they
 # were not edited.
-MEASURES = {m.column: m for m in (Measure("ft", "agree", False), Measure("ft", "corr", True), Measure("ft", "gap", True),
-                                  Measure("scratch", "agree", False), Measure("scratch", "corr", True),
-                                  Measure("scratch", "gap", True))}
+MEASURES = {
+    m.column: m
+    for m in (
+        Measure("ft", "agree", False),
+        Measure("ft", "corr", True),
+        Measure("ft", "gap", True),
+        Measure("scratch", "agree", False),
+        Measure("scratch", "corr", True),
+        Measure("scratch", "gap", True),
+    )
+}
 CONTEXT = MEASURES["ft_agree"]  # said first in every near-copy flag: what a TA grasps at once
 NEAR_COPY_FLAG = "a near copy of"
 # The stated false-flag rate, nominal: of the pairs of honest submissions, this share is flagged under a
@@ -108,8 +119,12 @@ class Bound:
     def says(self, n: int) -> str:
         """Where the flag starts and what honest pairs reach, in the report's words."""
         scale = n if self.measure.kind == "agree" else 1
-        honest = (f"calibration's honest pairs {self.honest[0] * scale:,.{0 if scale > 1 else 4}f} to "
-                  f"{self.honest[2] * scale:,.{0 if scale > 1 else 4}f}" if self.honest else "no calibration")
+        honest = (
+            f"calibration's honest pairs {self.honest[0] * scale:,.{0 if scale > 1 else 4}f} to "
+            f"{self.honest[2] * scale:,.{0 if scale > 1 else 4}f}"
+            if self.honest
+            else "no calibration"
+        )
         if self.flag_at is None:
             return honest
         return f"flagged {'below' if self.measure.closer_is_less else 'above'} {self.flag_at:.4f}; {honest}"
@@ -124,8 +139,11 @@ def bounds(table: pd.DataFrame, calibration: dict | None) -> dict[str, Bound]:
         known = calibrated.pair_values(calibration, m.column)
         known_close = m.closeness(known)
         honest = (min(known), float(np.mean(known)), max(known)) if known else None
-        flag_at, basis = None, "never flagged alone" if not m.flagged else "no calibration and too few runs to model honest pairs"
-        values = (m.share(table[m.column], table["n"]).dropna() if m.column in table else pd.Series(dtype=float))
+        flag_at, basis = (
+            None,
+            "never flagged alone" if not m.flagged else "no calibration and too few runs to model honest pairs",
+        )
+        values = m.share(table[m.column], table["n"]).dropna() if m.column in table else pd.Series(dtype=float)
         runs = (1 + math.isqrt(1 + 8 * len(values))) // 2  # k runs give k(k-1)/2 pairs
         model = None  # (middle, spread, what they come from) of the honest pairs' closeness
         if m.flagged and runs >= MIN_CLASS_RUNS:
@@ -134,7 +152,11 @@ def bounds(table: pd.DataFrame, calibration: dict | None) -> dict[str, Bound]:
             model = (float(np.median(close)), spread, f"beyond this class's {runs} runs' pairs") if spread > 0 else None
         if m.flagged and model is None and len(known) >= MIN_CALIBRATION_RUNS * (MIN_CALIBRATION_RUNS - 1) // 2:
             spread = float(np.std(known_close, ddof=1))
-            model = (float(np.mean(known_close)), spread, f"beyond the calibration's {len(known)} honest pairs") if spread > 0 else None
+            model = (
+                (float(np.mean(known_close)), spread, f"beyond the calibration's {len(known)} honest pairs")
+                if spread > 0
+                else None
+            )
         if model is not None:
             middle, spread, basis = model
             start = middle + Z * spread
@@ -166,7 +188,7 @@ def _gaps(standard: np.ndarray) -> np.ndarray:
     k = len(standard)
     gaps = np.zeros((k, k))
     for i in range(k - 1):
-        gaps[i, i + 1:] = np.median(np.abs(standard[i + 1:] - standard[i]), axis=1)
+        gaps[i, i + 1 :] = np.median(np.abs(standard[i + 1 :] - standard[i]), axis=1)
     return gaps + gaps.T
 
 
@@ -202,12 +224,16 @@ def pairs(runs: dict[str, dict[str, Run]]) -> pd.DataFrame:
 def beyond(table: pd.DataFrame, found: dict[str, Bound]) -> pd.DataFrame:
     """For each pair and flagged measure, whether the pair agrees beyond where honest pairs end (``found``: bounds)."""
     flagged = [b for b in found.values() if b.flag_at is not None]
-    return pd.DataFrame({b.measure.column: b.beyond(b.measure.share(table[b.measure.column], table["n"])) for b in flagged},
-                        index=table.index, dtype=bool)
+    return pd.DataFrame(
+        {b.measure.column: b.beyond(b.measure.share(table[b.measure.column], table["n"])) for b in flagged},
+        index=table.index,
+        dtype=bool,
+    )
 
 
-def near_copies(table: pd.DataFrame, found: dict[str, Bound],
-                exact: set[frozenset[str]] = frozenset()) -> dict[str, dict[str, tuple]]:
+def near_copies(
+    table: pd.DataFrame, found: dict[str, Bound], exact: set[frozenset[str]] = frozenset()
+) -> dict[str, dict[str, tuple]]:
     """Submission -> each other submission whose runs agree with its runs beyond where honest pairs end
     (``found``: bounds) -> (how close: the flagged measures' count, then the predictions that agree;
     what says so). ``exact``: pairs already flagged as the same run, left to that flag."""
@@ -235,8 +261,11 @@ def near_copies(table: pd.DataFrame, found: dict[str, Bound],
 # What two students' runs never share when each trains with a seed of their own: the scores of the
 # test tweets, and the fine-tuned model's predictions (a random-init model that calls every tweet one
 # class may well predict what another's does).
-FINGERPRINTS = {"fine-tuned scores": ("scores", "ft"), "fine-tuned predictions": ("predictions", "ft"),
-                "random-init scores": ("scores", "scratch")}
+FINGERPRINTS = {
+    "fine-tuned scores": ("scores", "ft"),
+    "fine-tuned predictions": ("predictions", "ft"),
+    "random-init scores": ("scores", "scratch"),
+}
 COPY_FLAG = "the same training run as"
 
 
@@ -259,8 +288,14 @@ def _same_seed(facts: dict[str, dict], sid: str, others) -> str:
     """What the flag adds when the runs record the same training seed: they may have shared a seed file."""
     seed = facts[sid]["seed"]
     same = sorted(o for o in others if seed is not None and facts[o]["seed"] == seed)
-    return (f"; {', '.join(same)} record{'s' if len(same) == 1 else ''} the same training seed ({seed}): "
-            f"a shared {project.SEED_FILE} gives the same run, so ask whose it is") if same else ""
+    return (
+        (
+            f"; {', '.join(same)} record{'s' if len(same) == 1 else ''} the same training seed ({seed}): "
+            f"a shared {project.SEED_FILE} gives the same run, so ask whose it is"
+        )
+        if same
+        else ""
+    )
 
 
 def _listed(names: list[str], most: int = 4) -> str:
@@ -274,13 +309,16 @@ def copy_flags(facts: dict[str, dict], shared: dict[str, dict[str, list[str]]]) 
     for sid, others in shared.items():
         what = sorted({name for names in others.values() for name in names})
         names = sorted(others)
-        flags[sid] = (f"{COPY_FLAG} {_listed(names)} (identical {', '.join(what)}): a shared {project.RESULTS_FILE}? Runs "
-                      f"with their own training seeds never share these{_same_seed(facts, sid, names)}")
+        flags[sid] = (
+            f"{COPY_FLAG} {_listed(names)} (identical {', '.join(what)}): a shared {project.RESULTS_FILE}? Runs "
+            f"with their own training seeds never share these{_same_seed(facts, sid, names)}"
+        )
     return flags
 
 
-def near_copy_flags(pairs: pd.DataFrame, found: dict, facts: dict[str, dict],
-                    shared: dict[str, dict[str, list[str]]]) -> dict[str, str]:
+def near_copy_flags(
+    pairs: pd.DataFrame, found: dict, facts: dict[str, dict], shared: dict[str, dict[str, list[str]]]
+) -> dict[str, str]:
     """Submission -> the near-copy flag: runs that agree beyond where honest pairs end (``pairs``:
     :func:`pairs`; ``found``: :func:`bounds`), though not the same run (``shared``: same_runs, which
     copy_flags says). The flag names the closest first, with what gives it away, then the others."""
@@ -289,8 +327,10 @@ def near_copy_flags(pairs: pd.DataFrame, found: dict, facts: dict[str, dict],
     for sid, others in near_copies(pairs, found, exact).items():
         names = sorted(others, key=lambda other: (tuple(-v for v in others[other][0]), other))
         more = _listed(names[1:])
-        flags[sid] = (f"{NEAR_COPY_FLAG} {names[0]}{f' (and of {more})' if more else ''}: with {names[0]}, "
-                      f"{others[names[0]][1]}{_same_seed(facts, sid, names)}")
+        flags[sid] = (
+            f"{NEAR_COPY_FLAG} {names[0]}{f' (and of {more})' if more else ''}: with {names[0]}, "
+            f"{others[names[0]][1]}{_same_seed(facts, sid, names)}"
+        )
     return flags
 
 

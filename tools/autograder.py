@@ -53,8 +53,10 @@ def _load(finder: _Finder, name: str):
     for loaded in [m for n, m in list(sys.modules.items()) if n.startswith("lab5_")]:
         mine = finder.read(loaded.__name__)
         if mine is not None and _source(loaded) != mine:
-            raise DifferentSource(f"{loaded.__name__} is loaded from {loaded.__file__}, whose bytes differ from "
-                                  f"{finder.where}'s: one process works with one copy of the lab (run it on its own)")
+            raise DifferentSource(
+                f"{loaded.__name__} is loaded from {loaded.__file__}, whose bytes differ from "
+                f"{finder.where}'s: one process works with one copy of the lab (run it on its own)"
+            )
     return module
 
 
@@ -68,6 +70,7 @@ def _source(module) -> bytes | None:
 
 def checkout_module(name: str):
     """The checkout's ``assignment/<name>.py`` (e.g. lab5_utils), with the lab modules it imports."""
+
     def find(module):
         path = ASSIGNMENT / f"{module}.py"
         return importlib.util.spec_from_file_location(module, path) if path.is_file() else None
@@ -120,8 +123,11 @@ class Autograder:
         """The test files of every autograded question (otter's ExceptionTestFile), public and hidden."""
         from otter.test_files import ExceptionTestFile
 
-        return [ExceptionTestFile.from_string(self.read(name).decode(), path=name)
-                for name in sorted(self.names) if name.startswith("tests/") and name.endswith(".py")]
+        return [
+            ExceptionTestFile.from_string(self.read(name).decode(), path=name)
+            for name in sorted(self.names)
+            if name.startswith("tests/") and name.endswith(".py")
+        ]
 
     def points(self) -> dict[str, dict[str, float]]:
         """Question -> {test case: points}, as the test files define them."""

@@ -35,7 +35,8 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from tools import calibration as calibrated, notebooks, project, written
+from tools import calibration as calibrated
+from tools import notebooks, project, written
 from tools.autograder import BUILD_RUN, checkout_module
 
 CONFIG_MARKER = "# ASSIGNMENT CONFIG"
@@ -66,8 +67,10 @@ IMAGE_SETUP = f"""
 command -v bwrap >/dev/null || apt-get install -y bubblewrap || echo "Lab 5: no bubblewrap; notebooks run as the grading user alone"
 HF_HOME={IMAGE_DIR}/hf mamba run -n otter-env python /autograder/source/files/lab5_image_setup.py {IMAGE_DIR}
 """
-GRADING_ENV = (f"export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HOME={IMAGE_DIR}/hf  # Lab 5: grade from the image's copies\n"
-               f"export TWEETEVAL_DIR={IMAGE_DIR}/tweeteval LAB5_CHECKPOINT={IMAGE_DIR}/checkpoint\n")
+GRADING_ENV = (
+    f"export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 HF_HOME={IMAGE_DIR}/hf  # Lab 5: grade from the image's copies\n"
+    f"export TWEETEVAL_DIR={IMAGE_DIR}/tweeteval LAB5_CHECKPOINT={IMAGE_DIR}/checkpoint\n"
+)
 OTTER_ENTRY = "python /autograder/source/run_otter.py"
 LAB_ENTRY = "python /autograder/source/files/lab5_autograder.py /autograder"
 
@@ -97,8 +100,11 @@ def autograder_requirements(requirements: str) -> str:
 
 def student_requirements(requirements: str) -> str:
     """The students' requirements.txt: every pin of ours (the autograder's versions, and JupyterLab)."""
-    return ("# The versions the autograder uses (Python 3.11): pip install -r requirements.txt, then jupyter lab\n"
-            + "\n".join(spec for _, spec in pins(requirements)) + "\n")
+    return (
+        "# The versions the autograder uses (Python 3.11): pip install -r requirements.txt, then jupyter lab\n"
+        + "\n".join(spec for _, spec in pins(requirements))
+        + "\n"
+    )
 
 
 def config_cell(nb):
@@ -115,7 +121,9 @@ def set_files_url(nb) -> str:
         raise SystemExit(f"{project.MASTER}: {FILES_URL_KEY} must be an http(s) URL or empty, not {url!r}.")
     cells = [c for c in nb.cells if c.cell_type == "code" and FILES_URL_LINE.search(c.source)]
     if len(cells) != 1:
-        raise SystemExit(f"{project.MASTER}: expected one code cell that sets LAB_FILES_URL = \"...\", found {len(cells)}.")
+        raise SystemExit(
+            f'{project.MASTER}: expected one code cell that sets LAB_FILES_URL = "...", found {len(cells)}.'
+        )
     cells[0].source = FILES_URL_LINE.sub(lambda _: f"LAB_FILES_URL = {json.dumps(url)}", cells[0].source)
     return url
 
@@ -214,9 +222,19 @@ def inputs_digest(profile: str, calibration: Path | None = None) -> str:
     """A digest of everything a build reads: the master and the files beside it, the grading
     configuration, the pinned requirements, the build's own code, the profile, and a calibration
     given in place of the profile's."""
-    files = [p for p in sorted(project.ASSIGNMENT.rglob("*"))
-             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and p.name != project.RESULTS_FILE]
-    files += [project.OTTER_CONFIG, project.REQUIREMENTS, *(project.ROOT / "tools" / f for f in ("build.py", "notebooks.py", "project.py", "written.py", "autograder.py"))]
+    files = [
+        p
+        for p in sorted(project.ASSIGNMENT.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc" and p.name != project.RESULTS_FILE
+    ]
+    files += [
+        project.OTTER_CONFIG,
+        project.REQUIREMENTS,
+        *(
+            project.ROOT / "tools" / f
+            for f in ("build.py", "notebooks.py", "project.py", "written.py", "autograder.py")
+        ),
+    ]
     digest = hashlib.sha256(profile.encode())
     if calibration is not None:
         digest.update(b"calibration\0" + calibration.read_bytes() + b"\0")
@@ -253,17 +271,19 @@ def build(profile: str, work: Path, out: Path = project.ROOT, calibration: Path 
     (source / project.SEED_FILE).write_text(f"{project.BUILD_SEED}\n")
     if calibration is not None:
         shutil.copy(calibration, source / calibrated.path(profile).name)
-        print(f"The autograder carries {calibration} as the {profile} profile's calibration: {calibrated.source(json.loads(calibration.read_text()))}")
-    (source / "requirements-autograder.txt").write_text(
-        autograder_requirements(project.REQUIREMENTS.read_text())
-    )
+        print(
+            f"The autograder carries {calibration} as the {profile} profile's calibration: {calibrated.source(json.loads(calibration.read_text()))}"
+        )
+    (source / "requirements-autograder.txt").write_text(autograder_requirements(project.REQUIREMENTS.read_text()))
     # beside the helper, as in the students' folder: its setup_environment reads the pins there
     (source / project.PINS_FILE).write_text(student_requirements(project.REQUIREMENTS.read_text()))
     master = source / project.NOTEBOOK_FILE
     nb = nbformat.read(master, 4)
     url = set_files_url(nb)
     nbformat.write(nb, master)
-    print(f"Colab fetches the lab's files from: {url or '(no lab_files_url set: Colab students upload ' + HANDOUT_ZIP + ')'}")
+    print(
+        f"Colab fetches the lab's files from: {url or '(no lab_files_url set: Colab students upload ' + HANDOUT_ZIP + ')'}"
+    )
 
     step(f"Executing the master notebook ({profile} profile; this trains the build's run) ...", started)
     nb = notebooks.execute(master, cwd=source)
@@ -308,23 +328,47 @@ def build(profile: str, work: Path, out: Path = project.ROOT, calibration: Path 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools build", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=["offline", "full"], default="offline",
-                        help="profile to execute and validate in (default: offline)")
-    parser.add_argument("--out", type=Path, default=project.ROOT,
-                        help="where to write student/, autograder/, solutions/ (default: the project)")
-    parser.add_argument("--calibration", type=Path,
-                        help="a calibration file (python3 -m tools calibrate) to carry for the profile built, instead of assignment/'s")
+    parser.add_argument(
+        "--profile",
+        choices=["offline", "full"],
+        default="offline",
+        help="profile to execute and validate in (default: offline)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=project.ROOT,
+        help="where to write student/, autograder/, solutions/ (default: the project)",
+    )
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        help="a calibration file (python3 -m tools calibrate) to carry for the profile built, instead of assignment/'s",
+    )
     args = parser.parse_args(argv)
     if args.calibration is not None:
         try:
             made = json.loads(args.calibration.read_text())
-            wrong = (f"it calibrates the {made.get('profile')!r} profile, not {args.profile!r}" if made.get("profile") != args.profile
-                     else "it has no ranges" if set(made.get("ranges") or {}) != set(project.ACCURACIES) else "")
+            wrong = (
+                f"it calibrates the {made.get('profile')!r} profile, not {args.profile!r}"
+                if made.get("profile") != args.profile
+                else "it has no ranges"
+                if set(made.get("ranges") or {}) != set(project.ACCURACIES)
+                else ""
+            )
         except (OSError, ValueError, AttributeError) as e:
             wrong = f"it cannot be read as a calibration ({type(e).__name__})"
         if wrong:
-            parser.exit(2, f"error: --calibration {args.calibration}: {wrong}: write one with python3 -m tools calibrate --profile {args.profile}\n")
-    build(args.profile, project.CACHE / "build", args.out.resolve(), args.calibration.resolve() if args.calibration else None)
+            parser.exit(
+                2,
+                f"error: --calibration {args.calibration}: {wrong}: write one with python3 -m tools calibrate --profile {args.profile}\n",
+            )
+    build(
+        args.profile,
+        project.CACHE / "build",
+        args.out.resolve(),
+        args.calibration.resolve() if args.calibration else None,
+    )
     return 0
 
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-from collections import Counter
 import os
 import shutil
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from tools import calibration, project, standin
@@ -59,8 +59,11 @@ def measure(inbox: Path, scratch: Path) -> tuple[dict[str, dict], list[str]]:
     for sid, others in sorted(agreement.same_runs(facts).items()):
         problems.append(f"{sid}: the same training run as {', '.join(sorted(others))}")
     seeds = Counter(f["seed"] for f in facts.values() if f["seed"] is not None)
-    problems += [f"{', '.join(sorted(sid for sid in facts if facts[sid]['seed'] == seed))}: the same training seed ({seed})"
-                 for seed, count in sorted(seeds.items()) if count > 1]
+    problems += [
+        f"{', '.join(sorted(sid for sid in facts if facts[sid]['seed'] == seed))}: the same training seed ({seed})"
+        for seed, count in sorted(seeds.items())
+        if count > 1
+    ]
     return facts, problems
 
 
@@ -75,7 +78,7 @@ def calibrate(facts: dict[str, dict], class_shares: list[float], profile: str, c
     home = os.environ.get("HF_HOME")
     return {
         "about": f"Lab 5's calibration of the {profile} profile (tools/calibration.py): the accepted test accuracies and "
-                 "how much honest runs agree, from the runs below; written by python3 -m tools calibrate.",
+        "how much honest runs agree, from the runs below; written by python3 -m tools calibrate.",
         "profile": profile,
         "made": datetime.date.today().isoformat(),
         "command": command,
@@ -85,32 +88,49 @@ def calibrate(facts: dict[str, dict], class_shares: list[float], profile: str, c
         "accuracies": accuracies,
         "class_shares": [round(share, 4) for share in class_shares],
         "ranges": calibration.ranges(accuracies, class_shares),
-        "pairs": {m.column: [round(float(v), 4) for v in m.share(pairs[m.column], pairs["n"])]
-                  for m in agreement.MEASURES.values()},
+        "pairs": {
+            m.column: [round(float(v), 4) for v in m.share(pairs[m.column], pairs["n"])]
+            for m in agreement.MEASURES.values()
+        },
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools calibrate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=["offline", "full"], default="offline", help="the profile to calibrate (default: offline)")
+    parser.add_argument(
+        "--profile", choices=["offline", "full"], default="offline", help="the profile to calibrate (default: offline)"
+    )
     parser.add_argument("--seeds", type=int, default=8, help="students' training seeds to run (default: 8)")
     parser.add_argument("--first", type=int, default=42, help="the first training seed (default: 42)")
-    parser.add_argument("--runs", type=Path, help="calibrate from the submissions in this folder instead of running the lab")
+    parser.add_argument(
+        "--runs", type=Path, help="calibrate from the submissions in this folder instead of running the lab"
+    )
     parser.add_argument("--keep", type=Path, help="keep the runs' submissions in DIR/submissions")
-    parser.add_argument("--out", type=Path, help="where to write the calibration (default: the profile's file in assignment/; "
-                                                 "on the hub's stand-in, .cache/calibration/)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where to write the calibration (default: the profile's file in assignment/; "
+        "on the hub's stand-in, .cache/calibration/)",
+    )
     args = parser.parse_args(argv)
     if args.seeds < 2 and not args.runs:
-        parser.exit(2, "error: --seeds must be at least 2 (a spread needs two runs); the lab's own calibrations use 8\n")
+        parser.exit(
+            2, "error: --seeds must be at least 2 (a spread needs two runs); the lab's own calibrations use 8\n"
+        )
     if args.runs and not args.runs.is_dir():
         parser.exit(2, f"error: --runs {args.runs}: no such folder (give the folder that holds the submissions)\n")
     if not project.AUTOGRADER_ZIP.is_file():
         parser.exit(2, f"error: no autograder at {project.AUTOGRADER_ZIP}: run python3 -m tools build first\n")
     on_standin = standin.is_standin(os.environ.get("HF_HOME"))
-    out = args.out or (project.CACHE / "calibration" / f"{args.profile}-standin.json" if on_standin else calibration.path(args.profile))
+    out = args.out or (
+        project.CACHE / "calibration" / f"{args.profile}-standin.json" if on_standin else calibration.path(args.profile)
+    )
     if on_standin and out.resolve().parent == project.ASSIGNMENT.resolve():
-        parser.exit(2, "error: on the hub's stand-in the figures are not the lab's: write them elsewhere (--out), "
-                       "and build with --calibration FILE\n")
+        parser.exit(
+            2,
+            "error: on the hub's stand-in the figures are not the lab's: write them elsewhere (--out), "
+            "and build with --calibration FILE\n",
+        )
     project.use_profile(args.profile)
     if args.profile == "full":
         from tools import grade
@@ -128,14 +148,23 @@ def main(argv: list[str] | None = None) -> int:
         print("Grading the runs with the autograder ...", flush=True)
         facts, problems = measure(inbox, Path(scratch))
     if problems:
-        print("error: calibration takes honest runs of the lab only; these are not:\n  " + "\n  ".join(problems), file=sys.stderr)
+        print(
+            "error: calibration takes honest runs of the lab only; these are not:\n  " + "\n  ".join(problems),
+            file=sys.stderr,
+        )
         return 1
     if len(facts) < 2:
-        print(f"error: {len(facts)} runs in {inbox}: calibration needs 2 or more (a spread), and 8 make a sound one", file=sys.stderr)
+        print(
+            f"error: {len(facts)} runs in {inbox}: calibration needs 2 or more (a spread), and 8 make a sound one",
+            file=sys.stderr,
+        )
         return 1
     if len(facts) < ENOUGH:
-        print(f"warning: a calibration from {len(facts)} runs: its ranges and honest pairs rest on few; "
-              f"{ENOUGH} or more make a sound one", file=sys.stderr)
+        print(
+            f"warning: a calibration from {len(facts)} runs: its ranges and honest pairs rest on few; "
+            f"{ENOUGH} or more make a sound one",
+            file=sys.stderr,
+        )
     from tools.autograder import Autograder
 
     labels = Autograder(project.AUTOGRADER_ZIP).module("lab5_answer_key").subsets().test_labels
@@ -147,8 +176,14 @@ def main(argv: list[str] | None = None) -> int:
     for key in project.ACCURACIES:
         values = made["accuracies"][key]
         print(f"  {key}: {min(values):.3f} to {max(values):.3f}: accepted {made['ranges'][key]}")
-    print(f"Wrote {out}" + (": rebuild (python3 -m tools build) to put it into the autograder" if not on_standin
-                            else f": build with python3 -m tools build --profile {args.profile} --calibration {out}"))
+    print(
+        f"Wrote {out}"
+        + (
+            ": rebuild (python3 -m tools build) to put it into the autograder"
+            if not on_standin
+            else f": build with python3 -m tools build --profile {args.profile} --calibration {out}"
+        )
+    )
     return 0
 
 

@@ -69,6 +69,7 @@ def ranges(accuracies: dict[str, list[float]], class_shares: list[float]) -> dic
 def dumps(made: dict) -> str:
     """The file's text: a key a line, and a list of numbers on one line, so that a reader (and a diff)
     sees each run's or pair's figures together."""
+
     def value(v, indent: str) -> str:
         if isinstance(v, dict) and v:
             inner = ",\n".join(f"{indent}  {json.dumps(k)}: {value(x, indent + '  ')}" for k, x in v.items())
@@ -90,10 +91,14 @@ def source(calibration: dict | None) -> str:
     if not calibration:
         return "no calibration in this autograder"
     if not calibration.get("seeds"):
-        return f"the {calibration['profile']} profile's ranges are reasoned, not measured: {calibration.get('note', '')}".rstrip(": ")
-    said = (f"{len(calibration['seeds'])} honest runs of the {calibration['profile']} profile (training seeds "
-            f"{min(calibration['seeds'])} to {max(calibration['seeds'])}), {calibration.get('made', 'undated')}, "
-            f"{calibration.get('machine', 'machine unknown')}")
+        return f"the {calibration['profile']} profile's ranges are reasoned, not measured: {calibration.get('note', '')}".rstrip(
+            ": "
+        )
+    said = (
+        f"{len(calibration['seeds'])} honest runs of the {calibration['profile']} profile (training seeds "
+        f"{min(calibration['seeds'])} to {max(calibration['seeds'])}), {calibration.get('made', 'undated')}, "
+        f"{calibration.get('machine', 'machine unknown')}"
+    )
     if calibration.get("standin"):
         said += f"; made on the hub's stand-in ({calibration['standin']}): not the lab's figures"
     return said

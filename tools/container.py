@@ -72,7 +72,9 @@ def seccomp_program() -> list[tuple[int, int, int, int]]:
 def _load_filter() -> None:
     from tools.autograder import checkout_module
 
-    problem = checkout_module("lab5_student_side").load_seccomp(seccomp_program(), no_new_privileges=False)  # root may still setuid
+    problem = checkout_module("lab5_student_side").load_seccomp(
+        seccomp_program(), no_new_privileges=False
+    )  # root may still setuid
     if problem:
         raise OSError(problem)
 
@@ -91,17 +93,28 @@ class Outcome:
 
     def where(self) -> str:
         """Where the memory went: each kind of process at its own peak, largest first."""
-        return ", ".join(f"{name} {rss / 2**20:.0f} MB" for name, rss in sorted(self.processes.items(), key=lambda kv: -kv[1]))
+        return ", ".join(
+            f"{name} {rss / 2**20:.0f} MB" for name, rss in sorted(self.processes.items(), key=lambda kv: -kv[1])
+        )
 
     def describe(self) -> str:
         peak = f"{self.memory_peak / 2**20:.0f} MB" if self.memory_peak is not None else "unknown"
         oom = ", out of memory" if self.out_of_memory else ""
-        return (f"{self.seconds:.0f} s, peak {peak} of {self.memory_limit / 2**20:.0f} MB{oom}, "
-                f"{self.cpus:g} CPU, exit {self.returncode}")
+        return (
+            f"{self.seconds:.0f} s, peak {peak} of {self.memory_limit / 2**20:.0f} MB{oom}, "
+            f"{self.cpus:g} CPU, exit {self.returncode}"
+        )
 
 
-def run(command: list[str], *, memory: int = GRADESCOPE_MEMORY, cpus: float = GRADESCOPE_CPUS, cwd: Path | None = None,
-        env: dict[str, str] | None = None, timeout: float | None = None) -> Outcome:
+def run(
+    command: list[str],
+    *,
+    memory: int = GRADESCOPE_MEMORY,
+    cpus: float = GRADESCOPE_CPUS,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float | None = None,
+) -> Outcome:
     """Run ``command`` in the emulated container; its output is captured."""
     why_not = available()
     if why_not:
@@ -120,12 +133,25 @@ def run(command: list[str], *, memory: int = GRADESCOPE_MEMORY, cpus: float = GR
         # Inside: its own mount namespace with the cgroup file systems read-only, then the filter
         # (loaded by this module's --inside), then root without CAP_SYS_ADMIN and CAP_NET_ADMIN.
         remount = " && ".join(f"mount -o remount,bind,ro {p}" for p in _cgroup_mounts())
-        inner = [sys.executable, "-m", "tools.container", "--inside", "--",
-                 "capsh", "--drop=cap_sys_admin,cap_net_admin", "--", "-c", 'exec "$0" "$@"', *command]
+        inner = [
+            sys.executable,
+            "-m",
+            "tools.container",
+            "--inside",
+            "--",
+            "capsh",
+            "--drop=cap_sys_admin,cap_net_admin",
+            "--",
+            "-c",
+            'exec "$0" "$@"',
+            *command,
+        ]
         script = f'echo $$ > {mem}/cgroup.procs && echo $$ > {cpu}/cgroup.procs && {remount} && exec "$@"'
         wrapped = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "container", *inner]
         child_env = dict(env if env is not None else os.environ)
-        child_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).resolve().parent.parent), child_env.get("PYTHONPATH", "")) if p)
+        child_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(Path(__file__).resolve().parent.parent), child_env.get("PYTHONPATH", "")) if p
+        )
         started = time.monotonic()
         sampled: dict[str, int] = {}
         done = threading.Event()
@@ -148,9 +174,13 @@ def run(command: list[str], *, memory: int = GRADESCOPE_MEMORY, cpus: float = GR
 
 
 # What a process is, from its command line (the grading's processes; anything else by its program's name).
-ROLES = (("ipykernel", "the notebook's kernel"), ("lab5_student_side --kernel", "the notebook's kernel"),
-         ("lab5_student_side", "otter (the student's side)"), ("lab5_autograder", "the entry point"),
-         ("run_otter", "otter (the student's side)"))
+ROLES = (
+    ("ipykernel", "the notebook's kernel"),
+    ("lab5_student_side --kernel", "the notebook's kernel"),
+    ("lab5_student_side", "otter (the student's side)"),
+    ("lab5_autograder", "the entry point"),
+    ("run_otter", "otter (the student's side)"),
+)
 
 
 def _role(pid: str) -> str:
@@ -170,8 +200,11 @@ def _sample(cgroup: Path, peaks: dict[str, int], done: threading.Event) -> None:
             return
         for pid in pids:
             try:
-                rss = next(int(line.split()[1]) * 1024 for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                           if line.startswith("VmRSS:"))
+                rss = next(
+                    int(line.split()[1]) * 1024
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if line.startswith("VmRSS:")
+                )
                 role = _role(pid)
             except (OSError, StopIteration, ValueError, IndexError):
                 continue
@@ -193,7 +226,11 @@ def _cgroup_mounts() -> list[str]:
 
 def _kill_all(cgroup: Path) -> None:
     for _ in range(100):
-        pids = [int(p) for p in (cgroup / "cgroup.procs").read_text().split()] if (cgroup / "cgroup.procs").is_file() else []
+        pids = (
+            [int(p) for p in (cgroup / "cgroup.procs").read_text().split()]
+            if (cgroup / "cgroup.procs").is_file()
+            else []
+        )
         if not pids:
             return
         for pid in pids:

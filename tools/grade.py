@@ -113,8 +113,22 @@ def otter_run(submission: Path, workdir: Path, autograder: Path | None = None) -
     shutil.rmtree(out, ignore_errors=True)  # otter may leave an older results.json on failure
     out.mkdir(parents=True)
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "otter", "run", "-a", str(autograder or project.AUTOGRADER_ZIP),
-                           "-o", str(out), str(submission)], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "otter",
+            "run",
+            "-a",
+            str(autograder or project.AUTOGRADER_ZIP),
+            "-o",
+            str(out),
+            str(submission),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     seconds = time.perf_counter() - started
     results_file = out / "results.json"
     results = json.loads(results_file.read_text()) if results_file.is_file() else {}
@@ -152,7 +166,7 @@ def copy_limited(src: Path, dest: Path) -> None:
     """``src``'s files in ``dest`` (no link followed): each hard-linked where it can be, else copied up
     to FILE_LIMIT each and SUBMISSION_LIMIT together, the rest as placeholders of their size."""
     total = 0
-    for top, dirs, files in os.walk(src, followlinks=False):
+    for top, _dirs, files in os.walk(src, followlinks=False):
         for name in files:
             path = Path(top) / name
             target = dest / path.relative_to(src)
@@ -196,8 +210,14 @@ def unpack_export(archive: Path, dest: Path) -> None:
                 print(f"note: {archive.name}: {info.filename} is damaged ({e}); left out", file=sys.stderr)
 
 
-def grade(submission: Path, autograder_zip: Path, workdir: Path, timeout: float | None = None, env: dict | None = None,
-          sandbox: str = "bubblewrap") -> Graded:
+def grade(
+    submission: Path,
+    autograder_zip: Path,
+    workdir: Path,
+    timeout: float | None = None,
+    env: dict | None = None,
+    sandbox: str = "bubblewrap",
+) -> Graded:
     """Grade ``submission`` with ``autograder_zip`` in ``workdir`` within ``timeout`` seconds (default: the
     autograder's own budget, lab5_boundary.BUDGET_S; ``env``: extra environment variables for the grading,
     e.g. its time limits; ``sandbox``: how the notebook runs, see lab5_sandbox.py)."""
@@ -283,7 +303,9 @@ def collect(folder: Path) -> tuple[dict[str, Path], list[str]]:
         if path.is_dir() or path.suffix.lower() in (".zip", ".ipynb"):
             found[path.stem if path.is_file() else path.name] = path
         else:
-            skipped.append(f"skipped {path.name}: not a submission (a .zip, a .ipynb, or a Gradescope submission folder)")
+            skipped.append(
+                f"skipped {path.name}: not a submission (a .zip, a .ipynb, or a Gradescope submission folder)"
+            )
     return found, skipped
 
 
@@ -326,7 +348,10 @@ def full_profile_data(folder: Path, autograder: Autograder) -> dict[str, str]:
     lock the hub's cache (read-only there), nor reach the hub (no network)."""
     from tools import project
 
-    wanted = {key: os.environ.get(key, "") for key in ("HF_HOME", "HF_HUB_OFFLINE", project.DATA_DIR_ENV, project.CHECKPOINT_ENV)}
+    wanted = {
+        key: os.environ.get(key, "")
+        for key in ("HF_HOME", "HF_HUB_OFFLINE", project.DATA_DIR_ENV, project.CHECKPOINT_ENV)
+    }
     stamp = folder / "made-from.json"
     if stamp.is_file():
         try:
@@ -352,8 +377,16 @@ def use_full_profile_data(autograder_zip: Path) -> None:
         os.environ.update(full_profile_data(project.CACHE / "full-profile-data", Autograder(autograder_zip)))
 
 
-def grade_all(submissions: dict[str, Path], autograder_zip: Path, workdir: Path, timeout: float | None, jobs: int,
-              sandbox: str = "bubblewrap", env: dict[str, dict] | None = None, progress: bool = True) -> dict[str, Graded]:
+def grade_all(
+    submissions: dict[str, Path],
+    autograder_zip: Path,
+    workdir: Path,
+    timeout: float | None,
+    jobs: int,
+    sandbox: str = "bubblewrap",
+    env: dict[str, dict] | None = None,
+    progress: bool = True,
+) -> dict[str, Graded]:
     """Grade every submission, ``jobs`` at a time, with a progress bar; results in the order given.
     ``env``: extra environment variables of some submissions' gradings."""
     from tqdm.auto import tqdm
@@ -362,13 +395,16 @@ def grade_all(submissions: dict[str, Path], autograder_zip: Path, workdir: Path,
 
     def one(item):
         name, path = item
-        return name, grade(path, autograder_zip, workdir / name, timeout, env={**share, **(env or {}).get(name, {})},
-                           sandbox=sandbox)
+        return name, grade(
+            path, autograder_zip, workdir / name, timeout, env={**share, **(env or {}).get(name, {})}, sandbox=sandbox
+        )
 
     graded = {}
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = pool.map(one, submissions.items())
-        for name, result in tqdm(results, total=len(submissions), desc="Grading", unit="submission", disable=not progress):
+        for name, result in tqdm(
+            results, total=len(submissions), desc="Grading", unit="submission", disable=not progress
+        ):
             graded[name] = result
     return graded
 
@@ -378,21 +414,48 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python3 -m tools grade", description=__doc__.split("\n\n")[0])
     parser.add_argument("submissions", type=Path, help="folder (or Gradescope export zip) of submissions")
-    parser.add_argument("--autograder", type=Path, default=project.AUTOGRADER_ZIP, help="the autograder zip (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=Path("grading-report"), help="where to write scores.csv and report.html (default: %(default)s)")
-    parser.add_argument("--timeout", type=float,
-                        help="seconds one submission may take (default: the autograder's own budget, as on Gradescope)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: the number of cores)")
-    parser.add_argument("--profile", choices=["full", "offline"], default=os.environ.get("LAB5_PROFILE") or "full",
-                        help="the lab profile to grade in (default: $LAB5_PROFILE, else full)")
-    parser.add_argument("--no-sandbox", action="store_true",
-                        help="grade where no sandbox can be made: the notebooks run with your own rights")
+    parser.add_argument(
+        "--autograder", type=Path, default=project.AUTOGRADER_ZIP, help="the autograder zip (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("grading-report"),
+        help="where to write scores.csv and report.html (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds one submission may take (default: the autograder's own budget, as on Gradescope)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="submissions graded at once (default: the number of cores)",
+    )
+    parser.add_argument(
+        "--profile",
+        choices=["full", "offline"],
+        default=os.environ.get("LAB5_PROFILE") or "full",
+        help="the lab profile to grade in (default: $LAB5_PROFILE, else full)",
+    )
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade where no sandbox can be made: the notebooks run with your own rights",
+    )
     args = parser.parse_args(argv)
 
     if not args.autograder.is_file():
-        parser.exit(2, f"error: no autograder zip at {args.autograder}: run python3 -m tools build, or pass --autograder PATH\n")
+        parser.exit(
+            2, f"error: no autograder zip at {args.autograder}: run python3 -m tools build, or pass --autograder PATH\n"
+        )
     if not args.submissions.exists():
-        parser.exit(2, f"error: {args.submissions} does not exist: pass the folder of submissions (or a Gradescope export zip)\n")
+        parser.exit(
+            2,
+            f"error: {args.submissions} does not exist: pass the folder of submissions (or a Gradescope export zip)\n",
+        )
     if args.jobs < 1 or (args.timeout is not None and args.timeout <= 0):
         parser.exit(2, "error: --jobs and --timeout must be positive\n")
     project.use_profile(args.profile)
@@ -400,25 +463,36 @@ def main(argv: list[str] | None = None) -> int:
         try:
             use_full_profile_data(args.autograder)
         except Exception as e:  # noqa: BLE001 (the hub, its cache, a local folder: each says what is wrong)
-            parser.exit(1, f"error: the full profile's data set and checkpoint could not be read ({type(e).__name__}: "
-                           f"{str(e)[:300]}): grade where the hub can be reached once, or set {project.DATA_DIR_ENV} and {project.CHECKPOINT_ENV}\n")
+            parser.exit(
+                1,
+                f"error: the full profile's data set and checkpoint could not be read ({type(e).__name__}: "
+                f"{str(e)[:300]}): grade where the hub can be reached once, or set {project.DATA_DIR_ENV} and {project.CHECKPOINT_ENV}\n",
+            )
     try:  # what grading and the report take from the zip: a zip of another lab, or of an older build, says so now
         autograder = Autograder(args.autograder)
         module = autograder.module("lab5_sandbox")
         autograder.written_question()
     except (ImportError, zipfile.BadZipFile, TypeError, ValueError) as e:
-        parser.exit(2, f"error: {args.autograder} is not an autograder of this lab ({e}): rebuild it with python3 -m tools build\n")
+        parser.exit(
+            2,
+            f"error: {args.autograder} is not an autograder of this lab ({e}): rebuild it with python3 -m tools build\n",
+        )
     if args.no_sandbox:
         sandbox = "none"
-        print("warning: --no-sandbox: the notebooks run with your own rights (your files, the network, each other's).",
-              file=sys.stderr)
+        print(
+            "warning: --no-sandbox: the notebooks run with your own rights (your files, the network, each other's).",
+            file=sys.stderr,
+        )
     else:
         sandbox = "bubblewrap"
         try:
             module.choose(sandbox)
         except module.SandboxError as e:
-            parser.exit(2, f"error: cannot grade in a sandbox: {e}. Install it, or pass --no-sandbox to grade "
-                           "with the notebooks running with your own rights.\n")
+            parser.exit(
+                2,
+                f"error: cannot grade in a sandbox: {e}. Install it, or pass --no-sandbox to grade "
+                "with the notebooks running with your own rights.\n",
+            )
 
     with tempfile.TemporaryDirectory(prefix="lab5-grading-") as scratch:
         folder = args.submissions
@@ -434,13 +508,18 @@ def main(argv: list[str] | None = None) -> int:
         for line in skipped:
             print(line, file=sys.stderr)
         if not submissions:
-            parser.exit(1, f"error: no submissions in {args.submissions} (expected .zip or .ipynb files, or a Gradescope export)\n")
+            parser.exit(
+                1,
+                f"error: no submissions in {args.submissions} (expected .zip or .ipynb files, or a Gradescope export)\n",
+            )
         graded = grade_all(submissions, args.autograder, Path(scratch) / "work", args.timeout, args.jobs, sandbox)
         from tools import report  # pandas, matplotlib, seaborn: not for a bad argument's one line
 
         table = report.write(graded, student_names(folder), args.autograder, args.out)
     flagged = int((table["flags"] != "").sum())
-    print(f"Graded {len(table)} submissions ({flagged} need a human look): {args.out / 'scores.csv'}, {args.out / 'report.html'}")
+    print(
+        f"Graded {len(table)} submissions ({flagged} need a human look): {args.out / 'scores.csv'}, {args.out / 'report.html'}"
+    )
     return 0
 
 

@@ -20,7 +20,6 @@ import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 from tools import build, container, project
@@ -51,36 +50,49 @@ def _environment(shim: Path, profile: str, **extra) -> dict[str, str]:
     return env
 
 
-def set_up(folder: Path, autograder_zip: Path = project.AUTOGRADER_ZIP, profile: str = "offline",
-           hub: Path | None = None) -> tuple[Path, Path, str]:
+def set_up(
+    folder: Path, autograder_zip: Path = project.AUTOGRADER_ZIP, profile: str = "offline", hub: Path | None = None
+) -> tuple[Path, Path, str]:
     """The lab's additions to the image, made by setup.sh's own lines: the data set and the checkpoint in
     the image folder, the grading user, its way to the Python environment. ``hub``: a hub cache to start
     from (the full profile's stand-in), the hub then off. Returns the mamba stand-in's folder, the image
     folder and what the setup printed."""
-    shim, image, source = folder / "bin", folder / "opt-lab5", folder / "autograder" / "source"
+    shim, image = folder / "bin", folder / "opt-lab5"
     shim.mkdir(parents=True)
     (shim / "mamba").write_text(MAMBA)
     (shim / "mamba").chmod(0o755)
-    with zipfile.ZipFile(autograder_zip) as zf:
-        zf.extractall(source)
-        setup = zf.read("setup.sh").decode()
+    autograder = Autograder(autograder_zip)
+    autograder.lay_out(folder)  # /autograder/source, where the image's setup.sh finds the lab's files
+    setup = autograder.read("setup.sh").decode()
     extra = {}
     if profile == "offline":
-        extra["TWEETEVAL_DIR"] = str(project.SHARED_TWEETEVAL)
+        extra[project.DATA_DIR_ENV] = str(project.SHARED_TWEETEVAL)
     if hub is not None:  # as if the setup had filled the hub's cache itself (hard links: nothing copied)
         shutil.copytree(hub, image / "hf", symlinks=True, copy_function=os.link)
         extra.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    lab_part = setup[setup.index(build.LAB_SETUP_BEGIN):]
-    proc = subprocess.run(["bash", "-c", _script(lab_part, folder / "autograder", image)], capture_output=True,
-                          text=True, timeout=1200, env=_environment(shim, profile, **extra))
+    lab_part = setup[setup.index(build.LAB_SETUP_BEGIN) :]
+    proc = subprocess.run(
+        ["bash", "-c", _script(lab_part, folder / "autograder", image)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env=_environment(shim, profile, **extra),
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"the image's setup failed:\n{proc.stdout}\n{proc.stderr}")
     return shim, image, proc.stdout
 
 
-def run_autograder(upload: Path, folder: Path, shim: Path, image: Path, env: dict[str, str],
-                   autograder_zip: Path = project.AUTOGRADER_ZIP, profile: str = "offline",
-                   limits: tuple[int, float] | None = None) -> tuple[Graded, container.Outcome | None]:
+def run_autograder(
+    upload: Path,
+    folder: Path,
+    shim: Path,
+    image: Path,
+    env: dict[str, str],
+    autograder_zip: Path = project.AUTOGRADER_ZIP,
+    profile: str = "offline",
+    limits: tuple[int, float] | None = None,
+) -> tuple[Graded, container.Outcome | None]:
     """Gradescope's run: a fresh /autograder with the upload in submission/ (a zip kept whole), then the
     zip's run_autograder; what it leaves in results/results.json. ``limits``: (memory bytes, CPUs) of an
     emulated Gradescope container to run it in (tools/container.py), with its outcome; None: as root
@@ -92,17 +104,38 @@ def run_autograder(upload: Path, folder: Path, shim: Path, image: Path, env: dic
     outcome = None
     if limits is None:
         boundary = autograder.module("lab5_boundary")
-        alone = {boundary.SANDBOX_ENV: "user", boundary.MEMORY_ENV: "address-space"}  # what Gradescope's container allows
-        proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=900, cwd=ag,
-                              env=_environment(shim, profile, **alone, **env))
+        alone = {
+            boundary.SANDBOX_ENV: "user",
+            boundary.MEMORY_ENV: "address-space",
+        }  # what Gradescope's container allows
+        proc = subprocess.run(
+            ["bash", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=ag,
+            env=_environment(shim, profile, **alone, **env),
+        )
         log = proc.stdout + proc.stderr
     else:
         memory, cpus = limits
-        outcome = container.run(["bash", "-c", script], memory=memory, cpus=cpus, cwd=ag, timeout=1800,
-                                env=_environment(shim, profile, **env))
+        outcome = container.run(
+            ["bash", "-c", script],
+            memory=memory,
+            cpus=cpus,
+            cwd=ag,
+            timeout=1800,
+            env=_environment(shim, profile, **env),
+        )
         log = outcome.stdout + outcome.stderr
     path = ag / "results" / "results.json"
     if not path.is_file():
-        return Graded(upload.name, autograder.module("lab5_boundary").GRADER_ERROR,
-                      f"no results.json (the run's log ends: {log[-300:]!r})", {}, log=log, upload=upload), outcome
+        return Graded(
+            upload.name,
+            autograder.module("lab5_boundary").GRADER_ERROR,
+            f"no results.json (the run's log ends: {log[-300:]!r})",
+            {},
+            log=log,
+            upload=upload,
+        ), outcome
     return Graded.of(upload.name, json.loads(path.read_text()), autograder, log=log, upload=upload), outcome

@@ -17,7 +17,9 @@ from tools.written import without_rubric
 
 # Outputs that change from run to run or only make sense live: progress widgets, stderr.
 _LIVE_ONLY_MIME = "application/vnd.jupyter.widget-view+json"
-SOLUTION_TAG = "otter_assign_solution_cell"  # otter assign's tag of the solution cells (lab5_written.ANSWER_TAG: the blanks)
+SOLUTION_TAG = (
+    "otter_assign_solution_cell"  # otter assign's tag of the solution cells (lab5_written.ANSWER_TAG: the blanks)
+)
 _SOLUTION_LINE_MARK = re.compile(r"[ \t]*#[ \t]*SOLUTION[ \t]*$", re.M)
 _SOLUTION_BLOCK_MARK = re.compile(r"^[ \t]*#[ \t]*(BEGIN|END) SOLUTION[ \t]*(\n|\Z)", re.M)
 
@@ -48,8 +50,7 @@ def published_outputs(nb):
         cell.outputs = [
             out
             for out in cell.outputs
-            if not (out.output_type == "stream" and out.name == "stderr")
-            and _LIVE_ONLY_MIME not in out.get("data", {})
+            if not (out.output_type == "stream" and out.name == "stderr") and _LIVE_ONLY_MIME not in out.get("data", {})
         ]
     return nb
 

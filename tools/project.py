@@ -21,8 +21,19 @@ SHARED_TWEETEVAL = ROOT.parent / "shared" / "data" / "tweeteval"
 # benchmarks and the tests take them from the checkout's copy (tools/autograder.py); the TA command takes
 # whatever may differ between versions from the zip it grades with.
 _lab = checkout_names()
-ACCURACIES, CHECKPOINT_ENV, DATA_DIR_ENV, PROFILE_ENV = _lab.ACCURACIES, _lab.CHECKPOINT_ENV, _lab.DATA_DIR_ENV, _lab.PROFILE_ENV
-NOTEBOOK_FILE, PINS_FILE, RESULTS_FILE, SEED_FILE, RUNS = _lab.NOTEBOOK_FILE, _lab.PINS_FILE, _lab.RESULTS_FILE, _lab.SEED_FILE, _lab.RUNS
+ACCURACIES, CHECKPOINT_ENV, DATA_DIR_ENV, PROFILE_ENV = (
+    _lab.ACCURACIES,
+    _lab.CHECKPOINT_ENV,
+    _lab.DATA_DIR_ENV,
+    _lab.PROFILE_ENV,
+)
+NOTEBOOK_FILE, PINS_FILE, RESULTS_FILE, SEED_FILE, RUNS = (
+    _lab.NOTEBOOK_FILE,
+    _lab.PINS_FILE,
+    _lab.RESULTS_FILE,
+    _lab.SEED_FILE,
+    _lab.RUNS,
+)
 MASTER = ASSIGNMENT / NOTEBOOK_FILE
 # The build's run is that of a student whose drawn training seed is 43; the autograder zip carries its
 # accuracies (BUILD_RUN), which the TA report marks in the class's seed study.

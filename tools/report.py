@@ -49,7 +49,11 @@ from tools.autograder import Autograder  # noqa: E402
 # What the report's summary adds when the full profile was graded on the hub's stand-in (tools/standin.py).
 STANDIN_NOTE = " on the hub's stand-in: random weights, so accuracies and ranges mean nothing here"
 # The accuracies a results file reports, as the report names them.
-ACCURACIES = {"acc_bow": "baseline (acc_bow)", "acc_ft": "fine-tuned (acc_ft)", "acc_scratch": "random init (acc_scratch)"}
+ACCURACIES = {
+    "acc_bow": "baseline (acc_bow)",
+    "acc_ft": "fine-tuned (acc_ft)",
+    "acc_scratch": "random init (acc_scratch)",
+}
 SCORES = "scores.csv"
 # The lab's total with the written question's points, which a TA enters in scores.csv (its column: the question's name)
 LAB_TOTAL, LAB_POSSIBLE = "lab_total", "lab_possible"
@@ -68,8 +72,15 @@ def entered_points(scores: Path, graded: dict, question) -> tuple[dict[str, floa
 
     def read(sep: str) -> pd.DataFrame:
         broken.clear()
-        return pd.read_csv(scores, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig", engine="python",
-                           on_bad_lines=lambda fields: broken.append(fields[0]) and None)
+        return pd.read_csv(
+            scores,
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            encoding="utf-8-sig",
+            engine="python",
+            on_bad_lines=lambda fields: broken.append(fields[0]) and None,
+        )
 
     try:
         earlier = read(",")
@@ -80,8 +91,10 @@ def entered_points(scores: Path, graded: dict, question) -> tuple[dict[str, floa
         unread = f"{type(e).__name__}: {str(e)[:200]}"
     if unread:
         shutil.copyfile(scores, before)
-        return {}, (f"{scores} could not be read as a table ({unread}), so no {question.name} points were kept from it: "
-                    f"it is copied to {before}.")
+        return {}, (
+            f"{scores} could not be read as a table ({unread}), so no {question.name} points were kept from it: "
+            f"it is copied to {before}."
+        )
     if question.name not in earlier:  # written before the column was
         return {}, ""
     kept, bad, gone = {}, [f"{sid}: its row" for sid in broken], []
@@ -98,10 +111,14 @@ def entered_points(scores: Path, graded: dict, question) -> tuple[dict[str, floa
             kept[sid] = points
     if not (kept or bad or gone):
         return {}, ""
-    line = f"Kept the {question.name} points entered for {len(kept)} submission{'s' if len(kept) != 1 else ''} in {scores}"
+    line = (
+        f"Kept the {question.name} points entered for {len(kept)} submission{'s' if len(kept) != 1 else ''} in {scores}"
+    )
     if bad:
-        line += (f"; left out {len(bad)} that {'does' if len(bad) == 1 else 'do'} not read as a number from 0 to "
-                 f"{question.points:g} ({_listed(bad)})")
+        line += (
+            f"; left out {len(bad)} that {'does' if len(bad) == 1 else 'do'} not read as a number from 0 to "
+            f"{question.points:g} ({_listed(bad)})"
+        )
     if gone:
         line += f"; left out {len(gone)} of submissions not in this batch ({_listed(gone)})"
     if bad or gone:
@@ -116,15 +133,19 @@ def submission_facts(graded) -> dict:
     predictions and scores), and the written answer."""
     results_file = graded.extra.results_file
     accuracies = results_file.get("accuracies") or {}
-    fingerprints = {name: (results_file.get(kind) or {}).get(run) for name, (kind, run) in agreement.FINGERPRINTS.items()}
+    fingerprints = {
+        name: (results_file.get(kind) or {}).get(run) for name, (kind, run) in agreement.FINGERPRINTS.items()
+    }
     runs = {run: agreement.Run(*decoded) for run, decoded in graded.extra.runs().items()}
     seed = results_file.get("seed")
-    return {**{key: _number(accuracies.get(key)) for key in ACCURACIES},
-            "seed": seed if isinstance(seed, int) else None,
-            "fingerprints": {name: digest for name, digest in fingerprints.items() if digest},
-            "runs": runs,
-            "has_results": bool(results_file.get("submitted")),
-            "written": graded.extra.written}
+    return {
+        **{key: _number(accuracies.get(key)) for key in ACCURACIES},
+        "seed": seed if isinstance(seed, int) else None,
+        "fingerprints": {name: digest for name, digest in fingerprints.items() if digest},
+        "runs": runs,
+        "has_results": bool(results_file.get("submitted")),
+        "written": graded.extra.written,
+    }
 
 
 def _listed(names: list[str], most: int = 4) -> str:
@@ -144,8 +165,9 @@ def _number(value):
         return None
 
 
-def scores_table(graded: dict, names: dict[str, str], calibrated: dict | None, question,
-                 entered: dict[str, float] | None = None) -> tuple[pd.DataFrame, dict[str, dict], agreement.Copies]:
+def scores_table(
+    graded: dict, names: dict[str, str], calibrated: dict | None, question, entered: dict[str, float] | None = None
+) -> tuple[pd.DataFrame, dict[str, dict], agreement.Copies]:
     """One row per submission, sorted by submission id; each submission's facts; how the submissions'
     runs agree (flag_copies). ``calibrated``: the autograder's calibration (its ranges, its honest pairs);
     ``entered``: the written question's points a TA entered (entered_points), blank for the others."""
@@ -155,11 +177,22 @@ def scores_table(graded: dict, names: dict[str, str], calibrated: dict | None, q
     for sid in sorted(graded):
         g = graded[sid]
         facts[sid] = f = submission_facts(g)
-        row = {"submission": sid, "student": names.get(sid, ""), "status": g.status, "message": g.message,
-               "total": g.score(), "possible": g.max_score()}
+        row = {
+            "submission": sid,
+            "student": names.get(sid, ""),
+            "status": g.status,
+            "message": g.message,
+            "total": g.score(),
+            "possible": g.max_score(),
+        }
         points = entered.get(sid)
-        row.update({question.name: points, LAB_TOTAL: None if points is None else row["total"] + points,
-                    LAB_POSSIBLE: row["possible"] + question.points})
+        row.update(
+            {
+                question.name: points,
+                LAB_TOTAL: None if points is None else row["total"] + points,
+                LAB_POSSIBLE: row["possible"] + question.points,
+            }
+        )
         questions = sorted({name.split(" - ")[0] for name in g.cases})
         row.update({q: g.score(q) for q in questions})
         row.update({name: case["score"] for name, case in sorted(g.cases.items(), key=lambda kv: _case_order(kv[0]))})
@@ -188,7 +221,9 @@ def scores_table(graded: dict, names: dict[str, str], calibrated: dict | None, q
         row["flags"] = "; ".join(row["flags"])
     table = pd.DataFrame(rows)
     table["seed"] = table["seed"].astype("Int64")  # a whole number, blank where unknown
-    table[[question.name, LAB_TOTAL]] = table[[question.name, LAB_TOTAL]].astype(float)  # blank until a TA enters points
+    table[[question.name, LAB_TOTAL]] = table[[question.name, LAB_TOTAL]].astype(
+        float
+    )  # blank until a TA enters points
     return table, facts, copies
 
 
@@ -220,7 +255,7 @@ def question_plots(table: pd.DataFrame, questions: list[str], points: dict[str, 
     full = [(graded[q] == points[q]).mean() * 100 if len(graded) else 0 for q in questions]
     rate.barh(questions[::-1], full[::-1], color="#fd8d3c")
     rate.set(xlim=(0, 100), title="full points", xlabel="% of graded submissions")
-    for ax in axes[len(questions) + 1:]:
+    for ax in axes[len(questions) + 1 :]:
         ax.axis("off")
     fig.tight_layout()
     return _png(fig)
@@ -236,18 +271,28 @@ def accuracy_plot(table: pd.DataFrame, lab, ranges: dict) -> str:
             low, high = ranges[key]
             ax.fill_betweenx([y - 0.4, y + 0.4], low, high, color="#c7e9c0", label="expected range" if y == 0 else None)
     if not data.empty:
-        sns.stripplot(data=data, x="accuracy", y="model", order=list(ACCURACIES), ax=ax, jitter=0.25,
-                      color="#08519c", size=6)
-    ax.set(xlim=(0, 1), yticks=range(len(ACCURACIES)), yticklabels=list(ACCURACIES.values()), ylabel="",
-           xlabel=f"graded test accuracy ({profile.name} profile)")
+        sns.stripplot(
+            data=data, x="accuracy", y="model", order=list(ACCURACIES), ax=ax, jitter=0.25, color="#08519c", size=6
+        )
+    ax.set(
+        xlim=(0, 1),
+        yticks=range(len(ACCURACIES)),
+        yticklabels=list(ACCURACIES.values()),
+        ylabel="",
+        xlabel=f"graded test accuracy ({profile.name} profile)",
+    )
     ax.legend(loc="lower right")
     fig.tight_layout()
     return _png(fig)
 
 
 # The seed study: what each panel shows (the column of seed-study.csv).
-SEED_STUDY = {"acc_bow": "TF-IDF + LR (from scratch)", "acc_scratch": "Transformer from random init",
-              "acc_ft": "Fine-tuned transformer", "gap": "Fine-tuned minus random init"}
+SEED_STUDY = {
+    "acc_bow": "TF-IDF + LR (from scratch)",
+    "acc_scratch": "Transformer from random init",
+    "acc_ft": "Fine-tuned transformer",
+    "gap": "Fine-tuned minus random init",
+}
 
 
 def reference_run(autograder: Autograder, lab) -> dict | None:
@@ -264,8 +309,9 @@ def seed_study(table: pd.DataFrame, facts: dict[str, dict], done: str) -> pd.Dat
     A run counts once: submissions whose results file was rejected or records no seed are left out,
     and of the submissions that share a run (copies) only the first is kept, so that a handed-around
     file does not weigh in the class's spread as many students."""
-    graded = table[(table["status"] == done) & table["seed"].notna()
-                   & table["acc_ft"].notna() & table["acc_scratch"].notna()]
+    graded = table[
+        (table["status"] == done) & table["seed"].notna() & table["acc_ft"].notna() & table["acc_scratch"].notna()
+    ]
     seen, keep = set(), []
     for sid in graded["submission"]:
         prints = set(facts[sid]["fingerprints"].items())
@@ -291,19 +337,29 @@ def seed_study_plot(study: pd.DataFrame, reference: dict | None) -> str:
             ax.axvline(values.mean(), color="black", label=f"class mean {values.mean():.3f}")
             marks += [edges[0], edges[-1], values.mean() - 0.05, values.mean() + 0.05]
         if reference is not None:
-            ax.axvline(reference[key], color="#d62728", linestyle="--", linewidth=2,
-                       label=f"reference run (seed {reference['seed']}) {reference[key]:.3f}")
+            ax.axvline(
+                reference[key],
+                color="#d62728",
+                linestyle="--",
+                linewidth=2,
+                label=f"reference run (seed {reference['seed']}) {reference[key]:.3f}",
+            )
         if key == "gap":  # the lesson: how far the class's gaps stay from no advantage at all
             ax.axvline(0, color="grey", linestyle=":", linewidth=2, label="no advantage from pretraining")
             marks.append(0.0)
         if marks:  # the bars, the reference run, and at least 10 points of accuracy around the mean
             ax.set_xlim(min(marks) - 0.005, max(marks) + 0.005)
         spread = f", sd {values.std():.3f}" if len(values) > 1 else ""
-        ax.set(title=f"{title}\n{len(values)} run{'s' if len(values) != 1 else ''}{spread}", ylabel="students",
-               xlabel="difference in test accuracy" if key == "gap" else "test accuracy")
+        ax.set(
+            title=f"{title}\n{len(values)} run{'s' if len(values) != 1 else ''}{spread}",
+            ylabel="students",
+            xlabel="difference in test accuracy" if key == "gap" else "test accuracy",
+        )
         if ax.get_legend_handles_labels()[0]:  # under the panel, where it hides no bar
             ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), frameon=False)
-    fig.suptitle("The class as a seed study: the same data, each student's runs with their own training seed", fontsize=13)
+    fig.suptitle(
+        "The class as a seed study: the same data, each student's runs with their own training seed", fontsize=13
+    )
     fig.tight_layout()
     return _png(fig)
 
@@ -330,8 +386,11 @@ img { max-width: 100%; }
 def agreement_plot(pairs: pd.DataFrame, found: dict, lab) -> str:
     """Every two submissions' agreement, one panel per flagged measure: how many pairs agree how much,
     the range that the calibration's honest runs reached and where the flag starts (``found``: agreement.bounds)."""
-    measures = [m for m in agreement.MEASURES.values()
-                if (m.flagged or m is agreement.CONTEXT) and pairs[m.column].notna().any()]
+    measures = [
+        m
+        for m in agreement.MEASURES.values()
+        if (m.flagged or m is agreement.CONTEXT) and pairs[m.column].notna().any()
+    ]
     if not measures:
         return "<p class='muted'>No two submissions hold runs to compare.</p>"
     fig, axes = plt.subplots(1, len(measures), figsize=(3.3 * len(measures), 3.2), squeeze=False)
@@ -346,7 +405,9 @@ def agreement_plot(pairs: pd.DataFrame, found: dict, lab) -> str:
             ax.axvspan(honest[0], honest[2], color="#c7e9c0", label="honest pairs (calibration)")
         if bound.flag_at is not None:
             ax.axvline(bound.flag_at, color="#cb181d", linestyle="--", label="flagged beyond")
-        edges = (0, max(values.max(), honest[2]) * 1.05) if m.closer_is_less else (min(values.min(), honest[0]) - 0.02, 1)
+        edges = (
+            (0, max(values.max(), honest[2]) * 1.05) if m.closer_is_less else (min(values.min(), honest[0]) - 0.02, 1)
+        )
         ax.hist(values, bins=np.linspace(*edges, 60), color="#08519c", log=True)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 1, 10, 100: counts
         ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
@@ -374,15 +435,22 @@ def sandbox_summary(table: pd.DataFrame) -> str:
     """How the notebooks ran at grading (lab5_sandbox.py): the sandbox, the network and the memory limit,
     as the entry point reported them per submission."""
     parts = []
-    for column, what in (("sandbox", "How the notebooks ran at grading"), ("network", "Their network"),
-                         ("memory", "Their memory")):
+    for column, what in (
+        ("sandbox", "How the notebooks ran at grading"),
+        ("network", "Their network"),
+        ("memory", "Their memory"),
+    ):
         counts = Counter(s for s in table[column] if s)
         if counts:
-            lines = "".join(f"<li>{html.escape(way)}: {n} submission{'s' if n != 1 else ''}</li>" for way, n in counts.most_common())
+            lines = "".join(
+                f"<li>{html.escape(way)}: {n} submission{'s' if n != 1 else ''}</li>" for way, n in counts.most_common()
+            )
             parts.append(f"<p>{what}:</p><ul>{lines}</ul>")
     if not parts:
         return ""
-    warn = any(way.startswith(("no sandbox", "reachable")) for column in ("sandbox", "network") for way in table[column])
+    warn = any(
+        way.startswith(("no sandbox", "reachable")) for column in ("sandbox", "network") for way in table[column]
+    )
     return f"<div class='{'warn' if warn else 'muted'}'>{''.join(parts)}</div>"
 
 
@@ -394,8 +462,12 @@ def calibration_notes(study: pd.DataFrame, copies: agreement.Copies, calibrated:
     Where the ranges and bounds come from; runs outside or near a range; a class whose spread reaches
     beyond a range (honest students with unlucky seeds would lose points); pairs past what the
     calibration's honest pairs reached but not flagged."""
-    notes = [(not calibrated or not calibrated.get("seeds") or bool(calibrated.get("standin")),
-              f"Ranges and honest pairs: {calibration.source(calibrated)}.")]
+    notes = [
+        (
+            not calibrated or not calibrated.get("seeds") or bool(calibrated.get("standin")),
+            f"Ranges and honest pairs: {calibration.source(calibrated)}.",
+        )
+    ]
     ranges = (calibrated or {}).get("ranges") or {}
     for key, name in ACCURACIES.items():
         values = study[key].dropna() if key in study else pd.Series(dtype=float)
@@ -403,18 +475,30 @@ def calibration_notes(study: pd.DataFrame, copies: agreement.Copies, calibrated:
             continue
         low, high = ranges[key]
         outside = int(((values < low) | (values > high)).sum())
-        near = int((((values >= low) & (values < low + NEAR_EDGE)) | ((values <= high) & (values > high - NEAR_EDGE))).sum())
+        near = int(
+            (((values >= low) & (values < low + NEAR_EDGE)) | ((values <= high) & (values > high - NEAR_EDGE))).sum()
+        )
         if outside or near:
-            notes.append((bool(outside), f"{name}: {outside} of the class's {len(values)} runs outside [{low}, {high}], "
-                                         f"{near} within {NEAR_EDGE} of its edge."))
+            notes.append(
+                (
+                    bool(outside),
+                    f"{name}: {outside} of the class's {len(values)} runs outside [{low}, {high}], "
+                    f"{near} within {NEAR_EDGE} of its edge.",
+                )
+            )
         if key in calibration.LEARNS and len(values) >= agreement.MIN_CLASS_RUNS:
             mean, sd = values.mean(), values.std()
             reach = (mean - calibration.SPREAD * sd, mean + calibration.SPREAD * sd)
             if reach[0] < low or reach[1] > high:
-                notes.append((True, f"{name}: this class's runs (mean {mean:.3f}, sd {sd:.3f}) reach {reach[0]:.3f} to "
-                                    f"{reach[1]:.3f} at {calibration.SPREAD} standard deviations, beyond [{low}, {high}]: "
-                                    "honest runs with unlucky seeds may lose points; calibrate this profile again "
-                                    "(python3 -m tools calibrate) and rebuild."))
+                notes.append(
+                    (
+                        True,
+                        f"{name}: this class's runs (mean {mean:.3f}, sd {sd:.3f}) reach {reach[0]:.3f} to "
+                        f"{reach[1]:.3f} at {calibration.SPREAD} standard deviations, beyond [{low}, {high}]: "
+                        "honest runs with unlucky seeds may lose points; calibrate this profile again "
+                        "(python3 -m tools calibrate) and rebuild.",
+                    )
+                )
     flagged = agreement.beyond(copies.pairs, copies.bounds).any(axis=1) if copies.bounds else None
     for bound in copies.bounds.values():
         m = bound.measure
@@ -425,10 +509,15 @@ def calibration_notes(study: pd.DataFrame, copies: agreement.Copies, calibrated:
         past = (values < edge) if m.closer_is_less else (values > edge)
         unflagged = int((past & ~flagged).sum())
         if unflagged:
-            notes.append((False, f"{unflagged} pair{'s' if unflagged != 1 else ''} of submissions closer than any of the "
-                                 f"calibration's honest pairs (where {m.says(edge, 0)} at the closest), flagged by no "
-                                 f"measure ({bound.basis}): look at them in the picture below; near-copies.csv lists "
-                                 "the flagged pairs only."))
+            notes.append(
+                (
+                    False,
+                    f"{unflagged} pair{'s' if unflagged != 1 else ''} of submissions closer than any of the "
+                    f"calibration's honest pairs (where {m.says(edge, 0)} at the closest), flagged by no "
+                    f"measure ({bound.basis}): look at them in the picture below; near-copies.csv lists "
+                    "the flagged pairs only.",
+                )
+            )
     return notes
 
 
@@ -440,21 +529,38 @@ def calibration_section(notes: list[tuple[bool, str]]) -> str:
 def written_question_html(question, possible: float, rubric_start: str) -> str:
     """The written question as the report shows it once, above the answers: its prompt, the rubric (and
     the reference answer, folded), and where the TA enters the points (``possible``: the autograded points)."""
-    rubric = (f"<p>The rubric:</p><pre>{html.escape(question.rubric)}</pre>" if question.rubric else
-              f"<p class='warn'>The master gives no rubric for {question.name}: add one to its solution cell, from a "
-              f"line that starts with <code>{rubric_start}</code>, and grade again.</p>")
-    reference = (f"<details><summary>The reference answer</summary><pre>{html.escape(question.reference)}</pre></details>"
-                 if question.reference else "")
-    return (f"<div class='question'><p><b>{html.escape(question.name)}</b> ({question.points:g} points, graded by hand), "
-            f"as students read it:</p><pre>{html.escape(question.prompt)}</pre>{rubric}{reference}</div>"
-            f"<p>Enter each submission's points (0 to {question.points:g}) in <code>{SCORES}</code>'s "
-            f"<code>{html.escape(question.name)}</code> column; <code>{LAB_TOTAL}</code> is the autograded total plus "
-            f"them, of {possible + question.points:g} (<code>{LAB_POSSIBLE}</code>), once you grade again into this "
-            f"folder, which keeps what you entered.</p>")
+    rubric = (
+        f"<p>The rubric:</p><pre>{html.escape(question.rubric)}</pre>"
+        if question.rubric
+        else f"<p class='warn'>The master gives no rubric for {question.name}: add one to its solution cell, from a "
+        f"line that starts with <code>{rubric_start}</code>, and grade again.</p>"
+    )
+    reference = (
+        f"<details><summary>The reference answer</summary><pre>{html.escape(question.reference)}</pre></details>"
+        if question.reference
+        else ""
+    )
+    return (
+        f"<div class='question'><p><b>{html.escape(question.name)}</b> ({question.points:g} points, graded by hand), "
+        f"as students read it:</p><pre>{html.escape(question.prompt)}</pre>{rubric}{reference}</div>"
+        f"<p>Enter each submission's points (0 to {question.points:g}) in <code>{SCORES}</code>'s "
+        f"<code>{html.escape(question.name)}</code> column; <code>{LAB_TOTAL}</code> is the autograded total plus "
+        f"them, of {possible + question.points:g} (<code>{LAB_POSSIBLE}</code>), once you grade again into this "
+        f"folder, which keeps what you entered.</p>"
+    )
 
 
-def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autograder: Autograder, study: pd.DataFrame,
-           copies: agreement.Copies, calibrated: dict | None, question) -> str:
+def render(
+    table: pd.DataFrame,
+    graded: dict,
+    facts: dict[str, dict],
+    lab,
+    autograder: Autograder,
+    study: pd.DataFrame,
+    copies: agreement.Copies,
+    calibrated: dict | None,
+    question,
+) -> str:
     ok = {sid: g for sid, g in graded.items() if g.graded}
     done = autograder.module("lab5_boundary").GRADED
     case_max = {}
@@ -475,8 +581,12 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         "<h2>Calibration</h2>",
         calibration_section(calibration_notes(study, copies, calibrated)),
         "<h2>Needs a human look</h2>",
-        _table_html(flagged.sort_values("status", key=lambda st: st == done, kind="stable")
-                    [["submission", "student", "status", "total", "flags"]]) if len(flagged)
+        _table_html(
+            flagged.sort_values("status", key=lambda st: st == done, kind="stable")[
+                ["submission", "student", "status", "total", "flags"]
+            ]
+        )
+        if len(flagged)
         else "<p class='muted'>Nothing: every submission graded, with its results file and accuracies in range.</p>",
         "<h2>How much the students' runs agree</h2>",
         "<p>Each student trained with a seed of their own, so two honest runs agree on part of the test tweets "
@@ -494,23 +604,31 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         lost = [g for g in ok.values() if name in g.cases and not g.cases[name]["passed"]]
         if lost:
             messages = Counter(failure_message(g.cases[name]["message"]) for g in lost)
-            failures.append({"test case": name, "failed": len(lost), "of graded": f"{len(lost) / len(ok):.0%}",
-                             "most common message": f"<pre>{html.escape(messages.most_common(1)[0][0])}</pre>"})
+            failures.append(
+                {
+                    "test case": name,
+                    "failed": len(lost),
+                    "of graded": f"{len(lost) / len(ok):.0%}",
+                    "most common message": f"<pre>{html.escape(messages.most_common(1)[0][0])}</pre>",
+                }
+            )
     if failures:
         top = pd.DataFrame(failures).sort_values(["failed", "test case"], ascending=[False, True]).head(12)
         parts.append(top.to_html(index=False, escape=False, border=0))
     else:
         parts.append("<p class='muted'>No test case failed on a graded submission.</p>")
-    parts += ["<h2>Accuracies against the expected ranges</h2>",
-              accuracy_plot(table, lab, (calibrated or {}).get("ranges") or {}),
-              "<h2>The class as a seed study</h2>",
-              "<p>Everyone trained on the same tweets; each student's two runs had a training seed of their own "
-              "(drawn once, kept in <code>lab5_seed.txt</code>). So the spread below is how much each model's test "
-              "accuracy moves with the seed alone, and the right panel how sure the advantage of pretraining is. "
-              "<code>seed-study.csv</code> holds each run's seed and accuracies.</p>",
-              seed_study_plot(study, reference_run(autograder, lab)),
-              "<h2>Written answers (graded by hand)</h2>",
-              written_question_html(question, possible, autograder.module("lab5_written").RUBRIC_START)]
+    parts += [
+        "<h2>Accuracies against the expected ranges</h2>",
+        accuracy_plot(table, lab, (calibrated or {}).get("ranges") or {}),
+        "<h2>The class as a seed study</h2>",
+        "<p>Everyone trained on the same tweets; each student's two runs had a training seed of their own "
+        "(drawn once, kept in <code>lab5_seed.txt</code>). So the spread below is how much each model's test "
+        "accuracy moves with the seed alone, and the right panel how sure the advantage of pretraining is. "
+        "<code>seed-study.csv</code> holds each run's seed and accuracies.</p>",
+        seed_study_plot(study, reference_run(autograder, lab)),
+        "<h2>Written answers (graded by hand)</h2>",
+        written_question_html(question, possible, autograder.module("lab5_written").RUBRIC_START),
+    ]
     for _, row in table.iterrows():
         answer = facts[row["submission"]]["written"]
         who = html.escape(row["submission"] + (f" ({row['student']})" if row["student"] else ""))
@@ -518,11 +636,29 @@ def render(table: pd.DataFrame, graded: dict, facts: dict[str, dict], lab, autog
         given = "" if pd.isna(points) else f" <span class='muted'>({points:g} of {question.points:g} entered)</span>"
         body = f"<pre>{html.escape(answer)}</pre>" if answer else "<p class='muted'>(no answer)</p>"
         parts.append(f"<div class='answer'><h3>{who}{given}</h3>{body}</div>")
-    parts += ["<h2>All scores</h2>",
-              _table_html(table[["submission", "student", "status", "total", *questions, question.name, LAB_TOTAL,
-                                 *ACCURACIES, "seed", "flags"]])]
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Lab 5 grading report</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
+    parts += [
+        "<h2>All scores</h2>",
+        _table_html(
+            table[
+                [
+                    "submission",
+                    "student",
+                    "status",
+                    "total",
+                    *questions,
+                    question.name,
+                    LAB_TOTAL,
+                    *ACCURACIES,
+                    "seed",
+                    "flags",
+                ]
+            ]
+        ),
+    ]
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Lab 5 grading report</title>"
+        f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>"
+    )
 
 
 def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) -> pd.DataFrame:
@@ -533,7 +669,9 @@ def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) 
     lab = autograder.module("lab5_utils")
     calibrated = autograder.calibration(lab.get_profile().name)
     question = autograder.written_question()
-    entered, said = entered_points(out / SCORES, graded, question)  # what a TA entered there before: never lost to a rerun
+    entered, said = entered_points(
+        out / SCORES, graded, question
+    )  # what a TA entered there before: never lost to a rerun
     if said:
         print(said, file=sys.stderr)
     table, facts, copies = scores_table(graded, names, calibrated, question, entered)
@@ -545,5 +683,7 @@ def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) 
     near = copies.pairs[agreement.beyond(copies.pairs, copies.bounds).any(axis=1)]
     counts = [c for c in near.columns if c == "n" or c.endswith("_agree")]
     near.astype({c: "Int64" for c in counts}).to_csv(out / "near-copies.csv", index=False, float_format="%.4f")
-    (out / "report.html").write_text(render(table, graded, facts, lab, autograder, study, copies, calibrated, question), encoding="utf-8")
+    (out / "report.html").write_text(
+        render(table, graded, facts, lab, autograder, study, copies, calibrated, question), encoding="utf-8"
+    )
     return table

@@ -90,20 +90,30 @@ def _model(hub: Path, scratch: Path) -> None:
     model = DistilBertForMaskedLM(config)
     tokens = vocabulary.read_text(encoding="utf-8").split("\n")
     tokens = tokens[:-1] if tokens[-1] == "" else tokens
-    tokenizer = DistilBertTokenizerFast(vocab={token: i for i, token in enumerate(tokens)}, do_lower_case=True, model_max_length=512)
+    tokenizer = DistilBertTokenizerFast(
+        vocab={token: i for i, token in enumerate(tokens)}, do_lower_case=True, model_max_length=512
+    )
     if len(tokenizer) != config.vocab_size or tokenizer.cls_token_id != 101:
-        raise RuntimeError(f"{vocabulary}: {len(tokenizer)} tokens, [CLS] = {tokenizer.cls_token_id}; "
-                           "the uncased WordPiece vocabulary has 30,522 and [CLS] = 101")
+        raise RuntimeError(
+            f"{vocabulary}: {len(tokenizer)} tokens, [CLS] = {tokenizer.cls_token_id}; "
+            "the uncased WordPiece vocabulary has 30,522 and [CLS] = 101"
+        )
     saved = scratch / "model"
     model.save_pretrained(saved)
     tokenizer.save_pretrained(saved)
     repo = hub / f"models--{MODEL_REPO}"
     for path in sorted(saved.iterdir()):
         _store(repo, MODEL_REVISION, path.name, path.read_bytes())
-    _store(repo, MODEL_REVISION, "README.md", (
-        "# Stand-in for distilbert-base-uncased (Lab 5)\n\nThe real architecture and vocabulary with random "
-        f"weights (seed {WEIGHTS_SEED}), laid out by `python3 -m tools standin`: for cost and code paths, "
-        "never for accuracy.\n").encode())
+    _store(
+        repo,
+        MODEL_REVISION,
+        "README.md",
+        (
+            "# Stand-in for distilbert-base-uncased (Lab 5)\n\nThe real architecture and vocabulary with random "
+            f"weights (seed {WEIGHTS_SEED}), laid out by `python3 -m tools standin`: for cost and code paths, "
+            "never for accuracy.\n"
+        ).encode(),
+    )
     (repo / "refs").mkdir(exist_ok=True)
     (repo / "refs" / "main").write_text(MODEL_REVISION)
 
@@ -121,7 +131,9 @@ def _dataset(home: Path, data: Path, scratch: Path) -> dict[str, int]:
     folder = data / "sentiment"
     names, columns = lab.read_local(folder, "val")
     test = columns["test"]
-    graded = set(np.random.default_rng(lab.SEED).permutation(len(test["label"]))[: lab.PROFILES["full"].test_size].tolist())
+    graded = set(
+        np.random.default_rng(lab.SEED).permutation(len(test["label"]))[: lab.PROFILES["full"].test_size].tolist()
+    )
     kept = [i for i in range(len(test["label"])) if i not in graded]
     splits = {
         "train": {"text": [test["text"][i] for i in kept], "label": [test["label"][i] for i in kept]},
@@ -143,12 +155,16 @@ def _dataset(home: Path, data: Path, scratch: Path) -> dict[str, int]:
     # The data set as datasets caches it after loading it from the hub (the folder that offline mode
     # reads): made by datasets' own parquet builder, then put where a load by the hub's name leaves it.
     class TweetEval(Parquet):
-        BUILDER_CONFIGS = [ParquetConfig(name=DATASET_CONFIG, data_files=DataFilesDict.from_patterns(parquet), features=features)]
+        BUILDER_CONFIGS = [
+            ParquetConfig(name=DATASET_CONFIG, data_files=DataFilesDict.from_patterns(parquet), features=features)
+        ]
 
     TweetEval.__module__ = Parquet.__module__  # builder_name "parquet", as for the hub's parquet files
     built = scratch / "datasets"
     dataset_name = DATASET_REPO.split("/")[1]
-    builder = TweetEval(dataset_name=dataset_name, config_name=DATASET_CONFIG, hash=DATASET_REVISION, cache_dir=str(built))
+    builder = TweetEval(
+        dataset_name=dataset_name, config_name=DATASET_CONFIG, hash=DATASET_REVISION, cache_dir=str(built)
+    )
     builder.download_and_prepare()
     target = home / "datasets" / f"{DATASET_REPO.replace('/', '___')}" / DATASET_CONFIG
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +177,9 @@ def _dataset(home: Path, data: Path, scratch: Path) -> dict[str, int]:
 def lay_out(home: Path = HOME, data: Path = project.SHARED_TWEETEVAL) -> Path:
     """The stand-in cache at ``home`` (laid out again when the data or this layout changed)."""
     if not (data / "sentiment" / "test_text.txt").is_file():
-        raise SystemExit(f"The stand-in needs the real TweetEval files in {data}/sentiment (val_*.txt, test_*.txt, mapping.txt).")
+        raise SystemExit(
+            f"The stand-in needs the real TweetEval files in {data}/sentiment (val_*.txt, test_*.txt, mapping.txt)."
+        )
     stamp = _stamp(data)
     marker = home / MARKER
     if marker.is_file() and stamp in marker.read_text(encoding="utf-8"):
@@ -180,14 +198,21 @@ def lay_out(home: Path = HOME, data: Path = project.SHARED_TWEETEVAL) -> Path:
         f"random weights, and `{DATASET_REPO}` ({DATASET_CONFIG}) with the real validation and test splits and "
         f"a stand-in train split of test tweets outside the lab's test subset ({', '.join(f'{k}: {v}' for k, v in sizes.items())}).\n"
         "For cost and code paths, never for accuracy.\n\n"
-        f"stamp: {stamp}\n", encoding="utf-8")
+        f"stamp: {stamp}\n",
+        encoding="utf-8",
+    )
     scratch.rename(home)
     return home
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools standin", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--home", type=Path, default=HOME, help=f"where to lay out the cache (default: {HOME.relative_to(project.ROOT)})")
+    parser.add_argument(
+        "--home",
+        type=Path,
+        default=HOME,
+        help=f"where to lay out the cache (default: {HOME.relative_to(project.ROOT)})",
+    )
     args = parser.parse_args(argv)
     home = lay_out(args.home.resolve())
     print(f"The hub stand-in is in {home} (random weights: for cost and code paths, never for accuracy).")

@@ -13,18 +13,16 @@ from __future__ import annotations
 import copy
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
 from tools import copies
-from tools.notebooks import code_cell_with, replace_in_code
 from tools.autograder import Autograder
+from tools.notebooks import code_cell_with, replace_in_code
 from tools.project import AUTOGRADER_ZIP, NOTEBOOK_FILE, RESULTS_FILE
-
-
 
 
 @dataclass
@@ -85,7 +83,9 @@ class Case:
 # --------------------------------------------------------------------------------------------
 
 
-def make_submission(case: Case, base: nbformat.NotebookNode, results: dict, dest: Path, other_run: dict | None = None) -> Path:
+def make_submission(
+    case: Case, base: nbformat.NotebookNode, results: dict, dest: Path, other_run: dict | None = None
+) -> Path:
     """Write ``case``'s submission zip (as the export cell makes it) to ``dest``. ``results`` is the
     record of a real run; ``other_run`` that of another student's (another training seed)."""
     sub = Submission(copy.deepcopy(base), copy.deepcopy(results), other_run=other_run)

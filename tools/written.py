@@ -39,17 +39,25 @@ def question(master: Path = project.MASTER):
             if isinstance(config, dict) and config.get("manual"):
                 manual.append((i, config))
     if len(manual) != 1:
-        raise ValueError(f"{master.name} has {len(manual)} questions with `manual: true`; the TA command reads "
-                         "exactly one written question")
+        raise ValueError(
+            f"{master.name} has {len(manual)} questions with `manual: true`; the TA command reads "
+            "exactly one written question"
+        )
     start, config = manual[0]
     name, points = config.get("name"), config.get("points")
     if not name or not isinstance(points, (int, float)) or isinstance(points, bool) or points <= 0:
         raise ValueError(f"{master.name}: the written question's BEGIN QUESTION cell needs its `name:` and `points: N`")
-    if start + 1 >= len(cells) or cells[start + 1].cell_type != "markdown" or not written.clean(cells[start + 1].source):
-        raise ValueError(f"{master.name}: the written question {name} needs its prompt, a markdown cell, right after "
-                         "its BEGIN QUESTION cell")
+    if (
+        start + 1 >= len(cells)
+        or cells[start + 1].cell_type != "markdown"
+        or not written.clean(cells[start + 1].source)
+    ):
+        raise ValueError(
+            f"{master.name}: the written question {name} needs its prompt, a markdown cell, right after "
+            "its BEGIN QUESTION cell"
+        )
     solution, inside = [], False
-    for cell in cells[start + 1:]:
+    for cell in cells[start + 1 :]:
         marker = _raw_marker(cell)
         if marker == "# END QUESTION":
             break
@@ -58,8 +66,13 @@ def question(master: Path = project.MASTER):
         elif inside and cell.cell_type == "markdown":
             solution += [*cell.source.strip().splitlines(), ""]  # a blank line between cells
     at = _rubric_at(solution, written.RUBRIC_START)
-    return written.Question(name=str(name), points=points, prompt=written.clean(cells[start + 1].source),
-                    reference="\n".join(solution[:at]).strip(), rubric="\n".join(solution[at:]).strip())
+    return written.Question(
+        name=str(name),
+        points=points,
+        prompt=written.clean(cells[start + 1].source),
+        reference="\n".join(solution[:at]).strip(),
+        rubric="\n".join(solution[at:]).strip(),
+    )
 
 
 def _rubric_at(lines: list[str], start: str) -> int:
@@ -70,4 +83,4 @@ def _rubric_at(lines: list[str], start: str) -> int:
 def without_rubric(solution: str) -> str:
     """A written question's solution cell up to its rubric: the reference answer alone."""
     lines = solution.splitlines()
-    return "\n".join(lines[:_rubric_at(lines, checkout_module("lab5_written").RUBRIC_START)]).strip()
+    return "\n".join(lines[: _rubric_at(lines, checkout_module("lab5_written").RUBRIC_START)]).strip()

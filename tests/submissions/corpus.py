@@ -10,6 +10,7 @@ import nbformat
 # what the tests and benchmarks take from the corpus
 from submissions.cases import CASES, ENVIRONMENT_TARGETS, ESCAPE_MARKER, FAULT_CLASSES, GROUPS, LOOPBACK_PORT  # noqa: F401
 from submissions.points import POINTS, PUBLIC_CASES  # noqa: F401
+
 from tools.submissions import Case, make_submission
 
 BY_NAME = {case.name: case for case in CASES}
@@ -29,8 +30,9 @@ def group_env(cases: list[Case]) -> dict[str, str]:
     return {key: value for case in cases for key, value in case.env.items()}
 
 
-def make_group_submission(cases: list[Case], base: nbformat.NotebookNode, results: dict, dest: Path,
-                          other_run: dict | None = None) -> Path:
+def make_group_submission(
+    cases: list[Case], base: nbformat.NotebookNode, results: dict, dest: Path, other_run: dict | None = None
+) -> Path:
     """One submission with the edits of every case in ``cases``, in order (see GROUPS)."""
     together = Case("+".join(case.name for case in cases), "", [edit for case in cases for edit in case.edits])
     return make_submission(together, base, results, dest, other_run)
@@ -38,5 +40,8 @@ def make_group_submission(cases: list[Case], base: nbformat.NotebookNode, result
 
 # Also graded as on Gradescope's image (tests/test_gradescope.py): the reference, and every submission
 # that holds a case marked ``gradescope`` (the notebook's operating system rights at grading).
-SUBMISSIONS_ON_THE_IMAGE = {name: group for name, group in submissions().items()
-                            if name == "right_reference" or any(case.gradescope for case in group)}
+SUBMISSIONS_ON_THE_IMAGE = {
+    name: group
+    for name, group in submissions().items()
+    if name == "right_reference" or any(case.gradescope for case in group)
+}
