@@ -50,8 +50,8 @@ from lab5_verdict import Outcome
 def grade(ag_dir: Path) -> dict:
     """Grade the upload in ``ag_dir``/submission; return Gradescope's results."""
     started = time.monotonic()
-    suite = verdict.Suite.load(ag_dir / "source")
     box = sandbox.choose()
+    suite = None  # the test files: loaded while the student's side starts, where there is one
     try:
         if box.user is not None:  # the grader's folders: the student's side has its own copies
             for sub in ("source", "submission", "results"):
@@ -65,6 +65,7 @@ def grade(ag_dir: Path) -> dict:
         else:
             side = StudentSide(ag_dir, box)  # it imports otter while this process loads what it grades with
             try:
+                suite = verdict.Suite.load(ag_dir / "source")
                 outcome = _grade(ag_dir, suite, upload, side, started)
                 network = side.network()
             finally:
@@ -84,22 +85,21 @@ def grade(ag_dir: Path) -> dict:
         outcome.extra.flags.append(
             f"{len(box.survivors)} process(es) of the grading user were still ending when the results were written"
         )
+    suite = suite or verdict.Suite.load(ag_dir / "source")
     return outcome.results(suite, suite.secret_lines())  # whatever path the grading took
 
 
 def _grade(ag_dir: Path, suite: verdict.Suite, upload: Upload, side: StudentSide, started: float) -> Outcome:
     notes = intake.upload_notes(upload)
-    grader = verdict.Grader(
-        suite, upload.results
-    )  # the tests and the upload, read before any of the notebook's code runs
+    # the tests and the upload, read before any of the notebook's code runs
+    grader = verdict.Grader(suite, upload.results)
     before = student_run.given_files(ag_dir)
     side.go(upload)
     grader.warming.start()
     stopped = side.wait(started)
     side.end()
-    notes += student_run.kernel_notes(
-        side.read(boundary.NOTES_FILE)
-    )  # also when nothing was graded: which cell ran out of memory
+    # also when nothing is graded: they say which cell ran out of memory
+    notes += student_run.kernel_notes(side.read(boundary.NOTES_FILE))
     if stopped is None and side.box.memory.exceeded():
         stopped = boundary.STOPPED, student_run.memory_reason(side.box.memory, side.cell())
     if stopped:

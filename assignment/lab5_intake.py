@@ -24,21 +24,21 @@ FILES = Path(__file__).resolve().parent  # the autograder's own files
 # upload (a student's lab5_utils.py) is clutter; any other file of code is code. A test holds this list
 # to the files that exist, so that every new module is covered (and its name in the corpus's shadowing case).
 OWN_MODULES = (
-    "lab5_utils.py",
-    "lab5_checks.py",
-    "lab5_facts.py",
-    "lab5_boundary.py",
-    "lab5_grading_mode.py",
-    "lab5_student_side.py",
-    "lab5_otter_plugin.py",
     "lab5_answer_key.py",
     "lab5_autograder.py",
+    "lab5_boundary.py",
+    "lab5_checks.py",
+    "lab5_facts.py",
+    "lab5_grading_mode.py",
+    "lab5_image_setup.py",
     "lab5_intake.py",
+    "lab5_otter_plugin.py",
+    "lab5_sandbox.py",
+    "lab5_student_run.py",
+    "lab5_student_side.py",
+    "lab5_utils.py",
     "lab5_verdict.py",
     "lab5_written.py",
-    "lab5_student_run.py",
-    "lab5_sandbox.py",
-    "lab5_image_setup.py",
 )
 # What the upload may hold, unpacked: a notebook with its outputs is a few MB, a results file of this
 # lab about 0.3 MB. Anything larger is not read.

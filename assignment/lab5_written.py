@@ -27,9 +27,8 @@ PLACEHOLDER = "_Type your answer here, replacing this text._"
 RUBRIC_START = "_Rubric"  # the line of the question's solution cell from which on it is the TA's rubric
 ANSWER_LIMIT = 20_000  # characters of an answer handed to the TA (a page is 3,000)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)  # invisible in a rendered cell; otter marks questions with them
-_QUESTION_MARK = re.compile(
-    r"<!--\s*(BEGIN|END)\s+QUESTION\s*-->"
-)  # otter's bounds of a question in a student's notebook
+# otter's bounds of a question in a student's notebook
+_QUESTION_MARK = re.compile(r"<!--\s*(BEGIN|END)\s+QUESTION\s*-->")
 _HEADING = re.compile(r"#{1,6}(\s|$)")
 
 

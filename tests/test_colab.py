@@ -97,7 +97,7 @@ def test_first_cell_fetches_the_lab_files_from_the_course_url(course_site, tmp_p
         p.relative_to(content).as_posix()
         for p in content.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and p.name != ".OTTER_LOG"
-    )  # otter's log of the checks
+    )  # .OTTER_LOG: otter's log of the checks
     assert got == expected, "the setup cell unpacks the helper, tests and requirements, never a notebook"
 
 

@@ -147,12 +147,12 @@ def test_two_answer_cells_are_joined_and_what_follows_the_question_is_not():
 
 def test_an_edited_prompt_still_finds_the_answer():
     nb, prompt, cell = handed_out()
-    edited = re.sub(
+    edited = re.sub(  # its second sentence
         r"all three models saw.*same network\.",
         "the three models learned from one set of tweets.",
         nb.cells[prompt].source,
         flags=re.S,
-    )  # its second sentence
+    )
     assert edited != nb.cells[prompt].source
     nb.cells[prompt].source = edited
     nb.cells[cell].source = ANSWER

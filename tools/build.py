@@ -262,6 +262,7 @@ def build(profile: str, work: Path, out: Path = project.ROOT, calibration: Path 
     """Build in ``work`` (scratch) and publish student/, autograder/, solutions/ under ``out``;
     ``calibration``: a calibration file to carry for ``profile`` instead of the master's."""
     started = time.perf_counter()
+    digest = inputs_digest(profile, calibration)  # of the inputs as this build reads them, not as they are when it ends
     project.use_profile(profile)
     shutil.rmtree(work, ignore_errors=True)
     source = work / "assignment"
@@ -317,7 +318,7 @@ def build(profile: str, work: Path, out: Path = project.ROOT, calibration: Path 
     publish(dist, out)
     # A copy of what this build made, for the tests' fresh-build check (see ``cached``).
     publish(dist, work / "published")
-    (work / "published.sha256").write_text(inputs_digest(profile, calibration) + "\n")
+    (work / "published.sha256").write_text(digest + "\n")
     step(
         f"Done. The build's run (training seed {project.BUILD_SEED}): baseline {results['acc_bow']:.3f}, fine-tuned {results['acc_ft']:.3f}, "
         f"random init {results['acc_scratch']:.3f}; "

@@ -221,9 +221,8 @@ def scores_table(
         row["flags"] = "; ".join(row["flags"])
     table = pd.DataFrame(rows)
     table["seed"] = table["seed"].astype("Int64")  # a whole number, blank where unknown
-    table[[question.name, LAB_TOTAL]] = table[[question.name, LAB_TOTAL]].astype(
-        float
-    )  # blank until a TA enters points
+    # blank until a TA enters points
+    table[[question.name, LAB_TOTAL]] = table[[question.name, LAB_TOTAL]].astype(float)
     return table, facts, copies
 
 
@@ -669,9 +668,8 @@ def write(graded: dict, names: dict[str, str], autograder_zip: Path, out: Path) 
     lab = autograder.module("lab5_utils")
     calibrated = autograder.calibration(lab.get_profile().name)
     question = autograder.written_question()
-    entered, said = entered_points(
-        out / SCORES, graded, question
-    )  # what a TA entered there before: never lost to a rerun
+    # what a TA entered there before: never lost to a rerun
+    entered, said = entered_points(out / SCORES, graded, question)
     if said:
         print(said, file=sys.stderr)
     table, facts, copies = scores_table(graded, names, calibrated, question, entered)
