@@ -157,7 +157,7 @@ class Extra:
         found = cls()
         for f in fields(cls):
             value, default = data.get(f.name), getattr(found, f.name)
-            if value is not None and (default is None or isinstance(value, type(default))):
+            if isinstance(value, str if default is None else type(default)):  # None: a text, or nothing
                 setattr(found, f.name, value)
         return found
 

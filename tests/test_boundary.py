@@ -51,7 +51,9 @@ def test_extra_data_reads_back_what_was_written_and_nothing_of_the_wrong_kind():
     )
     read = boundary.Extra.of({"extra_data": json.loads(json.dumps(extra.to_json()))})
     assert read == extra and list(read.runs()) == ["ft"] and read.runs()["ft"][0].tolist() == [1]
-    forged = boundary.Extra.of({"extra_data": {"status": 3, "flags": "not a list", "cases": [], "isolation": None}})
+    forged = boundary.Extra.of(
+        {"extra_data": {"status": 3, "flags": "not a list", "cases": [], "isolation": None, "written": {"a": 1}}}
+    )
     assert forged == boundary.Extra()
     assert boundary.Extra.of({}) == boundary.Extra.of({"extra_data": "x"}) == boundary.Extra()
 
