@@ -298,8 +298,8 @@ def _same_seed(facts: dict[str, dict], sid: str, others) -> str:
     )
 
 
-def _listed(names: list[str], most: int = 4) -> str:
-    """``names`` for a flag: the first ``most``, and how many more."""
+def listed(names: list[str], most: int = 4) -> str:
+    """``names`` for a flag or a line of the report: the first ``most``, and how many more."""
     return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
@@ -310,7 +310,7 @@ def copy_flags(facts: dict[str, dict], shared: dict[str, dict[str, list[str]]]) 
         what = sorted({name for names in others.values() for name in names})
         names = sorted(others)
         flags[sid] = (
-            f"{COPY_FLAG} {_listed(names)} (identical {', '.join(what)}): a shared {project.RESULTS_FILE}? Runs "
+            f"{COPY_FLAG} {listed(names)} (identical {', '.join(what)}): a shared {project.RESULTS_FILE}? Runs "
             f"with their own training seeds never share these{_same_seed(facts, sid, names)}"
         )
     return flags
@@ -326,7 +326,7 @@ def near_copy_flags(
     flags = {}
     for sid, others in near_copies(pairs, found, exact).items():
         names = sorted(others, key=lambda other: (tuple(-v for v in others[other][0]), other))
-        more = _listed(names[1:])
+        more = listed(names[1:])
         flags[sid] = (
             f"{NEAR_COPY_FLAG} {names[0]}{f' (and of {more})' if more else ''}: with {names[0]}, "
             f"{others[names[0]][1]}{_same_seed(facts, sid, names)}"

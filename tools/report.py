@@ -117,10 +117,10 @@ def entered_points(scores: Path, graded: dict, question) -> tuple[dict[str, floa
     if bad:
         line += (
             f"; left out {len(bad)} that {'does' if len(bad) == 1 else 'do'} not read as a number from 0 to "
-            f"{question.points:g} ({_listed(bad)})"
+            f"{question.points:g} ({agreement.listed(bad)})"
         )
     if gone:
-        line += f"; left out {len(gone)} of submissions not in this batch ({_listed(gone)})"
+        line += f"; left out {len(gone)} of submissions not in this batch ({agreement.listed(gone)})"
     if bad or gone:
         shutil.copyfile(scores, before)
         line += f": the earlier file is copied to {before}"
@@ -146,11 +146,6 @@ def submission_facts(graded) -> dict:
         "has_results": bool(results_file.get("submitted")),
         "written": graded.extra.written,
     }
-
-
-def _listed(names: list[str], most: int = 4) -> str:
-    """``names`` for a line: the first ``most``, and how many more."""
-    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _case_order(name: str) -> tuple[str, int]:
