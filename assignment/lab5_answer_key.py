@@ -146,6 +146,16 @@ def embedding_similarity(model) -> float:
     return float(a @ b / norms) if norms > 0 and math.isfinite(norms) else 0.0
 
 
+def is_pretrained(model) -> bool:
+    """Whether ``model``'s fingerprint is exactly the checkpoint's: where nothing has trained it (at
+    grading, nothing trains), a model loaded with from_pretrained holds the checkpoint's own weights, so
+    a model that is only near them (weights blended or perturbed) is not it."""
+    import numpy as np
+
+    mine, ref = model.embedding_rows, pretrained_rows()
+    return mine is not None and mine.shape == ref.shape and bool(np.array_equal(mine, ref))
+
+
 # Configuration keys that are no part of the architecture: the head, bookkeeping, runtime switches.
 NOT_ARCHITECTURE = {
     "num_labels",
@@ -173,7 +183,7 @@ def architecture_problem(model, name: str) -> str:
     want = checkpoint_config().get("model_type")
     got = model.config.to_dict().get("model_type")
     kind = model.type_name.rsplit(".", 1)[-1][: facts.SHOWN]
-    if got != want or not kind.endswith("ForSequenceClassification"):
+    if got != want or not model.is_a("SequenceClassifier"):
         return (
             f"{name} is a {kind} (model_type {checks.shown(got)}); expected the checkpoint's architecture (model_type {want!r}) "
             "with a sequence-classification head"
@@ -288,10 +298,10 @@ def check_accuracy(env: dict, record: dict, run: str) -> None:
     name = f"acc_{run}"
     trainer = lab.RUNS[run].trainer
     for label, value in ((name, checks.require(env, name)), (f"{name} in {lab.RESULTS_FILE}", record.get(name))):
-        assert isinstance(value, (int, float)) and not isinstance(value, bool), (
+        assert checks.real(value) is not None, (
             f"{label} = {checks.shown(value)} is not a number: let {trainer}.predict(tok_test) compute {name} (its metrics['test_accuracy']), and rerun its section."
         )
-        assert abs(float(value) - actual) < 1e-6, (
+        assert abs(checks.real(value) - actual) < 1e-6, (
             f"{label} = {checks.shown(value)}, but the saved predictions match {actual:.4f} of the test labels (in test-subset order): let {trainer}.predict(tok_test) compute {name}, and rerun its section after any change."
         )
 

@@ -111,24 +111,10 @@ def _grade(ag_dir: Path, suite: verdict.Suite, upload: Upload, side: StudentSide
     kernel = lab.read_json(data) if data is not None else None
     kernel = kernel if isinstance(kernel, dict) else {}
     facts_data = side.read(boundary.FACTS_FILE)
-    if kernel.get("error"):
-        message = str(kernel["error"])[:1000]
-        print(f"Grading stopped: {message}")
-        if "kernel died" in message.lower():  # nbclient's DeadKernelError: killed, or crashed in native code
-            return Outcome.not_graded(
-                student_run.kernel_died_reason(side.box.memory, side.cell()), boundary.STOPPED, notes
-            )
-        return Outcome.not_graded(f"This submission could not be graded: {message}", notes=notes)
-    if facts_data is None:
-        return Outcome.not_graded(
-            (
-                f"Grading stopped before the tests ran: the notebook's kernel or otter ended without results (exit "
-                f"{side.proc.returncode}), e.g. a cell that ended the grading's processes or used up the memory. Run the "
-                "notebook top to bottom, then submit again."
-            ),
-            boundary.STOPPED,
-            notes,
-        )
+    if not student_run.has_facts(facts_data):  # nothing of the notebook could be read: nothing to grade
+        status, reason = student_run.no_facts(side, kernel)
+        print(f"Grading stopped: {reason}")
+        return Outcome.not_graded(reason, status, notes)
 
     if student_run.sha(side.results_file()) != student_run.sha(upload.results):
         graded = (
@@ -159,8 +145,11 @@ def _grade(ag_dir: Path, suite: verdict.Suite, upload: Upload, side: StudentSide
             )
         )
     env = verdict.notebook_facts(facts_data, "the notebook's last cell, which reads its variables, did not run")
+    ending, said = student_run.ending(side, kernel, env, len(facts_data))
     grader.ready()
-    return verdict.outcome(grader, upload, env, kernel, notes)
+    outcome = verdict.outcome(grader, upload, env, kernel, notes + said)
+    outcome.extra.student_side = ending
+    return outcome
 
 
 def main(ag_dir: Path) -> int:

@@ -61,6 +61,9 @@ ADDRESS_SPACE_ENV = (
     "LAB5_ADDRESS_SPACE"  # bytes: the address-space limit it sets itself, where the grader has no cgroup
 )
 ISOLATED_ENV = "LAB5_ISOLATED"  # "1": every process of the kernel's user is this grading's (a sandbox)
+SKIPPED_ENV = "LAB5_SKIPPED_CELLS"  # JSON list: the notebook's cells run again without (lab5_student_side)
+CELL_KEY = "lab5_cell"  # cell metadata the plugin adds: the notebook's index of a cell, or FACTS_CELL_KEY
+FACTS_CELL_KEY = "facts"
 
 # The report folder: what the student's side hands back, and the most of each the grader reads
 FACTS_FILE = "facts.json"  # the notebook's facts (lab5_facts.py)
@@ -68,7 +71,15 @@ KERNEL_FILE = "kernel.json"  # the public tests' verdicts as its kernel found th
 NOTES_FILE = "notes.jsonl"  # grading notes, one JSON object per line (NoteKind)
 CELL_FILE = "cell.txt"  # the first line of the cell running now
 NETWORK_FILE = "network.txt"  # what the kernel's launcher says of its network filter
-REPORT_LIMITS = {FACTS_FILE: 16 * 2**20, KERNEL_FILE: 2**20, NOTES_FILE: 2**18, CELL_FILE: 2**10, NETWORK_FILE: 2**10}
+SIDE_FILE = "side.json"  # how the otter process ended: its passes over the notebook, the cells it skipped
+REPORT_LIMITS = {
+    FACTS_FILE: 16 * 2**20,
+    KERNEL_FILE: 2**20,
+    NOTES_FILE: 2**18,
+    CELL_FILE: 2**10,
+    NETWORK_FILE: 2**10,
+    SIDE_FILE: 2**16,
+}
 
 
 class NoteKind(str, enum.Enum):
@@ -88,6 +99,9 @@ class NoteKind(str, enum.Enum):
     CHECKS_CHANGED = "checks changed"
     GRADER_FILES_CHANGED = "grader files changed"
     MEMORY = "memory"  # a cell ran out of memory at grading
+    KERNEL_DIED = "kernel died"  # a cell ended the notebook's kernel: graded again without it
+    FACTS_NOT_TAKEN = "facts not taken"  # names whose facts could not be taken (hung, raised, cut off)
+    SIDE_ENDED = "side ended"  # the student's side ended abnormally (killed, no verdicts, facts cut off)
     REDACTED = "redacted"  # a message shown to the student echoed the grader's hidden code
     GRADER_FAULT = "grader fault"  # a test read what the facts do not carry
 
@@ -139,6 +153,8 @@ class Extra:
     written: str | None = None  # the answer to the written question, as the notebook holds it (lab5_written.py)
     sandbox: str = ""  # how the notebook ran
     isolation: dict = field(default_factory=dict)  # {"sandbox", "network", "memory", "memory_peak"}
+    # how the student's side ended: {"otter_exit", "passes", "skipped", "facts", "not_taken"} (lab5_autograder)
+    student_side: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -25,12 +25,12 @@ in its own process too).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
 
 import lab5_boundary as boundary
+import lab5_student_side  # beside this module, wherever it is
 import lab5_utils as lab
 from lab5_boundary import NoteKind
 
@@ -49,8 +49,7 @@ def use_upload(data: bytes | None) -> None:
 def _note(kind: NoteKind, message: str) -> None:
     """Tell the entry point (and through it the student and the TA) what happened at grading."""
     if _folder is not None:
-        with open(_folder / boundary.NOTES_FILE, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"kind": kind.value, "message": message}) + "\n")
+        lab5_student_side.write_note(_folder, kind, message)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,10 +178,6 @@ def _limit_cells(seconds: float) -> None:
     except NameError:
         return
 
-    def first_line(source: str) -> str:
-        lines = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
-        return (lines[0][:80] + (" ..." if len(lines) > 1 or len(lines[0]) > 80 else "")) if lines else "(empty)"
-
     def running_line(frame) -> str:
         """The line of the notebook's cell that was running (IPython registers cell sources in linecache)."""
         while frame is not None:
@@ -206,7 +201,7 @@ def _limit_cells(seconds: float) -> None:
         raise CellTimeLimit(message)
 
     def before(info):
-        (_folder / boundary.CELL_FILE).write_text(first_line(info.raw_cell or ""), encoding="utf-8")
+        (_folder / boundary.CELL_FILE).write_text(lab5_student_side.first_line(info.raw_cell or ""), encoding="utf-8")
         signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
 
@@ -293,8 +288,6 @@ def enter(folder: str, cell_limit: float, end_leftovers: bool = False) -> None:
     """Called by the cell the autograder puts first in the notebook it grades, before any of its own.
     ``end_leftovers``: the kernel runs in a sandbox, where every process of its user is this grading's."""
     global _folder
-    import lab5_student_side  # beside this module on the student's side
-
     lab5_student_side.keep_priority()  # the kernel is a session of its own
     _folder = Path(folder)
     submitted = Path(lab.RESULTS_FILE)
@@ -344,9 +337,84 @@ def _first_line(result) -> str:
     return source.splitlines()[0][:80] if source else ""
 
 
+# The facts at grading (docs/design.md, "Facts, not verdicts"): each name in a process of its own.
+NAME_LIMIT_S = 20  # one name's facts (a function's two calls of at most lab5_facts.CALL_LIMIT_S each)
+FACTS_LIMIT_S = 60  # all of them
+DELIVERED = 90  # the exit status of a process that wrote its name's line
+
+
 def write_facts(namespace: dict, path: str) -> None:
     """The grading's last cell: the facts of the notebook's graded names (lab5_facts.py), for the entry
-    point, which runs every test on them."""
-    import lab5_facts
+    point, which runs every test on them. Each name's facts are taken in a child process of this kernel
+    (a fork: the notebook's objects as they are), which writes its line of the file and ends: whatever
+    the notebook's code does when the facts call it (raise SystemExit, ignore or swallow the timer, loop,
+    end its process) happens there, and costs that name alone; this process ends it at NAME_LIMIT_S and
+    writes why. The file grows a line per name as they are taken, so nothing taken is lost."""
+    import time
 
-    lab5_facts.write(namespace, path)
+    import lab5_facts as facts
+
+    signal.setitimer(signal.ITIMER_REAL, 0)  # this cell's own limits are these
+    started = time.monotonic()
+    found = facts._Names(namespace)
+    names = facts.order([name for name in facts.GRADED if name in namespace])
+    with open(path, "wb", buffering=0) as out:
+        out.write(facts.header())
+        for name in names:
+            left = FACTS_LIMIT_S - (time.monotonic() - started)
+            if left <= 0:
+                why = f"the notebook's facts were cut off after {FACTS_LIMIT_S} s, before {name}'s"
+                out.write(facts.line(name, facts.not_taken(why)))
+                continue
+            why = _take_in_child(name, namespace, found, out, min(NAME_LIMIT_S, left))
+            if why:
+                out.write(b"\n" + facts.line(name, facts.not_taken(why)))  # after any part-line the child left
+        out.write(facts.end_line(taken=names, seconds=round(time.monotonic() - started, 2)))
+    facts.TAKEN = path  # the kernel's own run of the public tests, after this cell, reads these
+
+
+def _take_in_child(name: str, namespace: dict, found, out, seconds: float) -> str:
+    """Take ``name``'s facts in a child process that writes them to ``out``; "" when it did, else why not."""
+    import time
+
+    pid = os.fork()
+    if pid == 0:  # the child: nothing it does reaches the kernel
+        status = 1
+        try:
+            status = _child(name, namespace, found, out)
+        finally:
+            os._exit(status)
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return (
+                f"taking its facts did not finish within {seconds:.0f} s (the notebook's code it calls never returned)"
+            )
+        time.sleep(0.005)
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == DELIVERED:
+        return ""
+    how = f"exit status {os.WEXITSTATUS(status)}" if os.WIFEXITED(status) else f"signal {os.WTERMSIG(status)}"
+    return f"taking its facts ended the process that took them ({how}: the notebook's code it calls ended it)"
+
+
+def _child(name: str, namespace: dict, found, out) -> int:
+    import lab5_facts as facts
+
+    quiet = open(os.devnull, "w")  # noqa: SIM115 (the kernel's output streams belong to its threads, not here)
+    os.dup2(quiet.fileno(), 1)
+    os.dup2(quiet.fileno(), 2)
+    import sys
+
+    sys.stdout = sys.stderr = quiet
+    if "torch" in sys.modules:  # OpenMP's threads do not survive a fork
+        sys.modules["torch"].set_num_threads(1)
+    facts.GUARD = BaseException
+    data = memoryview(facts.line(name, facts.take(name, namespace[name], found)))
+    while data:
+        data = data[os.write(out.fileno(), data) :]
+    return DELIVERED

@@ -21,9 +21,10 @@ import time
 from pathlib import Path
 
 import lab5_boundary as boundary
+import lab5_facts as facts
 import lab5_sandbox as sandbox
 import lab5_utils as lab
-from lab5_boundary import Note
+from lab5_boundary import Note, NoteKind
 from lab5_intake import CODE_SUFFIXES, RESULTS_LIMIT, Upload
 
 # What the student's side gets of the autograder's files (source/files), and where the public tests are
@@ -221,13 +222,97 @@ def memory_reason(memory: sandbox.Memory, cell: str = "") -> str:
 
 
 def kernel_died_reason(memory: sandbox.Memory, cell: str = "") -> str:
-    """Why a submission was stopped when its kernel died (no memory cgroup saw it run out)."""
+    """Why a submission was stopped when its kernel died in every pass (no memory cgroup saw it run out)."""
     where = f"the cell that starts with `{cell}`" if cell else "a cell"
     return (
-        f"The notebook's kernel died while it was graded ({where}), so nothing could be graded. Most often that "
-        f"is memory: at grading your notebook may use {memory.describe()}. Make that cell use less memory, run the "
-        "notebook top to bottom, then submit again."
+        f"The notebook's kernel died while it was graded ({where}), so nothing could be graded: a cell that ends "
+        f"its own process (os._exit, a crash in native code), or memory (at grading your notebook may use "
+        f"{memory.describe()}). Make that cell finish, run the notebook top to bottom, then submit again."
     )
+
+
+def has_facts(data: bytes | None) -> bool:
+    """Whether the student's side handed back a facts file, however far it got (one that does not read
+    makes every name not gradable, with the reason)."""
+    return data is not None
+
+
+def exit_text(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    return f"killed by signal {-code}" if code < 0 else f"exit {code}"
+
+
+def no_facts(side: StudentSide, kernel: dict) -> tuple[str, str]:
+    """(status, reason) of a submission whose student's side handed back no facts at all."""
+    error = str(kernel.get("error") or "")[:1000]
+    if "kernel died" in error.lower():  # in every pass: nbclient's DeadKernelError
+        return boundary.STOPPED, kernel_died_reason(side.box.memory, side.cell())
+    if error:  # otter's own errors (e.g. another assignment's notebook)
+        return boundary.NOT_GRADABLE, f"This submission could not be graded: {error}"
+    cell = side.cell()
+    where = f" while the cell that starts with `{cell}` ran" if cell else ""
+    return boundary.STOPPED, (
+        f"Grading stopped before the tests ran: the processes that run your notebook ended without results "
+        f"({exit_text(side.proc.returncode)}){where}, before the notebook's last cell, which reads its variables, "
+        "could run: a cell that ends processes (os.kill, kill -1) or that uses up the memory. Run the notebook top "
+        "to bottom, then submit again."
+    )
+
+
+def ending(side: StudentSide, kernel: dict, env: facts.FactsEnv, size: int) -> tuple[dict, list[Note]]:
+    """How the student's side ended, for the TA (``extra_data.student_side``), and the notes it makes:
+    otter's exit (seen here), its passes and skipped cells (as it said), whether the facts reached their
+    end (their ``size`` in bytes, the values counted), the names that could not be taken and why. Abnormal
+    ends are flagged."""
+    said = lab.read_json(side.read(boundary.SIDE_FILE) or b"null")
+    said = said if isinstance(said, dict) else {}
+    skipped = said.get("skipped") if isinstance(said.get("skipped"), dict) else {}
+    skipped = {str(cell)[:90]: str(why)[:90] for cell, why in list(skipped.items())[:5]}
+    passes = said.get("passes") if isinstance(said.get("passes"), list) else []
+    not_taken = {name: value.reason for name, value in env.items() if isinstance(value, facts.Unreadable)}
+    found = {
+        "otter_exit": side.proc.returncode,
+        "kernel_error": str(kernel.get("error") or "")[:300],
+        "passes": len(passes),
+        "skipped": skipped,
+        "facts": "complete" if env.end is not None else "cut off before their end",
+        "facts_seconds": (env.end or {}).get("seconds"),
+        "facts_bytes": size,
+        "facts_values": env.counted,
+        "not_taken": {name: reason[:200] for name, reason in not_taken.items()},
+    }
+    notes = []
+    if not_taken:
+        listed = "; ".join(f"{name}: {reason}" for name, reason in list(not_taken.items())[:4])
+        notes.append(
+            Note(
+                NoteKind.FACTS_NOT_TAKEN,
+                f"The autograder could not read {', '.join(not_taken)} from your notebook ({listed[:600]}); the tests "
+                "that need them failed with that reason, and everything else was graded.",
+                listed[:300],
+            )
+        )
+    abnormal = []
+    if side.proc.returncode != 0:
+        abnormal.append(f"otter {exit_text(side.proc.returncode)}")
+    if kernel.get("error"):
+        abnormal.append(f"otter: {str(kernel['error'])[:120]}")
+    elif not kernel:
+        abnormal.append("no verdicts from its kernel")
+    if env.end is None:
+        abnormal.append("the notebook's facts stop before their end")
+    if not said:
+        abnormal.append("it did not say how it ended")
+    if abnormal:
+        notes.append(
+            Note(
+                NoteKind.SIDE_ENDED,
+                "The processes that ran your notebook ended before grading was done; what they handed back was graded.",
+                "; ".join(abnormal) + " (graded from what it handed back: look at the notebook)",
+            )
+        )
+    return found, notes
 
 
 def kernel_notes(data: bytes | None) -> list[Note]:

@@ -25,6 +25,7 @@ import os
 import platform
 import struct
 import sys
+import time
 from pathlib import Path
 
 import lab5_boundary as boundary
@@ -187,9 +188,80 @@ def lost_assignment_name(submission: Path) -> bool:
     return not (nb.metadata.get("otter") or {}).get("assignment_name")
 
 
+# Every cell bounded from this process too (the kernel's own limit runs inside the kernel, which the
+# notebook controls, and a long native call holds it off): past its limit and OUTER_MARGIN_S, the kernel is
+# interrupted; if it does not answer within INTERRUPT_GRACE_S, it is ended, and the notebook is run again
+# from the top without that cell (a cell that ends its own kernel too), at most MAX_SKIPPED times.
+OUTER_MARGIN_S = 20
+INTERRUPT_GRACE_S = 10
+MAX_SKIPPED = 2
+
+
+def cell_timeout(cell) -> int:
+    """This process's limit on ``cell`` (nbclient's timeout_func): the kernel's own limit and a margin."""
+    import lab5_grading_mode as mode  # beside this module on the student's side
+
+    if cell.metadata.get(boundary.CELL_KEY) == boundary.FACTS_CELL_KEY:
+        return int(mode.FACTS_LIMIT_S + mode.NAME_LIMIT_S + OUTER_MARGIN_S)
+    return int(boundary.CELL_LIMIT_S + OUTER_MARGIN_S)
+
+
+class Driver:
+    """What this process (it drives the kernel through otter's nbclient) saw of the cells: the one that
+    was running, and the one whose kernel it ended."""
+
+    def __init__(self):
+        self.running = None  # the notebook's index of the cell that runs (None: one the autograder added)
+        self.ended: int | None = None
+
+    def bound_cells(self) -> None:
+        """Make otter's executor (nbconvert's ExecutePreprocessor, an nbclient NotebookClient) bound every
+        cell with :func:`cell_timeout`, interrupt the kernel past it, and end the kernel when it does not answer."""
+        from queue import Empty
+
+        from nbclient.util import ensure_async
+        from nbconvert.preprocessors import ExecutePreprocessor
+
+        driver = self
+        setup = ExecutePreprocessor.__init__
+
+        def started(cell, cell_index, **kwargs):
+            found = cell.metadata.get(boundary.CELL_KEY)
+            driver.running = found if isinstance(found, int) else None
+
+        def bounded(self, *args, **kwargs):  # otter makes one per pass, with a configuration of its own
+            setup(self, *args, **kwargs)
+            self.timeout_func, self.interrupt_on_timeout, self.on_cell_execute = cell_timeout, True, started
+
+        ExecutePreprocessor.__init__ = bounded
+
+        async def timed_out(self, timeout, cell=None):
+            await ensure_async(self.km.interrupt_kernel())
+            deadline = time.monotonic() + INTERRUPT_GRACE_S
+            while time.monotonic() < deadline:  # a kernel that stops answers the cell's request
+                try:
+                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=1))
+                except Empty:
+                    continue
+                if msg.get("msg_type") == "execute_reply":
+                    return msg
+            driver.ended = driver.running
+            await ensure_async(self.km.shutdown_kernel(now=True))
+            return {"content": {"status": "error", "ename": "CellTimeLimit", "evalue": "ended", "traceback": []}}
+
+        ExecutePreprocessor._async_handle_timeout = timed_out
+
+
+def first_line(source: str) -> str:
+    """The first line of code of a cell's ``source``, as messages name the cell."""
+    lines = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return (lines[0][:80] + (" ..." if len(lines) > 1 or len(lines[0]) > 80 else "")) if lines else "(empty)"
+
+
 def otter_main(ag_dir: Path, report: Path) -> int:
     """Run otter on the notebook once the entry point says go; report the public tests' verdicts, as
-    the kernel found them, in report/kernel.json (otter's own errors there too)."""
+    the kernel found them, in report/kernel.json (otter's own errors there too), and how this side ended
+    in report/side.json (the passes, the cells skipped and why)."""
     keep_priority(own_session=True)  # Sandbox.start gives it a session of its own
     apply_limits()
     import tempfile
@@ -200,13 +272,51 @@ def otter_main(ag_dir: Path, report: Path) -> int:
     kernel_spec(report / "jupyter")
     from otter.run.run_autograder import main as run_autograder
 
+    driver = Driver()
+    driver.bound_cells()
     sys.stdin.readline()  # the entry point has loaded what it grades with, and put the upload here
-    out = report / boundary.KERNEL_FILE
+    out, side = report / boundary.KERNEL_FILE, report / boundary.SIDE_FILE
     try:
+        import nbformat
+
+        cells = nbformat.read(next((ag_dir / "submission").glob("*.ipynb")), as_version=4).cells
         overrides = {"assignment_name": None} if lost_assignment_name(ag_dir / "submission") else {}
-        run_autograder(str(ag_dir), plugins=["lab5_otter_plugin.GradingMode"], **overrides)
-    except Exception as e:  # otter's own errors (e.g. another assignment's notebook): no verdicts
+    except Exception as e:  # noqa: BLE001 (a notebook otter cannot read either: no verdicts)
         out.write_text(json.dumps({"error": str(e).strip() or type(e).__name__}), encoding="utf-8")
+        return 1
+    skipped: dict[int, str] = {}
+    passes = []
+    while True:
+        driver.running = driver.ended = None
+        os.environ[boundary.SKIPPED_ENV] = json.dumps(sorted(skipped))
+        (report / boundary.FACTS_FILE).unlink(missing_ok=True)
+        error = None
+        try:
+            run_autograder(str(ag_dir), plugins=["lab5_otter_plugin.GradingMode"], **overrides)
+        except Exception as e:  # otter's own errors (e.g. another assignment's notebook), a kernel that died
+            error = str(e).strip() or type(e).__name__
+        died = error is not None and "kernel died" in error.lower()
+        culprit = driver.ended if driver.ended is not None else driver.running if died else None
+        if driver.ended is None and memory_told(report):  # out of memory: the notebook's, told as such
+            culprit = None
+        passes.append({"error": error, "ended_kernel": driver.ended is not None, "cell": culprit})
+        if culprit is None or culprit in skipped or len(skipped) >= MAX_SKIPPED or culprit >= len(cells):
+            break
+        why = "did not stop at its time limit" if driver.ended is not None else "ended the notebook's kernel"
+        skipped[culprit] = why
+        write_note(
+            report,
+            boundary.NoteKind.CELL_TIME_LIMIT if driver.ended is not None else boundary.NoteKind.KERNEL_DIED,
+            f"the cell that starts with `{first_line(cells[culprit].source)}` {why} (a long call that does not "
+            "stop, or a cell that ends its own process); the notebook was graded again without it, so only what "
+            "depends on that cell was lost. Make it finish, then submit again.",
+        )
+    side.write_text(
+        json.dumps({"passes": passes, "skipped": {first_line(cells[i].source): w for i, w in skipped.items()}}),
+        encoding="utf-8",
+    )
+    if error is not None:
+        out.write_text(json.dumps({"error": error}), encoding="utf-8")
         return 1
     import dill
 
@@ -218,6 +328,21 @@ def otter_main(ag_dir: Path, report: Path) -> int:
     }
     out.write_text(json.dumps({"cases": cases, "failure": str(failure) if failure else None}), encoding="utf-8")
     return 0
+
+
+def memory_told(report: Path) -> bool:
+    """Whether the kernel told that a cell ran out of memory (lab5_grading_mode): a kernel that died
+    then is not run again without the cell (the next pass would most often run out too)."""
+    try:
+        return f'"kind": "{boundary.NoteKind.MEMORY.value}"' in (report / boundary.NOTES_FILE).read_text("utf-8")
+    except OSError:
+        return False
+
+
+def write_note(report: Path, kind: boundary.NoteKind, message: str) -> None:
+    """A grading note for the entry point (lab5_boundary.NOTES_FILE): this process's, and the kernel's."""
+    with open(report / boundary.NOTES_FILE, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"kind": kind.value, "message": message}) + "\n")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,9 @@ FLAGGED = {
     NoteKind.CHECKS_CHANGED: "the notebook changed the grader's checks",
     NoteKind.GRADER_FILES_CHANGED: "the notebook changed the autograder's files",
     NoteKind.MEMORY: "a cell ran out of memory at grading",
+    NoteKind.KERNEL_DIED: "a cell ended the notebook's kernel at grading (graded again without it)",
+    NoteKind.FACTS_NOT_TAKEN: "names whose facts could not be taken",
+    NoteKind.SIDE_ENDED: "the student's side ended abnormally",
     NoteKind.REDACTED: "a message echoed the autograder's hidden code (removed)",
     NoteKind.GRADER_FAULT: "the autograder could not run a test (the lab's fault)",
 }
@@ -265,9 +268,13 @@ def notebook_facts(data: bytes | None, why_missing: str) -> facts.FactsEnv:
     try:
         if data is None:
             raise facts.NotGradable(why_missing)
-        return facts.read(data)
+        env = facts.read(data)
     except facts.NotGradable as e:
         return facts.FactsEnv({name: facts.Unreadable(name, str(e)) for name in facts.GRADED})
+    if env.end is None:  # cut off: a name not there may be one the notebook defines
+        cut = "the notebook's facts were cut off before it (the processes that ran the notebook ended)"
+        env.update({name: facts.Unreadable(name, cut) for name in facts.GRADED if name not in env})
+    return env
 
 
 @dataclass

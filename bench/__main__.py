@@ -1,8 +1,8 @@
-"""python3 -m tools bench {training,seeds,grading,boundary,journey,fullprofile,device-prepare} [options]"""
+"""python3 -m tools bench {training,seeds,grading,boundary,journey,fullprofile,facts,device-prepare} [options]"""
 
 import sys
 
-from bench import boundary, device_check, fullprofile, grading, journey, seeds, training
+from bench import boundary, device_check, facts, fullprofile, grading, journey, seeds, training
 
 BENCHMARKS = {
     "training": training.main,
@@ -12,6 +12,7 @@ BENCHMARKS = {
     "journey": journey.main,
     "device-prepare": device_check.prepare,
     "fullprofile": fullprofile.main,
+    "facts": facts.main,
 }
 
 if __name__ == "__main__":

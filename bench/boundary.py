@@ -81,6 +81,13 @@ def against(before: Path, runs: int, base, record: dict, sandboxes: list[str]) -
                     )
                     seconds[label, way].append(time.perf_counter() - start)
                     outcome[label, way] = f"{graded.status}, {graded.score():g} of {graded.max_score():g}"
+                    side = graded.extra.student_side
+                    if side.get("facts_bytes"):  # what the notebook's facts were, where the autograder says
+                        print(
+                            f"  facts: {side['facts_bytes']:,} bytes, {side.get('facts_values', 0):,} values counted, "
+                            f"taken in {side.get('facts_seconds')} s",
+                            flush=True,
+                        )
     print(f"\nMachine: {machine()}\n")
     print(
         "| the notebook runs | autograder | grading through the entry point | ratio | result |\n|---|---|---|---|---|"

@@ -25,6 +25,17 @@ def finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def real(value) -> float | None:
+    """A notebook's number as a float, whatever its kind (int, float, a NumPy or torch scalar as the facts
+    carry it); None when it is no finite real number (a bool, a list, NaN, text)."""
+    import numbers
+
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 # ---------------------------------------------------------------------------------------------
 # The record's shape: what save_results writes
 # ---------------------------------------------------------------------------------------------
@@ -349,7 +360,8 @@ def check_saved_run(env: dict, run: str) -> None:
     checked_run(lab.load_results(run), run)
     name = f"acc_{run}"
     value = require(env, name)
-    assert isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1, (
+    number = real(value)
+    assert number is not None and 0 <= number <= 1, (
         f"{name} = {shown(value)} is not an accuracy between 0 and 1: take it from the metrics of trainer.predict."
     )
 
@@ -379,6 +391,9 @@ def look_up(env: dict, name: str):
 
 
 def shown(value) -> str:
-    """A student's value as a message may echo it: its repr, at most lab5_facts.SHOWN characters."""
+    """A student's value as a message may echo it: its repr (a NumPy value's as the plain value it holds,
+    so that a message reads the same whatever its kind), at most lab5_facts.SHOWN characters."""
+    if type(value).__module__ == "numpy" and callable(getattr(value, "tolist", None)):
+        value = value.tolist()
     text = repr(value)
     return text if len(text) <= facts.SHOWN else text[: facts.SHOWN - 1] + "…"

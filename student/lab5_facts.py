@@ -1,13 +1,15 @@
 """Facts, not verdicts: what the tests may know of a notebook's graded names.
 
 At grading, the notebook runs on the student's side, which holds no hidden test and no answer key;
-after its last cell, :func:`extract` writes what the tests need to know of each graded name as plain
-data (numbers, strings, lists, settings, an object's class and configuration, a fingerprint of its
-weights, what a function returns on inputs the grader chose). The grader reads that file as untrusted
-data (:func:`read`: size-limited, each name validated against its declaration, anything else "not
-gradable" with a reason) and runs every test, public and hidden, in its own process against the
-stand-ins made from it. A forged fact gains nothing: to forge ``quiz_q1 == "orange"`` or the
-pretrained weights' fingerprint, a student must know the answer; and no verdict crosses.
+after its last cell, the facts of each graded name are written as plain data, a line per name
+(:func:`take`, :func:`line`; lab5_grading_mode takes each name in a process of its own): numbers,
+strings, sequences of every kind as lists or arrays, settings, an object's class and configuration, a
+fingerprint of its weights, what a function returns on inputs the grader chose. The grader reads that
+file as untrusted data (:func:`read`: each line counted before it is parsed, each name validated against
+its declaration, a damaged one "not gradable" with a reason and the others read) and runs every test,
+public and hidden, in its own process against the stand-ins made from it. A forged fact gains nothing:
+to forge ``quiz_q1 == "orange"`` or the pretrained weights' fingerprint, a student must know the answer;
+and no verdict crosses.
 
 Tests see the same stand-ins wherever they run: ``lab5_checks.require`` extracts a live notebook's
 facts, writes them to JSON and reads them back, exactly as grading does. A test that reads what no
@@ -21,18 +23,31 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import dataclass
 
-FORMAT = 1
-FILE_LIMIT = 16 * 2**20  # the facts file the grader reads (a real notebook's is about 2 MB)
+FORMAT = 2  # JSON lines: a header, then one line per graded name (written as it is taken), then an end line
+FILE_LIMIT = 16 * 2**20  # the facts file the grader reads (a real notebook's: FACTS_MEASURED)
+NAME_LIMIT = 4 * 2**20  # bytes of one name's line
 SHOWN = 80  # characters of a student's value that a message may echo (lab5_checks.shown)
 TEXT_LIMIT = 100_000  # a longer string is kept as its length and first characters, not as a string
-ITEMS_LIMIT = 2_000_000  # values in one name's facts (a list of 4,000 tweets is 4,000)
+ITEMS_LIMIT = 100_000  # values in one name's facts as they are taken (a list of 4,000 tweets is 4,000)
+# What the grader parses, counted on the bytes before it builds anything ("[", ",", ":" bound the number
+# of values from above): one name, and the whole file. A real notebook's: docs/performance.md, "Facts".
+SYNTAX_LIMIT = 4 * ITEMS_LIMIT
+SYNTAX_TOTAL_LIMIT = 600_000
+READ_MEMORY = 80 * 2**20  # the most that reading any facts file of FILE_LIMIT costs the grader (measured)
 DEPTH_LIMIT = 32
 CALL_LIMIT_S = 10  # one call of a notebook's function while its facts are taken
 MESSAGE_LIMIT = 300  # of an exception a notebook's code raised
 HEAD_ROWS = 20  # rows of a dataset whose values are kept
 EMBEDDING_ROWS = tuple(range(1000, 30001, 2500))  # the word-embedding rows a model's fingerprint keeps
+
+
+# What the notebook's code may raise, when the facts call it, that becomes a fact ("tok_fn raised X"). In
+# the student's own kernel, Exception (an interrupt stays an interrupt); at grading, where each name is
+# taken in a process of its own (lab5_grading_mode.take_facts), BaseException: SystemExit too.
+GUARD: type[BaseException] = Exception
 
 
 class UndeclaredFact(Exception):
@@ -51,7 +66,10 @@ class StudentCodeError(Exception):
 
 class Opaque:
     """A value that does not cross as data (an object of another kind, a text too long): its type and
-    the start of its repr, which a message may show."""
+    the start of its repr, which a message may show. A test that uses it as data (its length, its
+    items, a number, a comparison) fails with what it is, never with an error about this class."""
+
+    name = ""  # the graded name it is (or is part of), where the reader knows it
 
     def __init__(self, type_name: str, text: str):
         self.type_name, self.text = type_name, text
@@ -63,6 +81,25 @@ class Opaque:
         return False
 
     __hash__ = object.__hash__
+
+    @property
+    def message(self) -> str:
+        what = f"{self.name} holds" if self.name else "a value is"
+        return (
+            f"{what} {_short(self.text, SHOWN)} (a {_short(self.type_name, 60)}), which the autograder cannot read "
+            "as data: make it a list, a number or a string (e.g. list(...), float(...))."
+        )
+
+    def _refuse(self, *args, **kwargs):
+        raise AssertionError(self.message)
+
+
+for _use in (
+    "__len__ __iter__ __reversed__ __getitem__ __contains__ __float__ __int__ __index__ __complex__ __round__ "
+    "__lt__ __le__ __gt__ __ge__ __add__ __radd__ __sub__ __rsub__ __mul__ __rmul__ __truediv__ __rtruediv__ "
+    "__floordiv__ __rfloordiv__ __mod__ __pow__ __neg__ __pos__ __abs__ __array__ __call__"
+).split():
+    setattr(Opaque, _use, Opaque._refuse)
 
 
 def _type_name(value) -> str:
@@ -84,15 +121,23 @@ class _Budget:
             raise ValueError(f"more than {ITEMS_LIMIT:,} values")
 
 
+def _opaque(value, text: str | None = None) -> dict:
+    return {"t": "opaque", "type": _type_name(value), "repr": text or _short(_safe_repr(value), 200)}
+
+
 def encode(value, budget: _Budget | None = None, depth: int = 0):
-    """``value`` as JSON data: plain types as they are (their subclasses as the plain type), the rest
-    tagged ({"t": ...}); what cannot cross as data becomes an opaque note of its type and repr."""
+    """``value`` as JSON data: plain types as they are (their subclasses as the plain type, any other
+    number as an int or a float), NumPy scalars tagged with their dtype, arrays and tensors (numbers or
+    strings) as arrays, every other sequence (a datasets Column, a pandas Series of objects, a deque, any
+    collections.abc.Sequence) as a list, mappings with string keys as dicts; what cannot cross as data
+    becomes an opaque note of its type and repr."""
     import numbers
+    from collections.abc import Mapping, Sequence
 
     budget = budget or _Budget()
     budget.take()
     if depth > DEPTH_LIMIT:
-        return {"t": "opaque", "type": _type_name(value), "repr": "(nested too deep)"}
+        return _opaque(value, "(nested too deep)")
     if value is None or type(value) is bool:
         return value
     if isinstance(value, bool):
@@ -103,38 +148,46 @@ def encode(value, budget: _Budget | None = None, depth: int = 0):
             return {"t": "opaque", "type": "str", "repr": f"a text of {len(text):,} characters, {text[:SHOWN]!r}..."}
         budget.take(len(text) // 64)
         return text
-    if isinstance(value, int) and not _is_numpy(value):
-        return int.__int__(value)
-    if isinstance(value, float) and not _is_numpy(value):
-        return float.__float__(value)
     if value is Ellipsis:
         return {"t": "ellipsis"}
+    if isinstance(value, (bytes, bytearray, memoryview, type)):
+        return _opaque(value)
     if _is_numpy(value) and getattr(value, "shape", None) == ():
         if value.dtype.kind in "biuf":
             return {"t": "np", "dtype": str(value.dtype), "v": value.item()}
-        return {"t": "opaque", "type": _type_name(value), "repr": _short(repr(value), 200)}
+        return _opaque(value)
+    if isinstance(value, numbers.Integral):  # int and its subclasses, or any other integer type
+        number = int.__int__(value) if isinstance(value, int) else int(value)
+        if abs(number) >= 2**63:  # no count of this lab's is that large; JSON readers refuse the largest
+            return _opaque(value, f"an integer of {int(number.bit_length() * 0.30103) + 1:,} digits")
+        return number
+    if isinstance(value, numbers.Real):
+        return float.__float__(value) if isinstance(value, float) else float(value)
     if isinstance(value, (list, tuple, range)):
         items = [encode(v, budget, depth + 1) for v in value]
         return {"t": "tuple", "v": items} if isinstance(value, tuple) else items
-    if isinstance(value, dict) or _is_mapping(value):
+    if isinstance(value, Mapping) or isinstance(value, dict):
         keys = list(value.keys())
         if all(isinstance(k, str) for k in keys):
             return {"t": "dict", "v": {str.__str__(k): encode(value[k], budget, depth + 1) for k in keys}}
-    if hasattr(value, "__array__") and hasattr(value, "shape") and not isinstance(value, type):
-        return _encode_array(value, budget)
-    if isinstance(value, numbers.Real):
-        return {"t": "opaque", "type": _type_name(value), "repr": _short(repr(value), 200)}
-    return {"t": "opaque", "type": _type_name(value), "repr": _short(_safe_repr(value), 200)}
+        return _opaque(value, _short(f"a mapping with keys such as {_safe_repr(keys[:3])}", 200))
+    if hasattr(value, "__array__") and hasattr(value, "shape"):
+        return _encode_array(value, budget, depth)
+    if isinstance(value, Sequence) or (hasattr(value, "__len__") and hasattr(value, "__iter__")):
+        return _encode_items(value, budget, depth)
+    return _opaque(value)
+
+
+def _encode_items(value, budget: _Budget, depth: int):
+    """A sequence of another kind than list or tuple, as a list of its items (its length checked first)."""
+    n = len(value)
+    if not isinstance(n, int) or n > budget.left:
+        return _opaque(value, _short(f"a {_type_name(value)} of {n:,} items", 200))
+    return [encode(v, budget, depth + 1) for v in value]
 
 
 def _is_numpy(value) -> bool:
     return type(value).__module__ == "numpy"
-
-
-def _is_mapping(value) -> bool:
-    from collections.abc import Mapping
-
-    return isinstance(value, Mapping)
 
 
 def _safe_repr(value) -> str:
@@ -144,7 +197,9 @@ def _safe_repr(value) -> str:
         return f"<{_type_name(value)}>"
 
 
-def _encode_array(value, budget: _Budget):
+def _encode_array(value, budget: _Budget, depth: int):
+    """An array or a tensor: numbers and strings as an array of their dtype (a 0-d one as a NumPy scalar),
+    objects (a pandas Series of strings) item by item."""
     import numpy as np
 
     try:
@@ -152,15 +207,17 @@ def _encode_array(value, budget: _Budget):
             value = value.detach().cpu()
         array = np.asarray(value)
     except Exception:  # noqa: BLE001
-        return {"t": "opaque", "type": _type_name(value), "repr": _short(_safe_repr(value), 200)}
-    if array.dtype.kind not in "biufU" or array.size > ITEMS_LIMIT // 2:
-        return {
-            "t": "opaque",
-            "type": _type_name(value),
-            "repr": f"an array of shape {array.shape}, dtype {array.dtype}",
-        }
-    budget.take(int(array.size))
-    return {"t": "array", "type": _type_name(value), "dtype": str(array.dtype), "v": array.tolist()}
+        return _opaque(value)
+    if array.size > budget.left:
+        return _opaque(value, f"an array of shape {array.shape}, dtype {array.dtype}")
+    if array.ndim == 0 and array.dtype.kind in "biuf":
+        return {"t": "np", "dtype": str(array.dtype), "v": array.item()}
+    if array.dtype.kind in "biufU" and array.ndim > 0:
+        budget.take(int(array.size))
+        return {"t": "array", "type": _type_name(value), "dtype": str(array.dtype), "v": array.tolist()}
+    if array.dtype.kind == "O":
+        return encode(array.tolist(), budget, depth + 1)
+    return _opaque(value, f"an array of shape {array.shape}, dtype {array.dtype}")
 
 
 class NotGradable(Exception):
@@ -259,7 +316,15 @@ class StandIn:
         object.__setattr__(self, "type_name", _text(data.get("type"), 200))
 
     def is_a(self, class_name: str) -> bool:
-        return any(c.rsplit(".", 1)[-1] == class_name for c in self._data.get("mro", []) if isinstance(c, str))
+        """Whether the object is an instance of the lab's class ``class_name`` (one of IDENTITIES), as the
+        kernel found with that class object, whatever the object's class calls itself."""
+        if class_name not in IDENTITIES:
+            raise UndeclaredFact(
+                f"a test asks whether {self.graded_name} is a {class_name}, which lab5_facts.IDENTITIES does not "
+                f"name: add it there ({', '.join(IDENTITIES)})"
+            )
+        found = self._data.get("is")
+        return isinstance(found, dict) and found.get(class_name) is True
 
     def same_as(self, name: str) -> bool:
         return name in (self._data.get("aliases") or [])
@@ -471,6 +536,12 @@ class FunctionFacts(StandIn):
     kind = "function"
     _declared = StandIn._declared + ("calls with the inputs of its declaration",)
 
+    def __init__(self, name: str, data: dict, env: FactsEnv):
+        calls = data.get("calls")
+        if not isinstance(calls, list) or not all(isinstance(c, dict) and isinstance(c.get("key"), str) for c in calls):
+            raise NotGradable(f"the calls of {name} are not records of calls")
+        super().__init__(name, data, env)
+
     def __call__(self, *args, **kwargs):
         key = canonical({"args": list(args), "kwargs": kwargs})
         for call in self._data.get("calls") or []:
@@ -540,6 +611,39 @@ class Unreadable:
 # ---------------------------------------------------------------------------------------------
 
 
+# The lab's classes a fact may say its object is an instance of (StandIn.is_a): label -> (module, class).
+# Checked in the kernel against the class objects the lab imports, with the object's real type (which no
+# object can disguise), never by the name a class gives itself. "SequenceClassifier": the class
+# transformers' AutoModelForSequenceClassification makes for the model's own configuration.
+IDENTITIES = {
+    "Trainer": ("transformers.trainer", "Trainer"),
+    "TrainingArguments": ("transformers.training_args", "TrainingArguments"),
+    "PreTrainedModel": ("transformers.modeling_utils", "PreTrainedModel"),
+    "SequenceClassifier": ("transformers.models.auto.modeling_auto", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING"),
+    "Dataset": ("datasets.arrow_dataset", "Dataset"),
+    "BaseEstimator": ("sklearn.base", "BaseEstimator"),
+}
+
+
+def identities(value) -> dict[str, bool]:
+    """Label -> whether ``value``'s type is (derives from) the lab's class of IDENTITIES. Only modules the
+    notebook imported are looked in: one it never imported cannot have made the object."""
+    import sys
+
+    kind, found = type(value), {}
+    for label, (module_name, name) in IDENTITIES.items():
+        module = sys.modules.get(module_name)
+        try:
+            cls = getattr(module, name, None) if module is not None else None
+            if label == "SequenceClassifier":  # the class transformers makes for the model's own configuration
+                model = found.get("PreTrainedModel")
+                cls = cls[type(object.__getattribute__(value, "config"))] if model and cls is not None else None
+            found[label] = isinstance(cls, type) and issubclass(kind, cls)
+        except Exception:  # noqa: BLE001 (no such class for this configuration)
+            found[label] = False
+    return found
+
+
 def call(*args, **kwargs) -> tuple[tuple, dict]:
     """One call the grader makes of a notebook's function (see Function)."""
     return args, kwargs
@@ -579,7 +683,7 @@ class _ObjectFact(Fact):
         return {
             "kind": self.stand_in_class.kind,
             "type": _type_name(value),
-            "mro": [f"{c.__module__}.{c.__qualname__}" for c in type(value).__mro__][:30],
+            "is": identities(value),
             **self.details(value, names, budget),
         }
 
@@ -705,7 +809,7 @@ class Function(_ObjectFact):
             try:
                 returned = _bounded(lambda a=live_args, k=live_kwargs: value(*a, **k))
                 record["returned"] = encode(returned, budget)
-            except Exception as e:  # noqa: BLE001 (the student's function raised: a fact too)
+            except GUARD as e:  # the student's function raised: a fact too
                 record["raised"] = _short(f"{type(e).__name__}: {e}", MESSAGE_LIMIT)
             calls.append(record)
         return {"calls": calls}
@@ -739,11 +843,7 @@ class TrainerFact(_ObjectFact):
             if ref is not None:
                 return {"ref": ref}
             if fact is None or not fact.fits(obj):
-                return {
-                    "kind": "object",
-                    "type": _type_name(obj),
-                    "mro": [f"{c.__module__}.{c.__qualname__}" for c in type(obj).__mro__][:30],
-                }
+                return {"kind": "object", "type": _type_name(obj), "is": identities(obj)}
             return fact.take(obj, names, budget)
 
         parts = {
@@ -769,7 +869,7 @@ def _collated(trainer) -> dict:
             "ndim": int(getattr(ids, "ndim", 0)),
             "shape": [int(n) for n in getattr(ids, "shape", ())],
         }
-    except Exception as e:  # noqa: BLE001 (a collator that cannot batch these rows: a fact)
+    except GUARD as e:  # a collator that cannot batch these rows: a fact
         return {"raised": _short(f"{type(e).__name__}: {e}", MESSAGE_LIMIT)}
 
 
@@ -859,19 +959,52 @@ class _Names:
         return [other for other in self.by_id.get(id(obj), []) if other != name]
 
 
-def extract(namespace: dict, names=None) -> dict:
-    """The facts of the graded ``names`` (default: all) that ``namespace`` defines, as JSON data."""
+def order(names) -> list[str]:
+    """``names`` in the order their facts are taken: plain values first, then objects, then what calls
+    the notebook's code (functions, Trainers), so that a name that hangs delays no other."""
+    rank = {Value: 0, Fact: 0, Function: 2, TrainerFact: 2}
+    return sorted(names, key=lambda name: rank.get(type(GRADED[name]), 1))
+
+
+def header() -> bytes:
+    return json.dumps({"format": FORMAT}).encode() + b"\n"
+
+
+def line(name: str, data: dict) -> bytes:
+    """One name's facts as a line of the facts file (a record of why not, beyond NAME_LIMIT)."""
+    try:
+        text = json.dumps({"name": name, "facts": data}).encode()
+    except (ValueError, TypeError, RecursionError) as e:
+        text = json.dumps({"name": name, "facts": not_taken(f"its facts do not write as JSON ({e})")}).encode()
+    if len(text) >= NAME_LIMIT:
+        text = json.dumps(
+            {"name": name, "facts": not_taken(f"its facts are {len(text):,} bytes (at most {NAME_LIMIT:,})")}
+        )
+        text = text.encode()
+    return text + b"\n"
+
+
+def end_line(**info) -> bytes:
+    """The last line: the facts were taken to their end (``info``: what the TA is told of it)."""
+    return json.dumps({"end": info}).encode() + b"\n"
+
+
+def not_taken(reason: str) -> dict:
+    """The facts of a name that could not be taken, and why (the name is not gradable, with the reason)."""
+    return {"kind": "error", "message": _short(reason, MESSAGE_LIMIT)}
+
+
+def extract(namespace: dict, names=None) -> bytes:
+    """The facts file of the graded ``names`` (default: all) that ``namespace`` defines, taken in this
+    process (at grading the student's side takes each in a process of its own: lab5_grading_mode)."""
     found = _Names(namespace)
-    facts = {}
-    for name in names if names is not None else GRADED:
-        if name not in namespace or name not in GRADED:
-            continue
-        facts[name] = take(name, namespace[name], found)
-    return {"format": FORMAT, "names": facts}
+    wanted = [n for n in (names if names is not None else GRADED) if n in namespace and n in GRADED]
+    lines = [line(name, take(name, namespace[name], found)) for name in order(wanted)]
+    return header() + b"".join(lines) + end_line(taken=order(wanted))
 
 
 def take(name: str, value, names: _Names) -> dict:
-    """One graded name's facts."""
+    """One graded name's facts (what the notebook's code raises while they are taken: GUARD)."""
     fact = GRADED[name]
     budget = _Budget()
     try:
@@ -887,34 +1020,74 @@ def take(name: str, value, names: _Names) -> dict:
         data = fact.take(value, names, budget)
         data["aliases"] = names.aliases(name, value)
         return data
-    except Exception as e:  # noqa: BLE001 (whatever the student's object does when read)
-        return {"kind": "error", "message": _short(f"reading it raised {type(e).__name__}: {e}", MESSAGE_LIMIT)}
+    except GUARD as e:  # whatever the student's object does when read
+        return not_taken(f"reading it raised {type(e).__name__}: {e}")
 
 
 class FactsEnv(dict):
     """A notebook's graded names as the tests hold them: name -> value or stand-in (only the names the
-    notebook defined)."""
+    notebook defined). ``end``: what the facts' last line says (None: they were cut off before it);
+    ``unread``: lines of the file that name no graded name (something else wrote them)."""
+
+    end: dict | None = None
+    unread: int = 0
+    counted: int = 0  # the values counted before parsing (what SYNTAX_TOTAL_LIMIT bounds)
+
+
+_NAMED = re.compile(rb'\{"name": "([A-Za-z_][A-Za-z0-9_]{0,63})", ')
 
 
 def read(data: bytes | None) -> FactsEnv:
-    """The tests' view of a notebook from its facts file (``data``, untrusted): each name the file
-    holds, validated against its declaration; a name whose facts do not read becomes Unreadable."""
+    """The tests' view of a notebook from its facts file (``data``, untrusted), within a fixed memory and
+    time: each line is counted before it is parsed (its bytes, and "[", ",", ":", which bound its number
+    of values from above; and all lines together), so that one damaged name is refused alone; each name
+    is validated against its declaration; a name whose facts do not read becomes Unreadable."""
     env = FactsEnv()
     if data is None:
         return env
     if len(data) > FILE_LIMIT:
         raise NotGradable(f"the facts are {len(data):,} bytes (at most {FILE_LIMIT:,})")
-    try:
-        facts = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise NotGradable("the facts are not JSON") from None
-    if not isinstance(facts, dict) or facts.get("format") != FORMAT or not isinstance(facts.get("names"), dict):
+    first, _, rest = data.partition(b"\n")
+    if first.strip() != header().strip():
         raise NotGradable("the facts are not of this lab's format")
-    for name, node in facts["names"].items():
+    total = 0
+    for raw in rest.split(b"\n"):
+        if not raw.strip():
+            continue
+        if raw.startswith(b'{"end": ') and len(raw) < 2**14:
+            env.end = _end_record(raw)
+            continue
+        named = _NAMED.match(raw)
+        name = named.group(1).decode() if named else None
         if name not in GRADED:
-            continue  # what no test reads is not read
-        env[name] = _stand_in(name, node, env)
+            env.unread += 1
+            continue
+        syntax = raw.count(b"[") + raw.count(b",") + raw.count(b":")
+        if name in env:
+            env[name] = Unreadable(name, "its facts were written twice (not by the autograder)")
+        elif len(raw) > NAME_LIMIT:
+            env[name] = Unreadable(name, f"its facts are {len(raw):,} bytes (at most {NAME_LIMIT:,})")
+        elif syntax > SYNTAX_LIMIT or total + syntax > SYNTAX_TOTAL_LIMIT:
+            env[name] = Unreadable(name, f"its facts hold more values than the autograder reads ({SYNTAX_LIMIT:,})")
+        else:
+            total += syntax
+            env.counted = total
+            try:
+                record = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError) as e:
+                reason = "nested too deep" if isinstance(e, RecursionError) else f"not JSON ({_short(str(e), 80)})"
+                env[name] = Unreadable(name, f"its facts are {reason}")
+                continue
+            env[name] = _stand_in(name, record.get("facts") if isinstance(record, dict) else None, env)
     return env
+
+
+def _end_record(raw: bytes) -> dict:
+    try:
+        record = json.loads(raw.decode("utf-8"))["end"]
+    except (UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def _stand_in(name: str, node, env: FactsEnv):
@@ -928,7 +1101,10 @@ def _stand_in(name: str, node, env: FactsEnv):
             return WrongKind(name, node, env)
         fact = GRADED[name]
         if kind == "value":
-            return decode(node.get("value"))
+            value = decode(node.get("value"))
+            if isinstance(value, Opaque):
+                value.name = name
+            return value
         if not isinstance(fact, _ObjectFact):
             raise NotGradable(f"its facts describe a {_text(kind, 20)}, not a value")
         value = fact.stand_in(name, node, env)
@@ -942,31 +1118,30 @@ def _stand_in(name: str, node, env: FactsEnv):
         return Unreadable(name, "its facts are nested too deep")
 
 
+# At grading, the facts file the notebook's last cell wrote (lab5_grading_mode.write_facts): what the
+# kernel's own run of the public tests reads, so that it calls none of the notebook's functions again.
+TAKEN: str | None = None
+
+
 def of(namespace: dict, names) -> FactsEnv:
     """What a test holds of ``names`` of a live namespace (the notebook's own kernel): their facts,
-    and those of the graded names they refer to, through JSON exactly as at grading."""
+    and those of the graded names they refer to, through the facts file exactly as at grading."""
     wanted = [n for n in names if n in GRADED]
     undeclared = [n for n in names if n not in GRADED]
     if undeclared:
         raise UndeclaredFact(
             f"a test reads {', '.join(undeclared)}, which is not a graded name: declare it in lab5_facts.GRADED"
         )
+    if TAKEN is not None:
+        with open(TAKEN, "rb") as f:
+            return read(f.read(FILE_LIMIT + 1))
     found = _Names(namespace)
     facts = {name: take(name, namespace[name], found) for name in wanted if name in namespace}
     refs = {
         node["ref"] for data in facts.values() for node in data.values() if isinstance(node, dict) and "ref" in node
     }
     facts.update({ref: take(ref, namespace[ref], found) for ref in refs - set(facts) if ref in namespace})
-    return read(json.dumps({"format": FORMAT, "names": facts}).encode())
-
-
-def write(namespace: dict, path: str) -> None:
-    """Write the facts of every graded name ``namespace`` defines to ``path`` (the grading's last cell)."""
-    text = json.dumps(extract(namespace))
-    if len(text) > FILE_LIMIT:  # too large to be read: say so instead of leaving the grader a file it refuses
-        text = json.dumps({"format": FORMAT, "names": {}, "too_large": len(text)})
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    return read(header() + b"".join(line(name, data) for name, data in facts.items()) + end_line(taken=list(facts)))
 
 
 __all__ = [
@@ -978,7 +1153,6 @@ __all__ = [
     "extract",
     "read",
     "of",
-    "write",
     "call",
     "Value",
     "Estimator",

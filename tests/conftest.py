@@ -326,7 +326,7 @@ def notebook_answers(record, acc_bow: float):
     answers = {"acc_bow": acc_bow}
     if isinstance(record, dict) and record.get("lab") == "lab5":
         answers.update({key: record[key] for key in project.ACCURACIES[1:] if key in record})
-    return lab5_facts.read(json.dumps(lab5_facts.extract(answers)).encode())
+    return lab5_facts.read(lab5_facts.extract(answers))
 
 
 @pytest.fixture(scope="session")
@@ -367,3 +367,20 @@ def reference_graded(reference_run, tmp_path_factory) -> Graded:
     return grading.grade(
         reference_run.submission, project.AUTOGRADER_ZIP, tmp_path_factory.mktemp("reference-graded"), sandbox=mode
     )
+
+
+def built_suite(folder: Path, monkeypatch):
+    """The built autograder's suite (its test files) laid out in ``folder``, and a grader's setup undone
+    afterwards through ``monkeypatch`` (the grader makes the helper read the upload: lab.load_results,
+    lab.training_seed)."""
+    import lab5_utils as lab
+
+    monkeypatch.setattr(lab, "load_results", lab.load_results)
+    monkeypatch.setattr(lab, "training_seed", lab.training_seed)
+    autograder = Autograder(project.AUTOGRADER_ZIP)
+    return autograder.module("lab5_verdict").Suite.load(autograder.lay_out(folder) / "source")
+
+
+@pytest.fixture
+def built(tmp_path, monkeypatch):
+    return built_suite(tmp_path, monkeypatch)

@@ -12,6 +12,7 @@ import lab5_facts as facts
 import numpy as np
 import pytest
 
+from bench import facts as bench_facts
 from tools import project
 
 
@@ -75,12 +76,18 @@ def test_malformed_values_are_not_gradable(node, says):
         facts.decode(node)
 
 
+def facts_file(names: dict, end: bool = True) -> bytes:
+    """A facts file holding ``names`` (name -> its facts record, or the raw bytes of its line)."""
+    lines = [facts.line(name, node) if not isinstance(node, bytes) else node + b"\n" for name, node in names.items()]
+    return facts.header() + b"".join(lines) + (facts.end_line(taken=list(names)) if end else b"")
+
+
 @pytest.mark.parametrize(
     "data, says",
     [
-        (b"not json", "not JSON"),
-        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
-        (b'{"format": 99, "names": {}}', "not of this lab's format"),
+        (b"not json", "not of this lab's format"),
+        (b"[" * 100_000 + b"]" * 100_000, "not of this lab's format"),
+        (b'{"format": 1, "names": {}}', "not of this lab's format"),
         (b"0" * (facts.FILE_LIMIT + 1), "bytes (at most"),
     ],
 )
@@ -101,13 +108,59 @@ def test_each_name_is_read_against_its_declaration():
         "quiz_q2": {"kind": "value", "value": "orange"},
         "not_graded": {"kind": "value", "value": 1},
     }
-    env = facts.read(json.dumps({"format": facts.FORMAT, "names": names}).encode())
+    env = facts.read(facts_file(names))
     assert env["quiz_q2"] == "orange" and "not_graded" not in env
     assert isinstance(env["args"], dict)  # a value where an object was declared: the tests find no settings on it
     for name in ("quiz_q1", "model_ft", "tok_train"):
         assert isinstance(env[name], facts.Unreadable), name
         with pytest.raises(AssertionError, match=f"{name} could not be graded"):
             checks.require(env, name)
+
+
+def line_of(name: str, value_json: bytes) -> bytes:
+    return bench_facts.line_of(facts, name, value_json)
+
+
+# Lines a damaged (or hostile) student's side could write under FILE_LIMIT: each costs its own name alone.
+DAMAGED = {
+    "train_texts": (line_of("train_texts", b"1" * 10_000), "not JSON"),  # a 10,000-digit integer
+    "train_labels": (line_of("train_labels", b"[" * 200_000 + b"]" * 200_000), "nested too deep"),
+    "test_texts": (line_of("test_texts", b"[" * 5_000 + b"]" * 5_000), "nested too deep"),
+    "test_labels": (line_of("test_labels", b"[" + b"[]," * 1_200_000 + b"[]]"), "more values than"),
+    "bow_preds": (line_of("bow_preds", b'"' + b"x" * facts.NAME_LIMIT + b'"'), "bytes (at most"),
+    "tfidf": (line_of("tfidf", b"{'not': 'json'}"), "not JSON"),
+    "tok_fn": (b'{"name": "tok_fn", "facts": {"kind": "function", "calls": 3}}', "not records of calls"),
+}
+
+
+def test_one_damaged_name_costs_that_name_alone():
+    names = {"quiz_q1": {"kind": "value", "value": "orange"}, "acc_bow": {"kind": "value", "value": float("nan")}}
+    names.update({name: raw for name, (raw, _) in DAMAGED.items()})
+    names["quiz_q2"] = {"kind": "value", "value": "blue"}
+    data = facts_file(names) + line_of("quiz_q2", b'"orange"') + b"\n"  # a second line for a name
+    assert len(data) < facts.FILE_LIMIT
+    env = facts.read(data)
+    assert env["quiz_q1"] == "orange" and env["acc_bow"] != env["acc_bow"] and env.end is not None
+    for name, (_, says) in DAMAGED.items():
+        assert isinstance(env[name], facts.Unreadable) and says in env[name].reason, (name, env[name].reason)
+    assert isinstance(env["quiz_q2"], facts.Unreadable) and "written twice" in env["quiz_q2"].reason
+    assert checks.real(env["acc_bow"]) is None  # NaN is no accuracy: q5 compares with the baseline only when it is one
+
+
+@pytest.mark.parametrize("item", [b"[]", b"{}", b'""', b"0.5", b"[{}]"])
+def test_the_grader_reads_the_worst_file_within_a_small_memory(item):
+    """Counted before it is parsed: the largest file of the smallest values parses no more than the
+    syntax limits allow, whatever the file holds (the peak in the emulated container: bench boundary)."""
+    import tracemalloc
+
+    data = bench_facts.worst_file(facts, item)
+    tracemalloc.start()
+    env = facts.read(data)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < facts.READ_MEMORY, f"{peak / 2**20:.0f} MB"
+    refused = [name for name, value in env.items() if "more values than" in getattr(value, "reason", "")]
+    assert refused  # the names past the total
 
 
 def test_a_value_of_the_wrong_kind_says_what_it_is():
@@ -127,7 +180,7 @@ def test_the_kernel_and_the_grader_see_the_same_facts():
     tfidf = TfidfVectorizer().fit(["good day", "bad day"])
     namespace = {"tfidf": tfidf, "tok_fn": tok_fn, "train_texts": ["good day", "bad day"], "quiz_q1": " Orange "}
     live = facts.of(namespace, ["tfidf", "tok_fn", "train_texts", "quiz_q1"])
-    graded = facts.read(json.dumps(facts.extract(namespace)).encode())
+    graded = facts.read(facts.extract(namespace))
     for env in (live, graded):
         assert env["tfidf"].get_params()["ngram_range"] == (1, 1) and set(env["tfidf"].vocabulary_) == {
             "good",
@@ -178,3 +231,77 @@ def test_the_graded_names_are_the_student_facing_names_of_the_design():
 def test_messages_echo_a_students_value_shortened():
     assert checks.shown("x" * 500) == repr("x" * 500)[: facts.SHOWN - 1] + "…"
     assert checks.shown(0.5) == "0.5"
+
+
+# --------------------------------------------------------------------------------------------
+# At grading: each name taken in a process of its own (lab5_grading_mode.write_facts)
+# --------------------------------------------------------------------------------------------
+
+
+def ignores_the_timer(batch):
+    import signal
+
+    signal.signal(signal.SIGALRM, signal.SIG_IGN)
+    while True:
+        pass
+
+
+def swallows_everything(*args, **kwargs):
+    import time
+
+    while True:
+        try:
+            time.sleep(0.05)
+        except BaseException:  # noqa: BLE001, S110 (what a careless notebook does)
+            pass
+
+
+def exits(*args, **kwargs):
+    raise SystemExit(0)
+
+
+def interrupts(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def ends_its_process(*args, **kwargs):
+    import os
+
+    os._exit(0)
+
+
+def enormous(*args, **kwargs):
+    return {"input_ids": [[0] * 1000] * 100_000}
+
+
+@pytest.mark.parametrize(
+    "tok_fn, says",
+    [
+        (ignores_the_timer, "did not finish within"),
+        (swallows_everything, "did not finish within"),
+        (ends_its_process, "ended the process that took them"),
+        (exits, None),
+        (interrupts, None),
+        (enormous, None),
+    ],
+)
+def test_a_function_that_fights_the_grader_costs_its_own_name(tmp_path, monkeypatch, tok_fn, says):
+    import lab5_grading_mode as mode
+    from transformers import EvalPrediction  # noqa: F401  (imported by the notebook before its facts are taken)
+
+    monkeypatch.setattr(mode, "NAME_LIMIT_S", 2)
+    monkeypatch.setattr(facts, "TAKEN", None)  # write_facts sets it, as at grading
+    monkeypatch.setattr(facts, "CALL_LIMIT_S", 1)
+    namespace = {"tok_fn": tok_fn, "compute_metrics": exits, "quiz_q1": "orange", "acc_bow": 0.47}
+    path = tmp_path / "facts.json"
+    mode.write_facts(namespace, str(path))
+    env = facts.read(path.read_bytes())
+    assert env.end is not None and env["quiz_q1"] == "orange" and env["acc_bow"] == 0.47
+    with pytest.raises(facts.StudentCodeError, match="SystemExit"):
+        env["compute_metrics"](predictions=[[2.0, 0.0, 0.0], [0.0, 0.0, 2.0]], label_ids=[0, 1])
+    if says:
+        with pytest.raises(AssertionError, match=f"tok_fn could not be graded: .*{says}"):
+            checks.require(env, "tok_fn")
+    else:  # raised, or too large: a fact of its own, which fails the test that calls it
+        with pytest.raises((facts.StudentCodeError, AssertionError)):
+            checks.require(env, "tok_fn")({"text": ["I love this lab!", "meh"]})

@@ -183,10 +183,9 @@ def test_the_report_flags_what_needs_a_look(class_report):
     assert rows.loc["alice", "seed"] == 42 and rows.loc["right_reference", "seed"] == project.BUILD_SEED
     assert rows.loc["bad_damaged_zip", "status"] == "not gradable" and "damaged" in rows.loc["bad_damaged_zip", "flags"]
     assert "a cell was stopped at grading" in rows.loc["bad_endless_cells", "flags"]
-    assert rows.loc["bad_endless_cell_swallows_the_stop", "status"] == "timed out"
-    assert (
-        "A cell never finished: grading stopped after 240 s" in rows.loc["bad_endless_cell_swallows_the_stop", "flags"]
-    )
+    # a cell that swallows the stop is ended from outside, and the notebook graded again without it
+    swallows = rows.loc["bad_endless_cell_swallows_the_stop"]
+    assert swallows["status"] == "graded" and "a cell was stopped at grading" in swallows["flags"]
     assert rows.loc["wrong_cell_kills_the_grader", "status"] == "stopped"
     several = rows.loc["wrong_in_several_places_2"]
     assert several["q5_results"] == 0 and "rejected: does not add up" in several["flags"]

@@ -15,7 +15,6 @@ from lab5_boundary import Note, NoteKind
 from lab5_intake import Upload
 
 from tools import project
-from tools.autograder import Autograder
 
 PROBE = """from otter.test_files import test_case
 OK_FORMAT = False
@@ -110,16 +109,6 @@ def test_what_a_student_sees_is_redacted_of_hidden_code(suite):
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def built(tmp_path, monkeypatch):
-    """The built autograder's suite, and a grader's setup undone after the test (the grader makes the
-    helper read the upload: lab.load_results, lab.training_seed)."""
-    monkeypatch.setattr(lab, "load_results", lab.load_results)
-    monkeypatch.setattr(lab, "training_seed", lab.training_seed)
-    autograder = Autograder(project.AUTOGRADER_ZIP)
-    return autograder.module("lab5_verdict").Suite.load(autograder.lay_out(tmp_path) / "source")
-
-
 class Recording(facts.FactsEnv):
     """A notebook's facts that remember which names the tests looked up."""
 
@@ -196,3 +185,36 @@ def test_hidden_test_messages_quote_no_code_public_ones_do(reference_run, built)
     )
     hidden = [v.message for v in found.values() if not v.passed and "quiz_q1 is not the expected answer" in v.message]
     assert hidden and all("Error at line" not in m and "orange" not in m for m in hidden)
+
+
+class Ended:
+    """A student's side as the grader finds it once it has ended: its exit status and report folder."""
+
+    def __init__(self, returncode: int, files: dict[str, bytes]):
+        self.proc = type("Process", (), {"returncode": returncode})()
+        self.files = files
+
+    def read(self, name: str) -> bytes | None:
+        return self.files.get(name)
+
+
+def test_the_ta_is_told_how_the_student_side_ended():
+    import lab5_student_run as student_run
+
+    taken = facts.header() + facts.line("quiz_q1", facts.take("quiz_q1", "orange", facts._Names({})))
+    said = json.dumps({"passes": [{"error": "Kernel died"}, {"error": None}], "skipped": {"while True: ...": "ended"}})
+    normal = Ended(0, {boundary.SIDE_FILE: said.encode()})
+    env = facts.read(taken + facts.line("tok_fn", facts.not_taken("it hung")) + facts.end_line(taken=[]))
+    found, notes = student_run.ending(normal, {"cases": {}}, env, 123)
+    assert found["passes"] == 2 and found["skipped"] == {"while True: ...": "ended"} and found["facts"] == "complete"
+    assert found["not_taken"] == {"tok_fn": "it hung"} and found["facts_bytes"] == 123
+    assert [n.kind for n in notes] == [NoteKind.FACTS_NOT_TAKEN] and "tok_fn" in notes[0].message
+    # otter killed after the notebook wrote a facts file of its own: graded from it, and flagged
+    killed = Ended(-9, {})
+    found, notes = student_run.ending(killed, {}, facts.read(taken + facts.end_line(taken=[])), 50)
+    assert found["otter_exit"] == -9 and [n.kind for n in notes] == [NoteKind.SIDE_ENDED]
+    assert "otter killed by signal 9" in notes[0].flag and "no verdicts from its kernel" in notes[0].flag
+    # facts cut off before their end line: every graded name they lack is not gradable, with the reason
+    env = verdict.notebook_facts(taken, "")
+    assert env["quiz_q1"] == "orange" and "cut off" in env["acc_ft"].reason
+    assert "the notebook's facts stop before their end" in student_run.ending(normal, {}, env, 9)[1][-1].flag

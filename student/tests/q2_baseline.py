@@ -12,5 +12,6 @@ def test_q2_fitted(env):
     assert hasattr(tfidf, 'vocabulary_'), 'tfidf is not fitted: call tfidf.fit_transform(train_texts).'
     assert hasattr(bow_clf, 'classes_'), 'bow_clf is not fitted: call bow_clf.fit(...) with the training features and labels.'
     assert len(bow_preds) == len(test_texts), f'bow_preds holds {len(bow_preds)} predictions for {len(test_texts)} test tweets: predict the transformed test texts.'
-    assert 0 <= float(acc_bow) <= 1, f'acc_bow = {checks.shown(acc_bow)} is not an accuracy between 0 and 1.'
+    bow = checks.real(acc_bow)
+    assert bow is not None and 0 <= bow <= 1, f'acc_bow = {checks.shown(acc_bow)} is not an accuracy between 0 and 1.'
 

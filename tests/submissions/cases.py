@@ -333,6 +333,28 @@ for sock in opened:
 """
 
 
+# The facts boundary (docs/design.md, "Facts, not verdicts"): functions that fight the grader when it calls
+# them on its own inputs (2 texts, 2 or 8 labels), never when the notebook calls them; values that do not cross.
+TOK_FN_LINE = '    return tokenizer(batch["text"], truncation=True, max_length=MAX_LENGTH)'
+HANG_ON_THE_GRADERS_INPUT = """\
+    if len(batch["text"]) == 2:  # only ever the grader's inputs
+        import signal
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        while True:
+            pass
+"""
+METRIC_LINE = "    preds = np.argmax(logits, axis=-1)"
+EXIT_ON_THE_GRADERS_INPUT = "    if len(labels) < 10:  # only ever the grader's inputs\n        raise SystemExit(0)\n"
+QUIZ_CELL = 'quiz_q3 = "orange"'
+# A cell whose native call holds off every signal (the per-cell limit's too) for hours, and one that ends its kernel.
+HOLD_THE_ALARM = "import hashlib\nhashlib.pbkdf2_hmac('sha256', b'lab5', b'salt', 2**31 - 1)"
+END_ITS_KERNEL = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+# The notebook's own facts written by a cell, then every process of the grading killed (before the lab's last cell).
+WRITE_THE_FACTS_THEN_KILL = (
+    "import os, lab5_grading_mode\n"
+    "lab5_grading_mode.write_facts(globals(), os.path.join(os.environ['LAB5_GRADING_DIR'], 'facts.json'))\n"
+    + KILL_THE_GRADER
+)
 FAULT_CLASSES: dict[str, list[Case]] = {
     "right, but written differently": [
         # Right, but written differently: each must get full points.
@@ -677,7 +699,7 @@ FAULT_CLASSES: dict[str, list[Case]] = {
                 "q7_scratch_results": 1,
                 "q8_quiz": 0,
             },
-            message="could not be graded: its facts describe a verdict",
+            message="could not be graded",
             flag="the notebook changed the grader's checks",
         ),
         Case(
@@ -1281,6 +1303,74 @@ FAULT_CLASSES: dict[str, list[Case]] = {
             message="is not a results file of this lab",
         ),
     ],
+    "the facts boundary": [
+        Case(
+            "right_values_of_other_kinds",
+            "the subsets as datasets Columns and pandas Series (no list(...)), the baseline's accuracy a NumPy float32",
+            [
+                sub(
+                    'train_texts, train_labels = list(train_subset["text"]), list(train_subset["label"])',
+                    'train_texts, train_labels = train_subset["text"], train_subset["label"]',
+                ),
+                sub(
+                    'test_texts, test_labels = list(test_subset["text"]), list(test_subset["label"])',
+                    'test_df = test_subset.to_pandas()\ntest_texts, test_labels = test_df["text"], test_df["label"]',
+                ),
+                sub(
+                    "acc_bow = accuracy_score(test_labels, bow_preds)",
+                    "acc_bow = np.float32(accuracy_score(test_labels, bow_preds))",
+                ),
+            ],
+        ),
+        Case(
+            "bad_tok_fn_hangs_on_the_graders_input",
+            "tok_fn ignores the timer and loops on the grader's two texts: tok_fn's tests lose, nothing else",
+            [sub(TOK_FN_LINE, HANG_ON_THE_GRADERS_INPUT + TOK_FN_LINE)],
+            scores={"q3_tokenize": 1},
+            message="tok_fn could not be graded: taking its facts did not finish within",
+            flag="names whose facts could not be taken: tok_fn",
+        ),
+        Case(
+            "bad_compute_metrics_exits_on_the_graders_input",
+            "compute_metrics raises SystemExit on the grader's logits: its tests lose, nothing else",
+            [sub(METRIC_LINE, EXIT_ON_THE_GRADERS_INPUT + METRIC_LINE)],
+            scores={"q4_setup": 2.5},
+            message="SystemExit",
+        ),
+        Case(
+            "wrong_values_that_do_not_cross",
+            "a last cell sets num_labels to a 5,001-digit integer and acc_bow to NaN: q1's and q2's checks fail "
+            "with what they are, the results questions (which read the upload) keep their points",
+            [insert_after(QUIZ_CELL, 'num_labels = 10 ** 5000\nacc_bow = float("nan")')],
+            scores={"q1_data": 1, "q2_baseline": 1},
+            message="acc_bow = nan is not an accuracy",
+        ),
+        Case(
+            "bad_cell_ends_its_kernel",
+            "an extra cell kills its own kernel: the notebook is graded again without it",
+            [insert_after(EARLY, END_ITS_KERNEL)],
+            message="graded again without it",
+            flag="a cell ended the notebook's kernel",
+        ),
+        Case(
+            "bad_cell_holds_the_alarm",
+            "an extra cell whose native call holds off the per-cell limit for hours: the kernel is ended from "
+            "outside, and the notebook graded again without the cell",
+            [insert_after(BASELINE_CELL, HOLD_THE_ALARM)],
+            message="did not stop at its time limit",
+            flag="a cell was stopped at grading",
+            env={"LAB5_CELL_LIMIT_S": "60", "LAB5_GRADING_BUDGET_S": "480"},
+        ),
+        Case(
+            "wrong_cell_writes_the_facts_then_kills_the_grader",
+            "a last cell writes the notebook's facts itself, then kills otter and its kernel before the lab's "
+            "last cell: graded from the file, and the TA told that the student's side ended abnormally",
+            [insert_after(QUIZ_CELL, WRITE_THE_FACTS_THEN_KILL)],
+            flag="the student's side ended abnormally",
+            sandboxed=True,
+            gradescope=True,
+        ),
+    ],
     "cells that never end": [
         # The endless cases' limits leave room for their other cells on a busy machine (the suite grades them
         # four at a time, beside its other tests); their loops wait instead of spinning, so that they cost
@@ -1314,18 +1404,17 @@ FAULT_CLASSES: dict[str, list[Case]] = {
         ),
         Case(
             "bad_endless_cell_swallows_the_stop",
-            "a loop that catches every exception: the budget ends grading",
+            "a loop that catches every exception, the per-cell limit's too: the kernel is ended from outside, and "
+            "the notebook graded again without the cell",
             [
                 insert_after(
                     "num_labels = len(label_names)",
                     "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except BaseException:\n        pass",
                 )
             ],
-            scores=ALL_ZERO,
-            message="A cell never finished",
-            status="timed out",
-            flag="A cell never finished",
-            env={"LAB5_CELL_LIMIT_S": "120", "LAB5_GRADING_BUDGET_S": "240"},
+            message="graded again without it",
+            flag="a cell was stopped at grading",
+            env={"LAB5_CELL_LIMIT_S": "60", "LAB5_GRADING_BUDGET_S": "480"},
         ),
         Case(
             "bad_damaged_zip",
@@ -1371,6 +1460,7 @@ GROUPS = {
         "right_train_in_setup_cell",
         "right_train_predict_save_elsewhere",
         "right_fresh_notebook",
+        "right_values_of_other_kinds",
     ],
     "sandboxed_cells": [
         "wrong_cell_leaves_a_process_that_rewrites_the_results",
@@ -1428,4 +1518,12 @@ GROUPS = {
     ],
     "wrong_in_several_places_7": ["wrong_metric_macro_f1", "bad_cell_raises", "wrong_cell_writes_a_reference_package"],
     "bad_endless_cells": ["bad_endless_extra_cell", "bad_endless_baseline_cell"],
+    # names whose facts fight the grader, and two cells that end the kernel of a pass: graded in a third pass
+    "facts_that_fight": [
+        "bad_tok_fn_hangs_on_the_graders_input",
+        "bad_compute_metrics_exits_on_the_graders_input",
+        "wrong_values_that_do_not_cross",
+        "bad_cell_ends_its_kernel",
+        "bad_cell_holds_the_alarm",
+    ],
 }
