@@ -13,11 +13,12 @@ submission with an extra cell that never ends, and one whose endless cell swallo
 with the default limits of lab5_autograder.py. Needs a build (python3 -m tools build) and bubblewrap;
 about 15 minutes on 2 CPU cores.
 
-    python3 -m tools bench boundary --against before.zip [--runs 5]
+    python3 -m tools bench boundary --against REV [--runs 5]
 
-instead grades the reference submission with this build's autograder and with ``before.zip`` (another
-autograder zip, e.g. ``git show HEAD:autograder/lab5-autograder.zip > before.zip`` before a change),
-interleaved, in a bubblewrap sandbox and (as root) as the grading user: the change's cost in grading time.
+instead grades the reference submission with this build's autograder and with the one committed at the
+git revision ``REV`` (e.g. HEAD before a change is committed), each with its own checkout's tools (a git
+worktree of REV: one process works with one copy of the lab), interleaved, in a bubblewrap sandbox and
+(as root) as the grading user: the change's cost in grading time.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,58 +66,89 @@ ENDLESS = [
 ]
 
 
-def against(before: Path, runs: int, base, record: dict, sandboxes: list[str]) -> int:
-    """Grade the reference submission with this build's autograder and with ``before``, interleaved."""
-    zips = {"this build": project.AUTOGRADER_ZIP, f"{before.name}": before}
-    seconds = {(label, way): [] for label in zips for way in sandboxes}
-    outcome = {}
+# One grading by a checkout's own tools (run in that checkout): what ``against`` compares, as a line of JSON.
+GRADE_ONE = """\
+import json, sys, time
+from pathlib import Path
+from tools import grade, project
+project.use_profile("offline")
+start = time.perf_counter()
+graded = grade.grade(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), timeout=300, sandbox=sys.argv[4])
+print(json.dumps({"seconds": time.perf_counter() - start, "status": graded.status, "score": graded.score(),
+                  "max_score": graded.max_score(), "student_side": getattr(graded.extra, "student_side", {})}))
+"""
+
+
+def against(revision: str, runs: int, base, record: dict, sandboxes: list[str]) -> int:
+    """Grade the reference submission with this build's autograder and with ``revision``'s, interleaved."""
+    seconds, outcome = {}, {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        upload = make_submission(VARIANTS[0], base, record, scratch / "normal.zip")
-        for i in range(runs):
-            for way in sandboxes:
-                for label, zip_path in zips.items():
-                    print(f"Grading with {label} ({way}) ...", flush=True)
-                    start = time.perf_counter()
-                    graded = grade.grade(
-                        upload, zip_path, scratch / "work" / f"{i}-{way}-{len(outcome)}", timeout=300, sandbox=way
-                    )
-                    seconds[label, way].append(time.perf_counter() - start)
-                    outcome[label, way] = f"{graded.status}, {graded.score():g} of {graded.max_score():g}"
-                    side = graded.extra.student_side
-                    if side.get("facts_bytes"):  # what the notebook's facts were, where the autograder says
-                        print(
-                            f"  facts: {side['facts_bytes']:,} bytes, {side.get('facts_values', 0):,} values counted, "
-                            f"taken in {side.get('facts_seconds')} s",
-                            flush=True,
+        before = scratch / "before"
+        subprocess.run(["git", "worktree", "add", "--detach", str(before), revision], cwd=project.ROOT, check=True)
+        (scratch / "shared").symlink_to(project.ROOT.parent / "shared")  # the data, where a checkout finds it
+        try:
+            checkouts = {"this build": project.ROOT, revision: before}
+            seconds = {(label, way): [] for label in checkouts for way in sandboxes}
+            upload = make_submission(VARIANTS[0], base, record, scratch / "normal.zip")
+            for i in range(runs):
+                for way in sandboxes:
+                    for label, root in checkouts.items():
+                        print(f"Grading with {label} ({way}) ...", flush=True)
+                        work = scratch / "work" / f"{i}-{way}-{len(outcome)}"
+                        found = subprocess.run(
+                            [
+                                sys.executable,
+                                "-c",
+                                GRADE_ONE,
+                                str(upload),
+                                str(root / project.AUTOGRADER_ZIP.relative_to(project.ROOT)),
+                                str(work),
+                                way,
+                            ],
+                            cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)},
+                            capture_output=True,
+                            text=True,
+                            check=True,
                         )
+                        graded = json.loads(found.stdout.strip().splitlines()[-1])
+                        seconds[label, way].append(graded["seconds"])
+                        outcome[label, way] = f"{graded['status']}, {graded['score']:g} of {graded['max_score']:g}"
+                        side = graded["student_side"]
+                        if side.get("facts_bytes"):  # what the notebook's facts were, where the autograder says
+                            print(
+                                f"  facts: {side['facts_bytes']:,} bytes, {side.get('facts_values', 0):,} values "
+                                f"counted, taken in {side.get('facts_seconds')} s",
+                                flush=True,
+                            )
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=project.ROOT, check=False)
     print(f"\nMachine: {machine()}\n")
     print(
         "| the notebook runs | autograder | grading through the entry point | ratio | result |\n|---|---|---|---|---|"
     )
     worst = 0.0
     for way in sandboxes:
-        then = statistics.median(seconds[before.name, way])
-        for label in zips:
+        then = statistics.median(seconds[revision, way])
+        for label in ("this build", revision):
             median = statistics.median(seconds[label, way])
             worst = max(worst, median / then)
             runs_text = ", ".join(f"{s:.1f}" for s in seconds[label, way])
             print(
                 f"| {way} | {label} | median {median:.1f} s ({runs_text}) | {median / then:.2f}x | {outcome[label, way]} |"
             )
-    print(f"\nThis build grades in {worst:.2f}x the time of {before.name} at most (target: at most 1.1x).")
+    print(f"\nThis build grades in {worst:.2f}x the time of {revision}'s at most (target: at most 1.1x).")
     return 0 if worst <= 1.1 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tools bench boundary", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="gradings of each variant (default: 3)")
-    parser.add_argument("--against", type=Path, help="another autograder zip to compare this build's with")
+    parser.add_argument("--against", help="a git revision whose autograder to compare this build's with")
     args = parser.parse_args(argv)
     if not BUILD_RESULTS.is_file():
         parser.exit(2, f"error: {BUILD_RESULTS} is missing: run python3 -m tools build first\n")
-    if args.against is not None and not args.against.is_file():
-        parser.exit(2, f"error: {args.against} is not a file: pass an autograder zip\n")
     project.use_profile("offline")
     base = student.filled_in()
     record = json.loads(BUILD_RESULTS.read_text())
