@@ -298,10 +298,11 @@ def check_accuracy(env: dict, record: dict, run: str) -> None:
     name = f"acc_{run}"
     trainer = lab.RUNS[run].trainer
     for label, value in ((name, checks.require(env, name)), (f"{name} in {lab.RESULTS_FILE}", record.get(name))):
-        assert checks.real(value) is not None, (
+        number = checks.real(value)
+        assert number is not None, (
             f"{label} = {checks.shown(value)} is not a number: let {trainer}.predict(tok_test) compute {name} (its metrics['test_accuracy']), and rerun its section."
         )
-        assert abs(checks.real(value) - actual) < 1e-6, (
+        assert abs(number - actual) < 1e-6, (
             f"{label} = {checks.shown(value)}, but the saved predictions match {actual:.4f} of the test labels (in test-subset order): let {trainer}.predict(tok_test) compute {name}, and rerun its section after any change."
         )
 

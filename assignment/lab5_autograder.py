@@ -111,11 +111,23 @@ def _grade(ag_dir: Path, suite: verdict.Suite, upload: Upload, side: StudentSide
     kernel = lab.read_json(data) if data is not None else None
     kernel = kernel if isinstance(kernel, dict) else {}
     facts_data = side.read(boundary.FACTS_FILE)
-    if not student_run.has_facts(facts_data):  # nothing of the notebook could be read: nothing to grade
+    if facts_data is None:  # nothing of the notebook could be read: nothing to grade
         status, reason = student_run.no_facts(side, kernel)
         print(f"Grading stopped: {reason}")
         return Outcome.not_graded(reason, status, notes)
 
+    notes += _rewritten(side, upload, before)
+    env = verdict.notebook_facts(facts_data, "the notebook's last cell, which reads its variables, did not run")
+    ending, said = student_run.ending(side, kernel, env, len(facts_data))
+    grader.ready()
+    outcome = verdict.outcome(grader, upload, env, kernel, notes + said)
+    outcome.extra.student_side = ending
+    return outcome
+
+
+def _rewritten(side: StudentSide, upload: Upload, before: dict[str, str]) -> list[Note]:
+    """Notes on what the notebook rewrote at grading: the results file, the files it was given."""
+    notes = []
     if student_run.sha(side.results_file()) != student_run.sha(upload.results):
         graded = (
             f"the {lab.RESULTS_FILE} you submitted"
@@ -144,12 +156,7 @@ def _grade(ag_dir: Path, suite: verdict.Suite, upload: Upload, side: StudentSide
                 ", ".join(changed[:6]),
             )
         )
-    env = verdict.notebook_facts(facts_data, "the notebook's last cell, which reads its variables, did not run")
-    ending, said = student_run.ending(side, kernel, env, len(facts_data))
-    grader.ready()
-    outcome = verdict.outcome(grader, upload, env, kernel, notes + said)
-    outcome.extra.student_side = ending
-    return outcome
+    return notes
 
 
 def main(ag_dir: Path) -> int:

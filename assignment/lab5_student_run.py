@@ -231,12 +231,6 @@ def kernel_died_reason(memory: sandbox.Memory, cell: str = "") -> str:
     )
 
 
-def has_facts(data: bytes | None) -> bool:
-    """Whether the student's side handed back a facts file, however far it got (one that does not read
-    makes every name not gradable, with the reason)."""
-    return data is not None
-
-
 def exit_text(code: int | None) -> str:
     if code is None:
         return "still running"

@@ -270,12 +270,12 @@ def otter_main(ag_dir: Path, report: Path) -> int:
     otter_tmp.mkdir(exist_ok=True)
     tempfile.tempdir = str(otter_tmp)
     kernel_spec(report / "jupyter")
-    from otter.run.run_autograder import main as run_autograder
+    import otter.run.run_autograder  # noqa: F401  (loaded before the go, while the grader loads its own)
 
     driver = Driver()
     driver.bound_cells()
     sys.stdin.readline()  # the entry point has loaded what it grades with, and put the upload here
-    out, side = report / boundary.KERNEL_FILE, report / boundary.SIDE_FILE
+    out = report / boundary.KERNEL_FILE
     try:
         import nbformat
 
@@ -284,6 +284,20 @@ def otter_main(ag_dir: Path, report: Path) -> int:
     except Exception as e:  # noqa: BLE001 (a notebook otter cannot read either: no verdicts)
         out.write_text(json.dumps({"error": str(e).strip() or type(e).__name__}), encoding="utf-8")
         return 1
+    error = run_passes(ag_dir, report, driver, cells, overrides)
+    if error is not None:
+        out.write_text(json.dumps({"error": error}), encoding="utf-8")
+        return 1
+    out.write_text(json.dumps(kernel_verdicts(ag_dir)), encoding="utf-8")
+    return 0
+
+
+def run_passes(ag_dir: Path, report: Path, driver: Driver, cells: list, overrides: dict) -> str | None:
+    """Run otter over the notebook until a pass needs no cell skipped (at most MAX_SKIPPED are): a cell
+    the driver ended, or one that ended the kernel (not out of memory), is left out of the next pass.
+    Writes report/side.json; gives otter's error of the last pass (None: it graded)."""
+    from otter.run.run_autograder import main as run_autograder
+
     skipped: dict[int, str] = {}
     passes = []
     while True:
@@ -311,13 +325,15 @@ def otter_main(ag_dir: Path, report: Path) -> int:
             "stop, or a cell that ends its own process); the notebook was graded again without it, so only what "
             "depends on that cell was lost. Make it finish, then submit again.",
         )
-    side.write_text(
+    (report / boundary.SIDE_FILE).write_text(
         json.dumps({"passes": passes, "skipped": {first_line(cells[i].source): w for i, w in skipped.items()}}),
         encoding="utf-8",
     )
-    if error is not None:
-        out.write_text(json.dumps({"error": error}), encoding="utf-8")
-        return 1
+    return error
+
+
+def kernel_verdicts(ag_dir: Path) -> dict:
+    """The public tests' verdicts as the kernel found them (otter's results.pkl of the last pass)."""
     import dill
 
     with open(ag_dir / "results" / "results.pkl", "rb") as f:
@@ -326,8 +342,7 @@ def otter_main(ag_dir: Path, report: Path) -> int:
     cases = {
         r.test_case.name: bool(r.passed) for test_file in results.results.values() for r in test_file.test_case_results
     }
-    out.write_text(json.dumps({"cases": cases, "failure": str(failure) if failure else None}), encoding="utf-8")
-    return 0
+    return {"cases": cases, "failure": str(failure) if failure else None}
 
 
 def memory_told(report: Path) -> bool:

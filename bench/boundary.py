@@ -79,6 +79,29 @@ print(json.dumps({"seconds": time.perf_counter() - start, "status": graded.statu
 """
 
 
+def grade_in(root: Path, upload: Path, work: Path, way: str) -> dict:
+    """One grading of ``upload`` by the checkout at ``root`` with its own tools and committed autograder, in
+    a process of its own; the facts' size and time printed where its autograder says them."""
+    zip_path = root / project.AUTOGRADER_ZIP.relative_to(project.ROOT)
+    found = subprocess.run(
+        [sys.executable, "-c", GRADE_ONE, str(upload), str(zip_path), str(work), way],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    graded = json.loads(found.stdout.strip().splitlines()[-1])
+    side = graded["student_side"]
+    if side.get("facts_bytes"):
+        print(
+            f"  facts: {side['facts_bytes']:,} bytes, {side.get('facts_values', 0):,} values counted, "
+            f"taken in {side.get('facts_seconds')} s",
+            flush=True,
+        )
+    return graded
+
+
 def against(revision: str, runs: int, base, record: dict, sandboxes: list[str]) -> int:
     """Grade the reference submission with this build's autograder and with ``revision``'s, interleaved."""
     seconds, outcome = {}, {}
@@ -96,32 +119,9 @@ def against(revision: str, runs: int, base, record: dict, sandboxes: list[str]) 
                     for label, root in checkouts.items():
                         print(f"Grading with {label} ({way}) ...", flush=True)
                         work = scratch / "work" / f"{i}-{way}-{len(outcome)}"
-                        found = subprocess.run(
-                            [
-                                sys.executable,
-                                "-c",
-                                GRADE_ONE,
-                                str(upload),
-                                str(root / project.AUTOGRADER_ZIP.relative_to(project.ROOT)),
-                                str(work),
-                                way,
-                            ],
-                            cwd=root,
-                            env={**os.environ, "PYTHONPATH": str(root)},
-                            capture_output=True,
-                            text=True,
-                            check=True,
-                        )
-                        graded = json.loads(found.stdout.strip().splitlines()[-1])
+                        graded = grade_in(root, upload, work, way)
                         seconds[label, way].append(graded["seconds"])
                         outcome[label, way] = f"{graded['status']}, {graded['score']:g} of {graded['max_score']:g}"
-                        side = graded["student_side"]
-                        if side.get("facts_bytes"):  # what the notebook's facts were, where the autograder says
-                            print(
-                                f"  facts: {side['facts_bytes']:,} bytes, {side.get('facts_values', 0):,} values "
-                                f"counted, taken in {side.get('facts_seconds')} s",
-                                flush=True,
-                            )
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=project.ROOT, check=False)
     print(f"\nMachine: {machine()}\n")
@@ -155,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     sandboxes = ["none", "bubblewrap"] + (["user"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])
     if args.against is not None:
         return against(args.against, args.runs, base, record, sandboxes[1:])
+    return report_variants(*grade_variants(args.runs, base, record, sandboxes), sandboxes)
+
+
+def grade_variants(runs: int, base, record: dict, sandboxes: list[str]) -> tuple[dict, dict]:
+    """Grade the reference submission in each way the notebook can run and each variant, interleaved:
+    the seconds of each grading and the result of each, by name."""
     seconds: dict[str, list[float]] = {case.name: [] for case in VARIANTS + ENDLESS}
     seconds.update({f"normal, {way}": [] for way in sandboxes})
     outcome = {}
@@ -166,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         others = [way for way in sandboxes if way != "bubblewrap"]  # the normal submission again in each
         schedule = [
             item
-            for _ in range(args.runs)
+            for _ in range(runs)
             for item in [*((VARIANTS[0], way) for way in others), *((case, "bubblewrap") for case in VARIANTS)]
         ]
         schedule += [(case, "bubblewrap") for case in ENDLESS]
@@ -181,6 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             if case is VARIANTS[0] and way == "bubblewrap":
                 seconds["normal, bubblewrap"].append(seconds[name][-1])
             outcome[name] = f"{graded.status}, {graded.score():g} of {graded.max_score():g}"
+    return seconds, outcome
+
+
+def report_variants(seconds: dict, outcome: dict, sandboxes: list[str]) -> int:
+    """Print the gradings' figures against their targets; 0 when both hold."""
     normal = statistics.median(seconds["normal"])
     print(f"\nMachine: {machine()}\n")
     plain = statistics.median(seconds["normal, none"])

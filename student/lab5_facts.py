@@ -166,7 +166,7 @@ def encode(value, budget: _Budget | None = None, depth: int = 0):
     if isinstance(value, (list, tuple, range)):
         items = [encode(v, budget, depth + 1) for v in value]
         return {"t": "tuple", "v": items} if isinstance(value, tuple) else items
-    if isinstance(value, Mapping) or isinstance(value, dict):
+    if isinstance(value, Mapping):
         keys = list(value.keys())
         if all(isinstance(k, str) for k in keys):
             return {"t": "dict", "v": {str.__str__(k): encode(value[k], budget, depth + 1) for k in keys}}
@@ -181,7 +181,7 @@ def encode(value, budget: _Budget | None = None, depth: int = 0):
 def _encode_items(value, budget: _Budget, depth: int):
     """A sequence of another kind than list or tuple, as a list of its items (its length checked first)."""
     n = len(value)
-    if not isinstance(n, int) or n > budget.left:
+    if n > budget.left:
         return _opaque(value, _short(f"a {_type_name(value)} of {n:,} items", 200))
     return [encode(v, budget, depth + 1) for v in value]
 
